@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { createLogger } from '../../lib/logger.ts';
+import type { SettingName } from '../../lib/config.ts';
+import { runIngest } from '../../services/ingest/main.ts';
+import { settingsOf, withSettings } from '../options.ts';
+
+export const INGEST_SETTINGS = [
+  'dataDir',
+  'natsUrl',
+  'clickhouseUrl',
+  'clickhouseUser',
+  'clickhousePassword',
+  'clickhouseDatabase',
+  'batchSize',
+  'batchWaitMs',
+  'maxMessageBytes',
+  'ackWaitMs',
+  'metricsHost',
+  'metricsPort',
+  'logLevel',
+] as const satisfies readonly SettingName[];
+
+export function ingestCommand(): Command {
+  const command = new Command('ingest').description(
+    'consume results from JetStream (durable consumer shared by all workers) and store them in ClickHouse',
+  );
+  return withSettings(command, INGEST_SETTINGS).action(async () => {
+    const config = settingsOf(command, INGEST_SETTINGS);
+    await runIngest(config, createLogger('ingest', config.logLevel));
+  });
+}

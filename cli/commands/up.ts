@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { createLogger } from '../../lib/logger.ts';
+import { runUp } from '../../services/up/up.ts';
+import { settingsOf, withSettings } from '../options.ts';
+import { INGEST_SETTINGS } from './ingest.ts';
+
+export function upCommand(): Command {
+  const command = new Command('up').description(
+    'run Berth on this machine: nats-server (unless --nats-url), the embedded store (unless --clickhouse-url) and ingest',
+  );
+  return withSettings(command, INGEST_SETTINGS).action(async () => {
+    const config = settingsOf(command, INGEST_SETTINGS);
+    const externalNats =
+      command.opts()['natsUrl'] !== undefined || process.env['NATS_URL'] !== undefined;
+    await runUp(config, externalNats, createLogger('berth', config.logLevel));
+  });
+}

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { BerthError, describeError } from '../contracts/index.ts';
+import { dlqCommand } from './commands/dlq.ts';
+import { ingestCommand } from './commands/ingest.ts';
+import { resultsCommand } from './commands/results.ts';
+import { upCommand } from './commands/up.ts';
+
+const { version } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
+const program = new Command('berth')
+  .description('what isolation costs on your hardware, and where a workload should run')
+  .version(version)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .addCommand(upCommand())
+  .addCommand(ingestCommand())
+  .addCommand(resultsCommand())
+  .addCommand(dlqCommand());
+
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else {
+    const code = error instanceof BerthError ? ` [${error.code}]` : '';
+    process.stderr.write(`berth: ${describeError(error)}${code}\n`);
+    process.exitCode = error instanceof BerthError && error.code === 'BERTH_ERR_CONFIG' ? 2 : 1;
+  }
+}

@@ -1,0 +1,31 @@
+import { assertSafeToken, isSafeToken } from './ids.ts';
+
+/** Every NATS subject Berth uses is built here, never pasted together at a call site. */
+const ROOT = 'berth';
+
+export const DLQ_SUBJECT = `${ROOT}.dlq`;
+export const RESULTS_SUBJECTS = `${ROOT}.results.*`;
+export const INVENTORY_SUBJECTS = `${ROOT}.inventory.*`;
+
+export function resultsSubject(hostId: string): string {
+  return `${ROOT}.results.${assertSafeToken(hostId, 'host id')}`;
+}
+
+export function inventorySubject(hostId: string): string {
+  return `${ROOT}.inventory.${assertSafeToken(hostId, 'host id')}`;
+}
+
+export function jobsSubject(hostId: string): string {
+  return `${ROOT}.jobs.${assertSafeToken(hostId, 'host id')}`;
+}
+
+export function jobProgressSubject(hostId: string): string {
+  return `${ROOT}.progress.${assertSafeToken(hostId, 'host id')}`;
+}
+
+/** The host id of a `berth.results.<hostId>` subject, or undefined when the subject is not one. */
+export function hostIdOfResultsSubject(subject: string): string | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 3 || parts[0] !== ROOT || parts[1] !== 'results') return undefined;
+  return isSafeToken(parts[2]) ? parts[2] : undefined;
+}

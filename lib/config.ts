@@ -1,0 +1,218 @@
+import { resolve } from 'node:path';
+import { BerthError } from '../contracts/index.ts';
+
+/**
+ * Every setting Berth reads, in one table: its environment variable, its command-line flag,
+ * its default and how it is parsed. Commands build their options from this table, so
+ * --help, the environment and docs/configuration.md name the same things.
+ */
+interface Setting<T> {
+  readonly env: string;
+  readonly flag: string;
+  readonly description: string;
+  readonly defaultValue: T;
+  readonly parse: (raw: string) => T;
+  /** Shown in --help and docs instead of the default value. */
+  readonly defaultLabel?: string;
+  /** Kept out of --help defaults, logs and error messages. */
+  readonly secret?: boolean;
+}
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new Error(`must be from ${min} to ${max}, got ${value}`);
+    return value;
+  };
+}
+
+function url(protocols: readonly string[]): (raw: string) => string {
+  return (raw) => {
+    const candidates = raw.split(',').map((part) => part.trim());
+    for (const candidate of candidates) {
+      let parsed: URL;
+      try {
+        parsed = new URL(candidate);
+      } catch {
+        throw new Error(`is not a URL: "${candidate}"`);
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        throw new Error(`must start with ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+      }
+      if (parsed.port !== '' && Number(parsed.port) === 0) {
+        throw new Error(`has port 0, which cannot be reached`);
+      }
+    }
+    return raw.trim();
+  };
+}
+
+const text = (raw: string): string => raw;
+const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
+
+function identifier(raw: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(raw)) {
+    throw new Error(`must be a plain name (letters, digits, _), got "${raw}"`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new Error(`must be one of ${values.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  };
+}
+
+export const SETTINGS = {
+  dataDir: {
+    env: 'BERTH_DATA_DIR',
+    flag: '--data-dir <path>',
+    description: 'folder for the embedded store, nats-server data and agent state',
+    defaultValue: '.berth',
+    parse: (raw: string) => resolve(raw),
+  },
+  natsUrl: {
+    env: 'NATS_URL',
+    flag: '--nats-url <url>',
+    description: 'NATS server(s), comma-separated',
+    defaultValue: 'nats://127.0.0.1:4222',
+    parse: url(['nats:', 'tls:', 'ws:', 'wss:']),
+  },
+  clickhouseUrl: {
+    env: 'CLICKHOUSE_URL',
+    flag: '--clickhouse-url <url>',
+    description: 'ClickHouse server over HTTP; when unset, the embedded store (chDB) is used',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'embedded chDB under --data-dir',
+    parse: url(['http:', 'https:']),
+  },
+  clickhouseUser: {
+    env: 'CLICKHOUSE_USER',
+    flag: '--clickhouse-user <name>',
+    description: 'ClickHouse user',
+    defaultValue: undefined as string | undefined,
+    parse: optionalText,
+  },
+  clickhousePassword: {
+    env: 'CLICKHOUSE_PASSWORD',
+    flag: '--clickhouse-password <password>',
+    description: 'ClickHouse password (prefer the environment variable)',
+    defaultValue: undefined as string | undefined,
+    parse: optionalText,
+    secret: true,
+  },
+  clickhouseDatabase: {
+    env: 'CLICKHOUSE_DATABASE',
+    flag: '--clickhouse-database <name>',
+    description: 'database that holds the Berth tables (created when missing)',
+    defaultValue: 'berth',
+    parse: identifier,
+  },
+  batchSize: {
+    env: 'BERTH_INGEST_BATCH_SIZE',
+    flag: '--batch-size <n>',
+    description: 'result messages per insert',
+    defaultValue: 5000,
+    parse: integer(1, 100_000),
+  },
+  batchWaitMs: {
+    env: 'BERTH_INGEST_BATCH_WAIT_MS',
+    flag: '--batch-wait-ms <ms>',
+    description: 'longest wait before a partial batch is written',
+    defaultValue: 200,
+    parse: integer(1, 60_000),
+  },
+  maxMessageBytes: {
+    env: 'BERTH_INGEST_MAX_MESSAGE_BYTES',
+    flag: '--max-message-bytes <n>',
+    description: 'larger result messages go to the dead-letter subject',
+    defaultValue: 256 * 1024,
+    parse: integer(1024, 8 * 1024 * 1024),
+  },
+  ackWaitMs: {
+    env: 'BERTH_INGEST_ACK_WAIT_MS',
+    flag: '--ack-wait-ms <ms>',
+    description: 'how long JetStream waits for an ack before it delivers a message again',
+    defaultValue: 30_000,
+    parse: integer(1000, 600_000),
+  },
+  metricsHost: {
+    env: 'BERTH_METRICS_HOST',
+    flag: '--metrics-host <host>',
+    description: 'address for /metrics and /healthz',
+    defaultValue: '127.0.0.1',
+    parse: text,
+  },
+  metricsPort: {
+    env: 'BERTH_METRICS_PORT',
+    flag: '--metrics-port <port>',
+    description: 'port for /metrics and /healthz (0 picks a free one)',
+    defaultValue: 9464,
+    parse: integer(0, 65_535),
+  },
+  logLevel: {
+    env: 'BERTH_LOG_LEVEL',
+    flag: '--log-level <level>',
+    description: 'log level',
+    defaultValue: 'info' as const,
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
+  },
+} satisfies Record<string, Setting<unknown>>;
+
+export type SettingName = keyof typeof SETTINGS;
+export type Config<K extends SettingName> = {
+  readonly [P in K]:
+    ReturnType<(typeof SETTINGS)[P]['parse']> | (typeof SETTINGS)[P]['defaultValue'];
+};
+
+/** The camelCase key commander gives the value of a flag. */
+export function optionKey(name: SettingName): string {
+  const long = SETTINGS[name].flag.split(' ')[0] ?? '';
+  return long.replace(/^--/, '').replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** How a setting is named in messages: both ways to give it. */
+export function settingLabel(name: SettingName): string {
+  const setting = SETTINGS[name];
+  return `${setting.flag.split(' ')[0] ?? ''} / ${setting.env}`;
+}
+
+/**
+ * Reads the named settings from command-line values, then the environment, then defaults.
+ * Every problem is listed at once, each naming its setting.
+ */
+export function loadConfig<K extends SettingName>(
+  names: readonly K[],
+  flags: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): Config<K> {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const name of names) {
+    const setting: Setting<unknown> = SETTINGS[name];
+    const fromFlag = flags[optionKey(name)];
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[setting.env];
+    if (raw === undefined) {
+      config[name] = setting.defaultValue;
+      continue;
+    }
+    try {
+      config[name] = setting.parse(raw);
+    } catch (error) {
+      problems.push(
+        `${settingLabel(name)} ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new BerthError(
+      'BERTH_ERR_CONFIG',
+      `bad configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+  }
+  return config as Config<K>;
+}

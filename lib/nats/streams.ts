@@ -1,0 +1,111 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { DLQ_SUBJECT, RESULTS_SUBJECTS } from '../../contracts/index.ts';
+
+export const RESULTS_STREAM = 'BERTH_RESULTS';
+export const DLQ_STREAM = 'BERTH_DLQ';
+export const INGEST_CONSUMER = 'berth-ingest';
+
+/** Only options nats-server 2.9 knows: newer ones (compression, metadata …) are refused there. */
+type StreamSettings = Pick<
+  StreamConfig,
+  | 'name'
+  | 'subjects'
+  | 'storage'
+  | 'retention'
+  | 'discard'
+  | 'duplicate_window'
+  | 'max_age'
+  | 'num_replicas'
+>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface ResultStreamOptions {
+  /** How long JetStream remembers a Nats-Msg-Id to drop a re-published result. */
+  readonly duplicateWindowMs?: number;
+  readonly maxAgeMs?: number;
+  readonly replicas?: number;
+}
+
+async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+  try {
+    await jsm.streams.info(settings.name);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.status === 404) {
+      await jsm.streams.add(settings);
+      return;
+    }
+    throw error;
+  }
+  await jsm.streams.update(settings.name, settings);
+}
+
+/** Creates or updates the results and dead-letter streams (file storage). Idempotent. */
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  options: ResultStreamOptions = {},
+): Promise<void> {
+  const common = {
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: options.replicas ?? 1,
+  };
+  await ensureStream(jsm, {
+    ...common,
+    name: RESULTS_STREAM,
+    subjects: [RESULTS_SUBJECTS],
+    duplicate_window: nanos(options.duplicateWindowMs ?? 10 * 60 * 1000),
+    max_age: nanos(options.maxAgeMs ?? 7 * DAY_MS),
+  });
+  await ensureStream(jsm, {
+    ...common,
+    name: DLQ_STREAM,
+    subjects: [DLQ_SUBJECT],
+    duplicate_window: nanos(10 * 60 * 1000),
+    max_age: nanos(30 * DAY_MS),
+  });
+}
+
+export interface IngestConsumerOptions {
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+}
+
+/** The durable pull consumer every ingest worker shares. Idempotent. */
+export async function ensureIngestConsumer(
+  jsm: JetStreamManager,
+  options: IngestConsumerOptions,
+): Promise<void> {
+  const settings = {
+    ack_wait: nanos(options.ackWaitMs),
+    max_ack_pending: options.maxAckPending,
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.status === 404) {
+      await jsm.consumers.add(RESULTS_STREAM, {
+        ...settings,
+        durable_name: INGEST_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: RESULTS_SUBJECTS,
+      });
+      return;
+    }
+    throw error;
+  }
+  await jsm.consumers.update(RESULTS_STREAM, INGEST_CONSUMER, settings);
+}

@@ -1,0 +1,50 @@
+import { mkdir } from 'node:fs/promises';
+import { startChildServer, type ChildServer } from './child-server.ts';
+
+export interface NatsServerOptions {
+  /** JetStream's file store lives under this folder. */
+  readonly dataDir: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Extra nats-server arguments, such as `-c fleet.conf`. */
+  readonly extraArgs?: readonly string[];
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildServer;
+  stop(): Promise<void>;
+}
+
+const LISTENING = /Listening for client connections on (\S+):(\d+)/;
+
+/** Starts nats-server with JetStream on and its store under dataDir. */
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  await mkdir(options.dataDir, { recursive: true });
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  const process = await startChildServer({
+    name: 'nats-server',
+    command: 'nats-server',
+    args: [
+      '--jetstream',
+      '--store_dir',
+      options.dataDir,
+      '--addr',
+      host,
+      '--port',
+      String(port === 0 ? -1 : port),
+      ...(options.extraArgs ?? []),
+    ],
+    readyWhen: (line) => LISTENING.exec(line)?.[2],
+  });
+  const boundPort = Number(process.readyValue);
+  return {
+    url: `nats://${host}:${boundPort}`,
+    port: boundPort,
+    process,
+    stop: () => process.stop(),
+  };
+}

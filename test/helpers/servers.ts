@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { drainPending } from 'chdb';
+import { startClickHouseServer, type ClickHouseServer } from '../../lib/servers/clickhouse-server.ts';
+import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
+import { openChdbStore } from '../../lib/storage/chdb-store.ts';
+import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
+import { migrate } from '../../lib/storage/migrations.ts';
+import type { Store } from '../../lib/storage/store.ts';
+
+export type Backend = 'chdb' | 'clickhouse';
+export const BACKENDS: readonly Backend[] = ['chdb', 'clickhouse'];
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `berth-test-${prefix}-`));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** A real nats-server with JetStream on, in a temporary folder. */
+export async function startTestNats(): Promise<NatsServer & { dataDir: string }> {
+  const dataDir = await tempDir('nats');
+  const server = await startNatsServer({ dataDir });
+  return {
+    ...server,
+    dataDir,
+    stop: async () => {
+      await server.stop();
+      await removeDir(dataDir);
+    },
+  };
+}
+
+/** A real clickhouse-server 18.16 in a temporary folder. */
+export async function startTestClickHouse(): Promise<ClickHouseServer & { dataDir: string }> {
+  const dataDir = await tempDir('clickhouse');
+  const server = await startClickHouseServer({ dataDir });
+  return {
+    ...server,
+    dataDir,
+    stop: async () => {
+      await server.stop();
+      await removeDir(dataDir);
+    },
+  };
+}
+
+let databaseCounter = 0;
+
+/** A unique database name, so tests sharing a server do not see each other's rows. */
+export function uniqueDatabase(prefix = 'test'): string {
+  databaseCounter += 1;
+  return `${prefix}_${process.pid}_${databaseCounter}_${Date.now() % 1_000_000}`;
+}
+
+export interface TestStore {
+  readonly store: Store;
+  /** Closes the store and removes what the test made. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A migrated store on the given backend. The ClickHouse backend needs a running server's
+ * URL; chDB gets its own temporary folder (one chDB folder per process at a time).
+ */
+export async function openTestStore(backend: Backend, clickhouseUrl?: string): Promise<TestStore> {
+  if (backend === 'clickhouse') {
+    if (clickhouseUrl === undefined) throw new Error('the clickhouse backend needs a server URL');
+    const store = await openClickHouseStore({ url: clickhouseUrl, database: uniqueDatabase() });
+    await migrate(store);
+    return { store, dispose: () => store.close() };
+  }
+  const dataDir = await tempDir('chdb');
+  const store = await openChdbStore({ dataDir, database: 'berth' });
+  await migrate(store);
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await drainPending();
+      await removeDir(dataDir);
+    },
+  };
+}
