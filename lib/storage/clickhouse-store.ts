@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { BerthError, describeError } from '../../contracts/index.ts';
 import { ident, sql, type SqlFragment } from './sql.ts';
 import type { Store } from './store.ts';
@@ -30,7 +30,9 @@ function clientFor(options: ClickHouseStoreOptions, database: string): ClickHous
     database,
     ...(options.username === undefined ? {} : { username: options.username }),
     ...(options.password === undefined ? {} : { password: options.password }),
-    request_timeout: options.requestTimeoutMs ?? 30_000,
+    request_timeout: options.requestTimeoutMs ?? 15_000,
+    // Berth logs what failed itself, once, with the setting to look at.
+    log: { level: ClickHouseLogLevel.OFF },
     // 18.16 knows none of the newer settings the client could send; send none.
     clickhouse_settings: {},
     compression: { request: false, response: false },

@@ -66,6 +66,8 @@ interface Batch {
 
 /** Sealed batches waiting to be written; past this the consumer stops taking messages. */
 const MAX_QUEUED_BATCHES = 2;
+/** A batch write that has not finished after this long makes the worker report itself unhealthy. */
+const STALLED_WRITE_MS = 5_000;
 /** How long stop() keeps retrying a store that does not answer before leaving the rest unacked. */
 const STOP_RETRY_MS = 10_000;
 
@@ -87,6 +89,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const stopped = (): boolean => stopSignal.signal.aborted;
   let storeProblem: string | undefined;
   let natsProblem: string | undefined;
+  let writeStartedAt: number | undefined;
 
   const setHealth = (): void => {
     metrics.healthy.set(storeProblem === undefined && natsProblem === undefined ? 1 : 0);
@@ -134,6 +137,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       try {
         const consumer = await js.consumers.get(RESULTS_STREAM, INGEST_CONSUMER);
         messages = await consumer.consume({ max_messages: options.batchSize });
+        // stop() may have run while the consumer was being set up.
+        if (stopped()) messages.stop();
         for await (const message of messages) {
           take(message);
           attempt = 0;
@@ -250,6 +255,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       },
       Math.max(1000, options.ackWaitMs / 3),
     );
+    writeStartedAt = performance.now();
     try {
       for (let attempt = 1; ; attempt += 1) {
         try {
@@ -283,6 +289,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
     } finally {
       clearInterval(keepAlive);
+      writeStartedAt = undefined;
     }
   }
 
@@ -329,6 +336,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     },
     health() {
       const problems = [natsProblem, storeProblem].filter((p): p is string => p !== undefined);
+      const writing = writeStartedAt === undefined ? 0 : performance.now() - writeStartedAt;
+      if (storeProblem === undefined && writing > STALLED_WRITE_MS) {
+        problems.push(`a batch write has not finished after ${Math.round(writing / 1000)} s`);
+      }
       if (stopped()) problems.push('stopping');
       return { healthy: problems.length === 0, problems };
     },

@@ -49,6 +49,7 @@ export async function publishResults(
   nc: NatsConnection,
   batches: readonly ResultBatch[],
   window = 256,
+  pauseMs = 0,
 ): Promise<void> {
   const js = jetstream(nc);
   for (let start = 0; start < batches.length; start += window) {
@@ -59,5 +60,6 @@ export async function publishResults(
         }),
       ),
     );
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
 }

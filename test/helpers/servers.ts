@@ -2,7 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drainPending } from 'chdb';
-import { startClickHouseServer, type ClickHouseServer } from '../../lib/servers/clickhouse-server.ts';
+import {
+  startClickHouseServer,
+  type ClickHouseServer,
+} from '../../lib/servers/clickhouse-server.ts';
 import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
 import { openChdbStore } from '../../lib/storage/chdb-store.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';

@@ -1,0 +1,41 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { silentLogger } from '../../lib/logger.ts';
+import { INGEST_CONSUMER, RESULTS_STREAM } from '../../lib/nats/streams.ts';
+import type { Store } from '../../lib/storage/store.ts';
+import { createIngest, type Ingest, type IngestOptions } from '../../services/ingest/ingest.ts';
+import { createIngestMetrics, type IngestMetrics } from '../../services/ingest/metrics.ts';
+import { TEST_MAX_MESSAGE_BYTES } from './malformed.ts';
+
+export const TEST_INGEST_OPTIONS: IngestOptions = {
+  batchSize: 1000,
+  batchWaitMs: 50,
+  maxMessageBytes: TEST_MAX_MESSAGE_BYTES,
+  ackWaitMs: 5000,
+  lagIntervalMs: 500,
+};
+
+/** An in-process ingest worker on real connections, started. */
+export async function startTestIngest(
+  nc: NatsConnection,
+  store: Store,
+  options: Partial<IngestOptions> = {},
+): Promise<{ ingest: Ingest; metrics: IngestMetrics }> {
+  const metrics = createIngestMetrics();
+  const ingest = createIngest({
+    nc,
+    store,
+    logger: silentLogger,
+    metrics,
+    options: { ...TEST_INGEST_OPTIONS, ...options },
+  });
+  await ingest.start();
+  return { ingest, metrics };
+}
+
+/** True when the durable consumer has delivered and had acknowledged every message. */
+export async function consumerIsIdle(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
+  return info.num_pending === 0 && info.num_ack_pending === 0;
+}

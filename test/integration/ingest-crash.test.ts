@@ -1,0 +1,92 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
+import { countStoredResults } from '../../lib/storage/results.ts';
+import type { Store } from '../../lib/storage/store.ts';
+import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
+import { consumerIsIdle } from '../helpers/ingest.ts';
+import { makeResult, publishResults } from '../helpers/results.ts';
+import {
+  startTestClickHouse,
+  startTestNats,
+  tempDir,
+  removeDir,
+  uniqueDatabase,
+} from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const RESULTS = 20_000;
+const KILLS = 3;
+
+describe('ingest killed with SIGKILL mid-stream', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>>;
+  let nc: NatsConnection;
+  let store: Store;
+  let dataDir: string;
+  const database = uniqueDatabase('crash');
+  let worker: BerthProcess | undefined;
+
+  const startWorker = async (): Promise<BerthProcess> => {
+    const started = spawnBerth(['ingest'], {
+      NATS_URL: nats.url,
+      CLICKHOUSE_URL: clickhouse.url,
+      CLICKHOUSE_DATABASE: database,
+      BERTH_DATA_DIR: dataDir,
+      BERTH_METRICS_PORT: '0',
+      BERTH_INGEST_BATCH_SIZE: '500',
+      BERTH_INGEST_ACK_WAIT_MS: '2000',
+    });
+    await started.waitForLine(/berth ingest ready/);
+    return started;
+  };
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    clickhouse = await startTestClickHouse();
+    dataDir = await tempDir('crash');
+    nc = await connect({ servers: nats.url });
+  });
+
+  afterAll(async () => {
+    worker?.child.kill('SIGKILL');
+    await nc.drain();
+    await store.close();
+    await clickhouse.stop();
+    await nats.stop();
+    await removeDir(dataDir);
+  });
+
+  it('stores all 20,000 results, none twice, after three kills and restarts', async () => {
+    worker = await startWorker();
+    store = await openClickHouseStore({ url: clickhouse.url, database });
+    const results = Array.from({ length: RESULTS }, (_, index) => makeResult(index, 'host-k'));
+    let published = false;
+    const publishing = publishResults(nc, results, 200, 40).then(() => {
+      published = true;
+    });
+
+    for (let kill = 1; kill <= KILLS; kill += 1) {
+      const threshold = (RESULTS / (KILLS + 2)) * kill;
+      await waitFor(`${threshold} results stored before kill ${kill}`, async () => {
+        return (await countStoredResults(store)).results >= threshold;
+      });
+      expect(published, `the stream is still being published at kill ${kill}`).toBe(false);
+      const victim = worker;
+      victim.child.kill('SIGKILL');
+      expect(await victim.exited()).toBe('SIGKILL');
+      worker = await startWorker();
+    }
+    await publishing;
+
+    await waitFor('every result to be stored', () => consumerIsIdle(nc), 60_000);
+    expect(await countStoredResults(store)).toEqual({
+      results: RESULTS,
+      rows: RESULTS * 2,
+      duplicateRows: 0,
+    });
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited()).toBe(0);
+  });
+});
