@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BerthError } from '../contracts/index.ts';
 
@@ -132,6 +133,14 @@ export const SETTINGS = {
     description: 'larger result messages go to the dead-letter subject',
     defaultValue: 256 * 1024,
     parse: integer(1024, 8 * 1024 * 1024),
+  },
+  encoderThreads: {
+    env: 'BERTH_INGEST_ENCODER_THREADS',
+    flag: '--encoder-threads <n>',
+    description: 'worker threads that validate and encode batches (0: on the main thread)',
+    defaultValue: availableParallelism() > 1 ? 1 : 0,
+    defaultLabel: '1 on a machine with more than one core, else 0',
+    parse: integer(0, 1),
   },
   ackWaitMs: {
     env: 'BERTH_INGEST_ACK_WAIT_MS',

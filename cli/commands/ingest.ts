@@ -15,6 +15,7 @@ export const INGEST_SETTINGS = [
   'batchWaitMs',
   'maxMessageBytes',
   'ackWaitMs',
+  'encoderThreads',
   'metricsHost',
   'metricsPort',
   'logLevel',

@@ -4,6 +4,7 @@ import { Session } from 'chdb';
 import { BerthError, describeError } from '../../contracts/index.ts';
 import { ident, sql, type SqlFragment } from './sql.ts';
 import type { Store } from './store.ts';
+import { rowsToTsv } from './tsv.ts';
 
 export interface ChdbStoreOptions {
   readonly dataDir: string;
@@ -49,6 +50,24 @@ export async function openChdbStore(options: ChdbStoreOptions): Promise<Store> {
   await run(() => session.queryAsync(sql`CREATE DATABASE IF NOT EXISTS ${database}`.text));
   await run(() => session.queryAsync(sql`USE ${database}`.text));
 
+  const insertTsv = async (
+    table: string,
+    columns: readonly string[],
+    body: string,
+  ): Promise<void> => {
+    if (body === '') return;
+    const payload = Buffer.from(body);
+    const names = columns.map((column) => ident(column).name);
+    await run(() =>
+      session.insert({
+        table: `${options.database}.${ident(table).name}`,
+        columns: names,
+        values: payload,
+        format: 'TabSeparated',
+      }),
+    );
+  };
+
   return {
     backend: 'chdb',
     location: dataDir,
@@ -67,17 +86,11 @@ export async function openChdbStore(options: ChdbStoreOptions): Promise<Store> {
               .filter((line) => line !== '')
               .map((line) => JSON.parse(line) as Row);
       }),
-    insert: async (table, rows) => {
-      if (rows.length === 0) return;
-      const payload = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
-      await run(() =>
-        session.insert({
-          table: `${options.database}.${ident(table).name}`,
-          values: payload,
-          format: 'JSONEachRow',
-        }),
-      );
+    insert: (table, rows) => {
+      const { columns, body } = rowsToTsv(rows);
+      return insertTsv(table, columns, body);
     },
+    insertTsv,
     ping: async () => {
       await run(() => session.queryAsync('SELECT 1'));
     },

@@ -1,7 +1,10 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { BerthError, describeError } from '../../contracts/index.ts';
 import { ident, sql, type SqlFragment } from './sql.ts';
 import type { Store } from './store.ts';
+import { rowsToTsv } from './tsv.ts';
 
 export interface ClickHouseStoreOptions {
   /** http(s)://[user:password@]host:port; credentials may also come separately. */
@@ -71,6 +74,23 @@ export async function openClickHouseStore(options: ClickHouseStoreOptions): Prom
     }
   };
 
+  const insertTsv = async (
+    table: string,
+    columns: readonly string[],
+    body: string,
+  ): Promise<void> => {
+    if (body === '') return;
+    const names = columns.map((column) => `\`${ident(column).name}\``).join(', ');
+    await run(async () => {
+      const result = await client.exec({
+        query: `INSERT INTO ${ident(table).name} (${names}) FORMAT TabSeparated`,
+        values: Readable.from([body]),
+      });
+      result.stream.resume();
+      await finished(result.stream);
+    });
+  };
+
   return {
     backend: 'clickhouse',
     location,
@@ -83,12 +103,11 @@ export async function openClickHouseStore(options: ClickHouseStoreOptions): Prom
         const result = await client.query({ query: statement.text, format: 'JSONEachRow' });
         return result.json<Row>();
       }),
-    insert: async (table, rows) => {
-      if (rows.length === 0) return;
-      await run(() =>
-        client.insert({ table: ident(table).name, values: [...rows], format: 'JSONEachRow' }),
-      );
+    insert: (table, rows) => {
+      const { columns, body } = rowsToTsv(rows);
+      return insertTsv(table, columns, body);
     },
+    insertTsv,
     ping: async () => {
       const result = await client.ping();
       if (!result.success) throw unreachable(result.error);

@@ -1,9 +1,10 @@
 import type { ResultBatch } from '../../contracts/index.ts';
 import { joinSql, sql, type SqlFragment } from './sql.ts';
 import type { Store } from './store.ts';
+import { tsvRow } from './tsv.ts';
 
 /** One row of the `results` table: one measured metric of one result batch. */
-export interface ResultRow {
+export type ResultRow = {
   readonly result_id: string;
   readonly metric: string;
   readonly host_id: string;
@@ -32,7 +33,39 @@ export interface ResultRow {
   readonly stopped_by: string;
   readonly schema_version: number;
   readonly ingested_at: number;
-}
+};
+
+/** The columns of `results` that ingest writes, in the order of its TabSeparated lines. */
+export const RESULT_COLUMNS = [
+  'result_id',
+  'metric',
+  'host_id',
+  'run_id',
+  'taken_at',
+  'taken_at_ms',
+  'platform',
+  'runtime',
+  'runtime_version',
+  'accel',
+  'settings',
+  'workload',
+  'workload_version',
+  'unit',
+  'value',
+  'samples',
+  'rme',
+  'stddev',
+  'min',
+  'max',
+  'p50',
+  'p75',
+  'p90',
+  'p99',
+  'p999',
+  'stopped_by',
+  'schema_version',
+  'ingested_at',
+] as const satisfies readonly (keyof ResultRow)[];
 
 export function resultRows(batch: ResultBatch, ingestedAtMs: number): ResultRow[] {
   const ingestedAt = Math.floor(ingestedAtMs / 1000);
@@ -66,6 +99,13 @@ export function resultRows(batch: ResultBatch, ingestedAtMs: number): ResultRow[
     schema_version: batch.schemaVersion,
     ingested_at: ingestedAt,
   }));
+}
+
+/** The rows of a result batch as TabSeparated lines of RESULT_COLUMNS. */
+export function resultTsv(batch: ResultBatch, ingestedAtMs: number): string {
+  return resultRows(batch, ingestedAtMs)
+    .map((row) => tsvRow(row, RESULT_COLUMNS))
+    .join('');
 }
 
 export async function insertResultRows(store: Store, rows: readonly ResultRow[]): Promise<void> {

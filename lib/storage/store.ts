@@ -1,4 +1,5 @@
 import type { SqlFragment } from './sql.ts';
+import type { TsvValue } from './tsv.ts';
 
 /**
  * One ClickHouse, embedded (chDB) or a server over HTTP. Statements are SqlFragments, so
@@ -13,8 +14,10 @@ export interface Store {
   command(statement: SqlFragment): Promise<void>;
   /** Runs a SELECT and returns its rows as objects (UInt64 values come back as strings). */
   query<Row>(statement: SqlFragment): Promise<Row[]>;
-  /** Inserts rows as JSONEachRow: values never pass through SQL text. */
-  insert(table: string, rows: readonly object[]): Promise<void>;
+  /** Inserts rows (the columns are the first row's keys); values never pass through SQL text. */
+  insert(table: string, rows: readonly Readonly<Record<string, TsvValue>>[]): Promise<void>;
+  /** Inserts rows already encoded as TabSeparated lines of the given columns. */
+  insertTsv(table: string, columns: readonly string[], body: string): Promise<void>;
   /** Resolves when the store answers; throws BERTH_ERR_STORE_UNREACHABLE otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -12,7 +12,6 @@ import {
   deadLetterCodec,
   describeError,
   isBerthError,
-  type ResultBatch,
 } from '../../contracts/index.ts';
 import { backoffDelay, sleep } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -22,11 +21,12 @@ import {
   INGEST_CONSUMER,
   RESULTS_STREAM,
 } from '../../lib/nats/streams.ts';
-import { insertResultRows, resultRows, type ResultRow } from '../../lib/storage/results.ts';
+import { RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { deadLetterEntry, deadLetterMsgId, type Rejected } from './dead-letter.ts';
+import type { EncodedBatch } from './encode-batch.ts';
+import type { BatchEncoder } from './encoder-pool.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { validateResult } from './validate.ts';
 
 export interface IngestOptions {
   readonly batchSize: number;
@@ -43,6 +43,8 @@ export interface IngestDeps {
   readonly store: Store;
   readonly logger: Logger;
   readonly metrics: IngestMetrics;
+  /** Validates and encodes batches, on a worker thread or in this one. */
+  readonly encoder: BatchEncoder;
   readonly options: IngestOptions;
 }
 
@@ -62,6 +64,8 @@ export interface Ingest {
 interface Batch {
   readonly messages: JsMsg[];
   readonly startedAt: number;
+  /** Started when the batch is sealed, so encoding overlaps the previous batch's write. */
+  readonly encoded: Promise<EncodedBatch>;
 }
 
 /** Sealed batches waiting to be written; past this the consumer stops taking messages. */
@@ -72,7 +76,7 @@ const STALLED_WRITE_MS = 5_000;
 const STOP_RETRY_MS = 10_000;
 
 export function createIngest(deps: IngestDeps): Ingest {
-  const { nc, store, logger, metrics, options } = deps;
+  const { nc, store, logger, metrics, encoder, options } = deps;
   const js: JetStreamClient = jetstream(nc);
   let jsm: JetStreamManager | undefined;
   let messages: ConsumerMessages | undefined;
@@ -99,7 +103,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     clearTimeout(sealTimer);
     sealTimer = undefined;
     if (current.length === 0) return;
-    queue.push({ messages: current, startedAt: currentStartedAt });
+    queue.push({
+      messages: current,
+      startedAt: currentStartedAt,
+      encoded: encoder.encode(current, options.maxMessageBytes),
+    });
     current = [];
     kickFlusher();
   }
@@ -155,35 +163,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  function classify(batch: Batch): {
-    rows: ResultRow[];
-    byMessage: Map<JsMsg, ResultRow[]>;
-    rejected: Rejected[];
-  } {
-    const rows: ResultRow[] = [];
-    const byMessage = new Map<JsMsg, ResultRow[]>();
-    const rejected: Rejected[] = [];
-    const now = Date.now();
-    for (const message of batch.messages) {
-      const decoded = validateResult(
-        {
-          subject: message.subject,
-          data: message.data,
-          msgId: message.headers?.get('Nats-Msg-Id') || undefined,
-        },
-        options.maxMessageBytes,
-      );
-      if (decoded.ok) {
-        const messageRows = resultRows(decoded.value satisfies ResultBatch, now);
-        byMessage.set(message, messageRows);
-        rows.push(...messageRows);
-      } else {
-        rejected.push(rejectionOf(message, decoded.code, decoded.reason));
-      }
-    }
-    return { rows, byMessage, rejected };
-  }
-
   function rejectionOf(message: JsMsg, code: Rejected['code'], reason: string): Rejected {
     return {
       subject: message.subject,
@@ -217,35 +196,51 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  /** Writes rows message by message, so one row the store refuses cannot hold back the rest. */
-  async function insertOneByOne(byMessage: Map<JsMsg, ResultRow[]>): Promise<Rejected[]> {
+  /** Writes message by message, so one row the store refuses cannot hold back the rest. */
+  async function insertOneByOne(
+    batch: Batch,
+    encoded: EncodedBatch,
+  ): Promise<{ refused: Rejected[]; rows: number }> {
     const refused: Rejected[] = [];
-    for (const [message, rows] of byMessage) {
+    let rows = 0;
+    for (const [index, message] of batch.messages.entries()) {
+      const start = encoded.lineStart[index] ?? -1;
+      if (start < 0) continue;
+      const lines = encoded.payload.slice(start, encoded.lineEnd[index]);
       try {
-        await insertResultRows(store, rows);
+        await store.insertTsv('results', RESULT_COLUMNS, lines);
+        rows += lines.split('\n').length - 1;
       } catch (error) {
         if (!isBerthError(error, 'BERTH_ERR_STORE_QUERY')) throw error;
         refused.push(rejectionOf(message, 'BERTH_ERR_STORE_QUERY', describeError(error)));
       }
     }
-    return refused;
+    return { refused, rows };
   }
 
   async function writeBatch(batch: Batch): Promise<{ stored: number; rows: number }> {
-    const { rows, byMessage, rejected } = classify(batch);
-    let refused: Rejected[] = [];
+    const encoded = await batch.encoded;
+    const refused = encoded.refused.map(({ index, code, reason }) => {
+      const message = batch.messages[index];
+      if (message === undefined)
+        throw new Error(`encoder named message ${index} of ${batch.messages.length}`);
+      return rejectionOf(message, code, reason);
+    });
+    let rows = encoded.rows;
     try {
-      await insertResultRows(store, rows);
+      await store.insertTsv('results', RESULT_COLUMNS, encoded.payload);
     } catch (error) {
       if (!isBerthError(error, 'BERTH_ERR_STORE_QUERY')) throw error;
       logger.warn(
         { err: describeError(error) },
         'store refused a batch; writing it message by message',
       );
-      refused = await insertOneByOne(byMessage);
+      const oneByOne = await insertOneByOne(batch, encoded);
+      refused.push(...oneByOne.refused);
+      rows = oneByOne.rows;
     }
-    await publishDeadLetters([...rejected, ...refused]);
-    return { stored: byMessage.size - refused.length, rows: rows.length };
+    await publishDeadLetters(refused);
+    return { stored: batch.messages.length - refused.length, rows };
   }
 
   async function flushBatch(batch: Batch): Promise<void> {

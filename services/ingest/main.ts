@@ -7,6 +7,7 @@ import { shutDown, untilSignal, type ShutdownStep } from '../../lib/shutdown.ts'
 import { openStore } from '../../lib/storage/open-store.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { createIngest } from './ingest.ts';
+import { createBatchEncoder } from './encoder-pool.ts';
 import { createIngestMetrics } from './metrics.ts';
 
 export type IngestConfig = Config<
@@ -20,6 +21,7 @@ export type IngestConfig = Config<
   | 'batchWaitMs'
   | 'maxMessageBytes'
   | 'ackWaitMs'
+  | 'encoderThreads'
   | 'metricsHost'
   | 'metricsPort'
 >;
@@ -38,11 +40,13 @@ export async function startIngestService(
   logger: Logger,
 ): Promise<IngestService> {
   const metrics = createIngestMetrics();
+  const encoder = createBatchEncoder({ threads: config.encoderThreads === 0 ? 0 : 1 });
   const ingest = createIngest({
     nc,
     store,
     logger,
     metrics,
+    encoder,
     options: {
       batchSize: config.batchSize,
       batchWaitMs: config.batchWaitMs,
@@ -58,12 +62,14 @@ export async function startIngestService(
     health: () => ingest.health(),
   }).catch(async (error: unknown) => {
     await ingest.stop();
+    await encoder.close();
     throw error;
   });
   return {
     metricsUrl: `${ops.url}/metrics`,
     stop: async () => {
       await ingest.stop();
+      await encoder.close();
       await ops.close();
     },
   };

@@ -4,6 +4,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { INGEST_CONSUMER, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { createIngest, type Ingest, type IngestOptions } from '../../services/ingest/ingest.ts';
+import { createBatchEncoder } from '../../services/ingest/encoder-pool.ts';
 import { createIngestMetrics, type IngestMetrics } from '../../services/ingest/metrics.ts';
 import { TEST_MAX_MESSAGE_BYTES } from './malformed.ts';
 
@@ -20,16 +21,27 @@ export async function startTestIngest(
   nc: NatsConnection,
   store: Store,
   options: Partial<IngestOptions> = {},
+  threads: 0 | 1 = 1,
 ): Promise<{ ingest: Ingest; metrics: IngestMetrics }> {
   const metrics = createIngestMetrics();
-  const ingest = createIngest({
+  const encoder = createBatchEncoder({ threads });
+  const worker = createIngest({
     nc,
     store,
     logger: silentLogger,
     metrics,
+    encoder,
     options: { ...TEST_INGEST_OPTIONS, ...options },
   });
-  await ingest.start();
+  await worker.start();
+  const ingest: Ingest = {
+    start: () => worker.start(),
+    health: () => worker.health(),
+    stop: async () => {
+      await worker.stop();
+      await encoder.close();
+    },
+  };
   return { ingest, metrics };
 }
 

@@ -20,7 +20,11 @@ describe('bad configuration gives one clear message and a non-zero exit', () => 
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => busy.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      busy.close(() => {
+        resolve();
+      }),
+    );
     await nats.stop();
     await removeDir(dataDir);
   });

@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { benchIngest } from './ingest.ts';
+
+/** `npm run bench -- <name>`: each benchmark measures its own baseline in the same run. */
+const program = new Command('bench')
+  .description('Berth benchmarks; each prints ratios against a baseline measured in the same run')
+  .exitOverride();
+
+program
+  .command('ingest')
+  .description(
+    'raw JetStream pull rate, raw ClickHouse insert rate and Berth end-to-end, per backend',
+  )
+  .option('--results <n>', 'result messages per measurement', '50000')
+  .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
+  .action(async (options: { results: string; backends: string }) => {
+    const backends = options.backends.split(',').map((name) => name.trim());
+    for (const backend of backends) {
+      if (backend !== 'chdb' && backend !== 'clickhouse') {
+        throw new Error(`--backends: unknown backend "${backend}" (chdb, clickhouse)`);
+      }
+    }
+    const results = Number(options.results);
+    if (!Number.isInteger(results) || results < 1000) {
+      throw new Error('--results must be a whole number of at least 1000');
+    }
+    await benchIngest({ results, backends: backends as ('chdb' | 'clickhouse')[] });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof Error && 'exitCode' in error)) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exitCode = 1;
+}
