@@ -191,7 +191,8 @@ export function settingLabel(name: SettingName): string {
 }
 
 /**
- * Reads the named settings from command-line values, then the environment, then defaults.
+ * Reads the named settings from command-line values, then the environment (an empty variable
+ * counts as unset), then defaults.
  * Every problem is listed at once, each naming its setting.
  */
 export function loadConfig<K extends SettingName>(
@@ -204,7 +205,8 @@ export function loadConfig<K extends SettingName>(
   for (const name of names) {
     const setting: Setting<unknown> = SETTINGS[name];
     const fromFlag = flags[optionKey(name)];
-    const raw = typeof fromFlag === 'string' ? fromFlag : env[setting.env];
+    const fromEnv = env[setting.env];
+    const raw = typeof fromFlag === 'string' ? fromFlag : fromEnv === '' ? undefined : fromEnv;
     if (raw === undefined) {
       config[name] = setting.defaultValue;
       continue;

@@ -11,7 +11,7 @@ export function upCommand(): Command {
   return withSettings(command, INGEST_SETTINGS).action(async () => {
     const config = settingsOf(command, INGEST_SETTINGS);
     const externalNats =
-      command.opts()['natsUrl'] !== undefined || process.env['NATS_URL'] !== undefined;
+      command.opts()['natsUrl'] !== undefined || (process.env['NATS_URL'] ?? '') !== '';
     await runUp(config, externalNats, createLogger('berth', config.logLevel));
   });
 }

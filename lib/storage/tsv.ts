@@ -6,9 +6,8 @@ import { BerthError } from '../../contracts/index.ts';
  */
 export type TsvValue = string | number | boolean | null | undefined;
 
- 
 const NEEDS_ESCAPE = /[\\\t\n\r\0\b\f]/;
- 
+
 const ESCAPABLE = /[\\\t\n\r\0\b\f]/g;
 const ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dedupedResults, resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
+import { sql } from '../../lib/storage/sql.ts';
+import type { ResultBatch } from '../../contracts/index.ts';
+import { makeResult } from '../helpers/results.ts';
+import {
+  BACKENDS,
+  openTestStore,
+  startTestClickHouse,
+  type TestStore,
+} from '../helpers/servers.ts';
+
+const HOSTILE = [
+  'tab\there',
+  'new\nline',
+  'carriage\rreturn',
+  'back\\slash',
+  'trailing backslash\\',
+  '\\N',
+  'nul\u0000byte',
+  'quote \' and " and `',
+  'unicode é 😀 \u0301',
+  '\b\f\u0001\u001f\u007f',
+  "'); DROP TABLE results; --",
+];
+
+describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (backend) => {
+  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
+  let testStore: TestStore;
+
+  beforeAll(async () => {
+    if (backend === 'clickhouse') clickhouse = await startTestClickHouse();
+    testStore = await openTestStore(backend, clickhouse?.url);
+  });
+
+  afterAll(async () => {
+    await testStore.dispose();
+    await clickhouse?.stop();
+  });
+
+  it('stores every free-text field exactly as given', async () => {
+    const batches: ResultBatch[] = HOSTILE.map((text, index) => {
+      const batch = makeResult(index, 'host-t', 1);
+      return {
+        ...batch,
+        platform: { ...batch.platform, runtimeVersion: text, settings: { note: text } },
+        workload: { ...batch.workload, version: text.slice(0, 64) },
+        metrics: batch.metrics.map((metric) => ({ ...metric, unit: text.slice(0, 32) || 'x' })),
+      };
+    });
+    const body = batches.map((batch) => resultTsv(batch, 1_764_000_000_000)).join('');
+    await testStore.store.insertTsv('results', RESULT_COLUMNS, body);
+
+    const rows = await testStore.store.query<{
+      result_id: string;
+      runtime_version: string;
+      settings: string;
+      workload_version: string;
+      unit: string;
+    }>(sql`SELECT result_id, runtime_version, settings, workload_version, unit
+           FROM (${dedupedResults({ hostId: 'host-t' })}) ORDER BY taken_at_ms`);
+    expect(rows).toHaveLength(HOSTILE.length);
+    rows.forEach((row, index) => {
+      const text = HOSTILE[index] ?? '';
+      expect(row.result_id).toBe(batches[index]?.id);
+      expect(row.runtime_version).toBe(text);
+      expect(JSON.parse(row.settings)).toEqual({ note: text });
+      expect(row.workload_version).toBe(text.slice(0, 64));
+      expect(row.unit).toBe(text.slice(0, 32) || 'x');
+    });
+    const [count] = await testStore.store.query<{ n: string | number }>(
+      sql`SELECT count() AS n FROM results`,
+    );
+    expect(Number(count?.n)).toBe(HOSTILE.length);
+  });
+});

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnBerth } from '../helpers/cli.ts';
+import { makeResult, publishResults } from '../helpers/results.ts';
+import { removeDir, tempDir } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+function processesUsing(dir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+describe('berth up', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await tempDir('up');
+  });
+
+  afterAll(async () => {
+    await removeDir(dataDir);
+  });
+
+  it('starts nats-server, the embedded store and ingest, and stops them all on SIGINT', async () => {
+    const up = spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0'], {
+      NATS_URL: '',
+    });
+    await up.waitForLine(/Berth is up/, 60_000);
+    const natsUrl = /NATS: (nats:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
+    const metricsUrl = /metrics at (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
+    expect(up.stdout()).toMatch(/store: chdb at .*chdb/);
+    expect(processesUsing(`${dataDir}/nats`)).toHaveLength(1);
+
+    const nc = await connect({ servers: natsUrl });
+    await publishResults(nc, [makeResult(1, 'host-up'), makeResult(2, 'host-up')]);
+    await nc.close();
+    await waitFor('two results stored', async () => {
+      const text = await (await fetch(metricsUrl)).text();
+      return /berth_ingest_stored_results_total 2/.test(text);
+    });
+
+    up.child.kill('SIGINT');
+    expect(await up.exited()).toBe(0);
+    expect(up.stdout()).toContain('stopped cleanly');
+    expect(processesUsing(`${dataDir}/nats`)).toEqual([]);
+  });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { resultBatchCodec, resultsSubject } from '../../contracts/index.ts';
+import { RESULT_COLUMNS } from '../../lib/storage/results.ts';
+import { encodeBatch, type BatchInput } from '../../services/ingest/encode-batch.ts';
+import { makeResult } from '../helpers/results.ts';
+
+function input(messages: { data: Uint8Array; msgId: string; subject?: string }[]): BatchInput {
+  const offsets = new Uint32Array(messages.length + 1);
+  let total = 0;
+  messages.forEach((message, index) => {
+    offsets[index] = total;
+    total += message.data.length;
+  });
+  offsets[messages.length] = total;
+  const data = new Uint8Array(total);
+  messages.forEach((message, index) => {
+    data.set(message.data, offsets[index]);
+  });
+  return {
+    subjects: messages.map((message) => message.subject ?? resultsSubject('host-a')),
+    msgIds: messages.map((message) => message.msgId),
+    data,
+    offsets,
+    maxMessageBytes: 64 * 1024,
+    ingestedAtMs: 1_764_000_000_000,
+  };
+}
+
+describe('encodeBatch', () => {
+  const good = makeResult(1, 'host-a', 3);
+  const other = makeResult(2, 'host-a', 1);
+
+  it('turns each valid message into one TabSeparated line per metric, and refuses the rest', () => {
+    const encoded = encodeBatch(
+      input([
+        { data: resultBatchCodec.encode(good), msgId: good.id },
+        { data: new TextEncoder().encode('nope'), msgId: 'x' },
+        { data: resultBatchCodec.encode(other), msgId: other.id },
+        { data: resultBatchCodec.encode(other), msgId: '' },
+      ]),
+    );
+    expect(encoded.rows).toBe(4);
+    expect(encoded.refused).toEqual([
+      expect.objectContaining({ index: 1, code: 'BERTH_ERR_NOT_JSON' }),
+      expect.objectContaining({ index: 3, code: 'BERTH_ERR_MSG_ID' }),
+    ]);
+    expect([...encoded.lineStart]).toEqual([0, -1, encoded.lineEnd[0], -1]);
+
+    const first = encoded.payload.slice(encoded.lineStart[0], encoded.lineEnd[0]);
+    const lines = first.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(3);
+    const fields = lines[0]?.split('\t') ?? [];
+    expect(fields).toHaveLength(RESULT_COLUMNS.length);
+    expect(fields[RESULT_COLUMNS.indexOf('result_id')]).toBe(good.id);
+    expect(fields[RESULT_COLUMNS.indexOf('metric')]).toBe('metric-0');
+    expect(fields[RESULT_COLUMNS.indexOf('p75')]).toBe('\\N');
+
+    const third = encoded.payload.slice(encoded.lineStart[2], encoded.lineEnd[2]);
+    expect(third.split('\t')[0]).toBe(other.id);
+  });
+});
