@@ -11,7 +11,7 @@ export type StoreConfig = Config<
 >;
 
 /** The folder of the embedded store under the data folder. */
-export function embeddedStoreDir(dataDir: string): string {
+function embeddedStoreDir(dataDir: string): string {
   return join(dataDir, 'chdb');
 }
 

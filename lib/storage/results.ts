@@ -108,9 +108,6 @@ export function resultTsv(batch: ResultBatch, ingestedAtMs: number): string {
     .join('');
 }
 
-export async function insertResultRows(store: Store, rows: readonly ResultRow[]): Promise<void> {
-  await store.insert('results', rows);
-}
 
 export interface ResultFilter {
   readonly hostId?: string;

@@ -43,11 +43,6 @@ export function tsvField(value: TsvValue): string {
   }
 }
 
-/** One row as a TabSeparated line (with its newline). */
-export function tsvLine(values: readonly TsvValue[]): string {
-  return `${values.map(tsvField).join('\t')}\n`;
-}
-
 /** A row object as a TabSeparated line of the given columns (with its newline). */
 export function tsvRow(
   row: Readonly<Record<string, TsvValue>>,
