@@ -23,10 +23,10 @@ type Backend = 'chdb' | 'clickhouse';
 
 interface IngestBenchOptions {
   readonly results: number;
+  readonly batchSize: number;
   readonly backends: readonly Backend[];
 }
 
-const BATCH_SIZE = 5000;
 const METRICS_PER_RESULT = 2;
 
 function say(line: string): void {
@@ -48,15 +48,15 @@ async function openBenchStore(
 }
 
 /** Pulls every message of the stream with a fresh durable consumer, acking each. */
-async function rawPull(nc: NatsConnection, count: number): Promise<void> {
+async function rawPull(nc: NatsConnection, count: number, batchSize: number): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(RESULTS_STREAM, {
     durable_name: 'bench-raw',
     ack_policy: AckPolicy.Explicit,
-    max_ack_pending: BATCH_SIZE * 8,
+    max_ack_pending: batchSize * 8,
   });
   const consumer = await jetstream(nc).consumers.get(RESULTS_STREAM, 'bench-raw');
-  const messages = await consumer.consume({ max_messages: BATCH_SIZE });
+  const messages = await consumer.consume({ max_messages: batchSize });
   let seen = 0;
   for await (const message of messages) {
     message.ack();
@@ -67,12 +67,12 @@ async function rawPull(nc: NatsConnection, count: number): Promise<void> {
 }
 
 /** The rows ingest writes for `count` results, grouped as ingest groups them. */
-function rowBatches(count: number): ReturnType<typeof resultRows>[] {
+function rowBatches(count: number, batchSize: number): ReturnType<typeof resultRows>[] {
   const now = Date.now();
   const batches: ReturnType<typeof resultRows>[] = [];
-  for (let start = 0; start < count; start += BATCH_SIZE) {
+  for (let start = 0; start < count; start += batchSize) {
     const rows = [];
-    for (let index = start; index < Math.min(count, start + BATCH_SIZE); index += 1) {
+    for (let index = start; index < Math.min(count, start + batchSize); index += 1) {
       rows.push(...resultRows(makeResult(index, 'bench-host', METRICS_PER_RESULT), now));
     }
     batches.push(rows);
@@ -81,7 +81,12 @@ function rowBatches(count: number): ReturnType<typeof resultRows>[] {
 }
 
 /** Berth's ingest from a stream already holding `count` results until all are stored. */
-async function endToEnd(nc: NatsConnection, store: Store, count: number): Promise<void> {
+async function endToEnd(
+  nc: NatsConnection,
+  store: Store,
+  count: number,
+  batchSize: number,
+): Promise<void> {
   const metrics = createIngestMetrics();
   const encoder = createBatchEncoder({ threads: availableParallelism() > 1 ? 1 : 0 });
   await encoder.encode([], 1);
@@ -92,7 +97,7 @@ async function endToEnd(nc: NatsConnection, store: Store, count: number): Promis
     metrics,
     encoder,
     options: {
-      batchSize: BATCH_SIZE,
+      batchSize,
       batchWaitMs: 200,
       maxMessageBytes: 256 * 1024,
       ackWaitMs: 30_000,
@@ -125,7 +130,7 @@ function cores(measured: Measured<unknown>): string {
   return `${parts.join(' + ')} = ${total.toFixed(2)} of ${availableParallelism()}`;
 }
 
-async function benchBackend(backend: Backend, count: number): Promise<string[]> {
+async function benchBackend(backend: Backend, count: number, batchSize: number): Promise<string[]> {
   const dir = await tempDir(`bench-${backend}`);
   const nats = await startNatsServer({ dataDir: `${dir}/nats` });
   const clickhouse =
@@ -144,11 +149,11 @@ async function benchBackend(backend: Backend, count: number): Promise<string[]> 
     const publish = await measure(processes, () => publishResults(nc, results));
 
     say(`[${backend}] raw JetStream pull + ack …`);
-    const pull = await measure(processes, () => rawPull(nc, count));
+    const pull = await measure(processes, () => rawPull(nc, count, batchSize));
 
     const rawStore = await openBenchStore(backend, 'bench_raw', `${dir}/chdb`, clickhouse?.url);
-    const batches = rowBatches(count);
-    say(`[${backend}] raw insert of the same rows, ${BATCH_SIZE} results a batch …`);
+    const batches = rowBatches(count, batchSize);
+    say(`[${backend}] raw insert of the same rows, ${batchSize} results a batch …`);
     const insert = await measure(processes, async () => {
       for (const rows of batches) await rawStore.insert('results', rows);
     });
@@ -156,7 +161,7 @@ async function benchBackend(backend: Backend, count: number): Promise<string[]> 
 
     const store = await openBenchStore(backend, 'bench_e2e', `${dir}/chdb`, clickhouse?.url);
     say(`[${backend}] Berth ingest, stream -> store, acked …`);
-    const e2e = await measure(processes, () => endToEnd(nc, store, count));
+    const e2e = await measure(processes, () => endToEnd(nc, store, count, batchSize));
     const counts = await countStoredResults(store);
     await store.close();
     if (counts.results !== count || counts.duplicateRows !== 0) {
@@ -188,11 +193,11 @@ async function benchBackend(backend: Backend, count: number): Promise<string[]> 
 
 export async function benchIngest(options: IngestBenchOptions): Promise<void> {
   say(
-    `ingest benchmark: ${options.results} results of ${METRICS_PER_RESULT} metrics each, batches of ${BATCH_SIZE}, ${availableParallelism()} cores`,
+    `ingest benchmark: ${options.results} results of ${METRICS_PER_RESULT} metrics each, batches of ${options.batchSize}, ${availableParallelism()} cores`,
   );
   const report: string[] = [];
   for (const backend of options.backends) {
-    report.push(...(await benchBackend(backend, options.results)));
+    report.push(...(await benchBackend(backend, options.results, options.batchSize)));
   }
   say('');
   for (const line of report) say(line);

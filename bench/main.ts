@@ -12,8 +12,9 @@ program
     'raw JetStream pull rate, raw ClickHouse insert rate and Berth end-to-end, per backend',
   )
   .option('--results <n>', 'result messages per measurement', '50000')
+  .option('--batch-size <n>', 'results per batch, for ingest and the raw insert alike', '5000')
   .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
-  .action(async (options: { results: string; backends: string }) => {
+  .action(async (options: { results: string; batchSize: string; backends: string }) => {
     const backends = options.backends.split(',').map((name) => name.trim());
     for (const backend of backends) {
       if (backend !== 'chdb' && backend !== 'clickhouse') {
@@ -24,7 +25,11 @@ program
     if (!Number.isInteger(results) || results < 1000) {
       throw new Error('--results must be a whole number of at least 1000');
     }
-    await benchIngest({ results, backends: backends as ('chdb' | 'clickhouse')[] });
+    const batchSize = Number(options.batchSize);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+      throw new Error('--batch-size must be a whole number from 1 to 100000');
+    }
+    await benchIngest({ results, batchSize, backends: backends as ('chdb' | 'clickhouse')[] });
   });
 
 try {
