@@ -32,6 +32,12 @@ export interface ChildServer {
 
 const KEPT_LINES = 40;
 
+/** Children still running; killed if this process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts a server program as a child process and resolves once it says it is ready. */
 export async function startChildServer(options: ChildServerOptions): Promise<ChildServer> {
   const child = spawn(options.command, [...options.args], {
@@ -40,8 +46,10 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   });
   const recent: string[] = [];
   let exited = child.exitCode !== null;
+  running.add(child);
   const exit = once(child, 'exit').then(() => {
     exited = true;
+    running.delete(child);
   });
 
   const ready = new Promise<string>((resolve, reject) => {
