@@ -26,6 +26,40 @@ export interface EncodedBatch {
   readonly refused: readonly { index: number; code: ErrorCode; reason: string }[];
 }
 
+export interface RawMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** The Nats-Msg-Id header ('' when the message had none). */
+  readonly msgId: string;
+}
+
+/** Packs messages into one BatchInput: their payloads are copied once, back to back. */
+export function packBatch(
+  messages: readonly RawMessage[],
+  maxMessageBytes: number,
+  ingestedAtMs: number,
+): BatchInput {
+  const offsets = new Uint32Array(messages.length + 1);
+  let total = 0;
+  messages.forEach((message, index) => {
+    offsets[index] = total;
+    total += message.data.length;
+  });
+  offsets[messages.length] = total;
+  const data = new Uint8Array(total);
+  messages.forEach((message, index) => {
+    data.set(message.data, offsets[index]);
+  });
+  return {
+    subjects: messages.map((message) => message.subject),
+    msgIds: messages.map((message) => message.msgId),
+    data,
+    offsets,
+    maxMessageBytes,
+    ingestedAtMs,
+  };
+}
+
 /** Validates every message and turns the valid ones into `results` rows, as JSON lines. */
 export function encodeBatch(input: BatchInput): EncodedBatch {
   const count = input.subjects.length;

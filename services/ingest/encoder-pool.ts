@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { JsMsg } from '@nats-io/jetstream';
-import { encodeBatch, type BatchInput, type EncodedBatch } from './encode-batch.ts';
+import { encodeBatch, packBatch, type BatchInput, type EncodedBatch } from './encode-batch.ts';
 
 export interface BatchEncoder {
   /** Validates and encodes the messages of one batch. Batches are encoded in order. */
@@ -9,25 +9,12 @@ export interface BatchEncoder {
 }
 
 function pack(messages: readonly JsMsg[], maxMessageBytes: number): BatchInput {
-  const offsets = new Uint32Array(messages.length + 1);
-  let total = 0;
-  messages.forEach((message, index) => {
-    offsets[index] = total;
-    total += message.data.length;
-  });
-  offsets[messages.length] = total;
-  const data = new Uint8Array(total);
-  messages.forEach((message, index) => {
-    data.set(message.data, offsets[index]);
-  });
-  return {
-    subjects: messages.map((message) => message.subject),
-    msgIds: messages.map((message) => message.headers?.get('Nats-Msg-Id') ?? ''),
-    data,
-    offsets,
-    maxMessageBytes,
-    ingestedAtMs: Date.now(),
-  };
+  const raw = messages.map((message) => ({
+    subject: message.subject,
+    data: message.data,
+    msgId: message.headers?.get('Nats-Msg-Id') ?? '',
+  }));
+  return packBatch(raw, maxMessageBytes, Date.now());
 }
 
 /**

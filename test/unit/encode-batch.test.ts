@@ -1,29 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { resultBatchCodec, resultsSubject } from '../../contracts/index.ts';
 import { RESULT_COLUMNS } from '../../lib/storage/results.ts';
-import { encodeBatch, type BatchInput } from '../../services/ingest/encode-batch.ts';
+import { encodeBatch, packBatch, type BatchInput } from '../../services/ingest/encode-batch.ts';
 import { makeResult } from '../helpers/results.ts';
 
-function input(messages: { data: Uint8Array; msgId: string; subject?: string }[]): BatchInput {
-  const offsets = new Uint32Array(messages.length + 1);
-  let total = 0;
-  messages.forEach((message, index) => {
-    offsets[index] = total;
-    total += message.data.length;
-  });
-  offsets[messages.length] = total;
-  const data = new Uint8Array(total);
-  messages.forEach((message, index) => {
-    data.set(message.data, offsets[index]);
-  });
-  return {
-    subjects: messages.map((message) => message.subject ?? resultsSubject('host-a')),
-    msgIds: messages.map((message) => message.msgId),
-    data,
-    offsets,
-    maxMessageBytes: 64 * 1024,
-    ingestedAtMs: 1_764_000_000_000,
-  };
+function input(messages: { data: Uint8Array; msgId: string }[]): BatchInput {
+  return packBatch(
+    messages.map((message) => ({ ...message, subject: resultsSubject('host-a') })),
+    64 * 1024,
+    1_764_000_000_000,
+  );
 }
 
 describe('encodeBatch', () => {
