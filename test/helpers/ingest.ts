@@ -47,7 +47,12 @@ export async function startTestIngest(
 
 /** True when the durable consumer has delivered and had acknowledged every message. */
 export async function consumerIsIdle(nc: NatsConnection): Promise<boolean> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  try {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  } catch {
+    // JetStream is not answering (yet): not idle.
+    return false;
+  }
 }
