@@ -1,20 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import type { JsMsg } from '@nats-io/jetstream';
-import { encodeBatch, packBatch, type BatchInput, type EncodedBatch } from './encode-batch.ts';
+import { encodeBatch, packBatch, type EncodedBatch, type RawMessage } from './encode-batch.ts';
 
 export interface BatchEncoder {
   /** Validates and encodes the messages of one batch. Batches are encoded in order. */
-  encode(messages: readonly JsMsg[], maxMessageBytes: number): Promise<EncodedBatch>;
+  encode(messages: readonly RawMessage[], maxMessageBytes: number): Promise<EncodedBatch>;
   close(): Promise<void>;
-}
-
-function pack(messages: readonly JsMsg[], maxMessageBytes: number): BatchInput {
-  const raw = messages.map((message) => ({
-    subject: message.subject,
-    data: message.data,
-    msgId: message.headers?.get('Nats-Msg-Id') ?? '',
-  }));
-  return packBatch(raw, maxMessageBytes, Date.now());
 }
 
 /**
@@ -26,30 +16,38 @@ export function createBatchEncoder(options: { threads: 0 | 1 }): BatchEncoder {
   if (options.threads === 0) {
     return {
       encode: (messages, maxMessageBytes) =>
-        Promise.resolve(encodeBatch(pack(messages, maxMessageBytes))),
+        Promise.resolve(encodeBatch(packBatch(messages, maxMessageBytes, Date.now()))),
       close: () => Promise.resolve(),
     };
   }
-  const worker = new Worker(new URL('./encoder-thread.js', import.meta.url));
-  worker.unref();
+  let worker: Worker | undefined;
   const waiting: { resolve: (batch: EncodedBatch) => void; reject: (error: Error) => void }[] = [];
-  worker.on('message', (batch: EncodedBatch) => waiting.shift()?.resolve(batch));
   const failAll = (error: Error): void => {
     for (const pending of waiting.splice(0)) pending.reject(error);
   };
-  worker.on('error', failAll);
-  worker.on('exit', (code) => {
-    failAll(new Error(`the batch encoder thread exited (code ${code})`));
-  });
+  /** The encoder thread, started again if the last one died. */
+  const thread = (): Worker => {
+    if (worker !== undefined) return worker;
+    const started = new Worker(new URL('./encoder-thread.js', import.meta.url));
+    started.unref();
+    started.on('message', (batch: EncodedBatch) => waiting.shift()?.resolve(batch));
+    started.on('error', failAll);
+    started.on('exit', (code) => {
+      worker = undefined;
+      failAll(new Error(`the batch encoder thread exited (code ${code})`));
+    });
+    worker = started;
+    return started;
+  };
   return {
     encode: (messages, maxMessageBytes) =>
       new Promise((resolve, reject) => {
-        const input = pack(messages, maxMessageBytes);
+        const input = packBatch(messages, maxMessageBytes, Date.now());
         waiting.push({ resolve, reject });
-        worker.postMessage(input, [input.data.buffer, input.offsets.buffer]);
+        thread().postMessage(input, [input.data.buffer, input.offsets.buffer]);
       }),
     close: async () => {
-      await worker.terminate();
+      await worker?.terminate();
     },
   };
 }

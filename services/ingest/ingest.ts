@@ -24,7 +24,7 @@ import {
 import { RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { deadLetterEntry, deadLetterMsgId, type Rejected } from './dead-letter.ts';
-import type { EncodedBatch } from './encode-batch.ts';
+import type { EncodedBatch, RawMessage } from './encode-batch.ts';
 import type { BatchEncoder } from './encoder-pool.ts';
 import type { IngestMetrics } from './metrics.ts';
 
@@ -65,7 +65,7 @@ interface Batch {
   readonly messages: JsMsg[];
   readonly startedAt: number;
   /** Started when the batch is sealed, so encoding overlaps the previous batch's write. */
-  readonly encoded: Promise<EncodedBatch>;
+  encoded: Promise<EncodedBatch>;
 }
 
 /** Sealed batches waiting to be written; past this the consumer stops taking messages. */
@@ -74,6 +74,14 @@ const MAX_QUEUED_BATCHES = 2;
 const STALLED_WRITE_MS = 5_000;
 /** How long stop() keeps retrying a store that does not answer before leaving the rest unacked. */
 const STOP_RETRY_MS = 10_000;
+
+function rawMessage(message: JsMsg): RawMessage {
+  return {
+    subject: message.subject,
+    data: message.data,
+    msgId: message.headers?.get('Nats-Msg-Id') ?? '',
+  };
+}
 
 export function createIngest(deps: IngestDeps): Ingest {
   const { nc, store, logger, metrics, encoder, options } = deps;
@@ -106,7 +114,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     queue.push({
       messages: current,
       startedAt: currentStartedAt,
-      encoded: encoder.encode(current, options.maxMessageBytes),
+      encoded: encoder.encode(current.map(rawMessage), options.maxMessageBytes),
     });
     current = [];
     kickFlusher();
@@ -219,7 +227,13 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   async function writeBatch(batch: Batch): Promise<{ stored: number; rows: number }> {
-    const encoded = await batch.encoded;
+    let encoded: EncodedBatch;
+    try {
+      encoded = await batch.encoded;
+    } catch (error) {
+      batch.encoded = encoder.encode(batch.messages.map(rawMessage), options.maxMessageBytes);
+      throw error;
+    }
     const refused = encoded.refused.map(({ index, code, reason }) => {
       const message = batch.messages[index];
       if (message === undefined)
@@ -264,7 +278,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           setHealth();
           return;
         } catch (error) {
-          storeProblem = describeError(error);
+          storeProblem = `batch not written: ${describeError(error)}`;
           setHealth();
           metrics.storeRetries.inc();
           if (Date.now() > stopDeadline) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resultBatchCodec, resultsSubject } from '../../contracts/index.ts';
 import { RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import { encodeBatch, packBatch, type BatchInput } from '../../services/ingest/encode-batch.ts';
+import { createBatchEncoder } from '../../services/ingest/encoder-pool.ts';
 import { makeResult } from '../helpers/results.ts';
 
 function input(messages: { data: Uint8Array; msgId: string }[]): BatchInput {
@@ -43,5 +44,34 @@ describe('encodeBatch', () => {
 
     const third = encoded.payload.slice(encoded.lineStart[2], encoded.lineEnd[2]);
     expect(third.split('\t')[0]).toBe(other.id);
+  });
+});
+
+describe('the batch encoder', () => {
+  it('gives the same batch on a worker thread as on this one', async () => {
+    const messages = [1, 2, 3].map((index) => {
+      const result = makeResult(index, 'host-a', 2);
+      return {
+        subject: resultsSubject('host-a'),
+        data: resultBatchCodec.encode(result),
+        msgId: result.id,
+      };
+    });
+    messages.push({ subject: resultsSubject('host-b'), data: new Uint8Array([1]), msgId: 'x' });
+    const here = createBatchEncoder({ threads: 0 });
+    const threaded = createBatchEncoder({ threads: 1 });
+    try {
+      const [local, remote] = await Promise.all([
+        here.encode(messages, 64 * 1024),
+        threaded.encode(messages, 64 * 1024),
+      ]);
+      expect(remote.rows).toBe(6);
+      expect(remote.refused).toEqual(local.refused);
+      expect([...remote.lineStart]).toEqual([...local.lineStart]);
+      expect(remote.payload.split('\t').length).toBe(local.payload.split('\t').length);
+    } finally {
+      await here.close();
+      await threaded.close();
+    }
   });
 });
