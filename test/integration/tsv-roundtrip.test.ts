@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedupedResults, resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { ResultBatch } from '../../contracts/index.ts';
+import { hostileString, seededRandom } from '../helpers/random.ts';
 import { makeResult } from '../helpers/results.ts';
 import {
   BACKENDS,
@@ -10,6 +11,7 @@ import {
   type TestStore,
 } from '../helpers/servers.ts';
 
+const random = seededRandom(7);
 const HOSTILE = [
   'tab\there',
   'new\nline',
@@ -22,6 +24,7 @@ const HOSTILE = [
   'unicode é 😀 \u0301',
   '\b\f\u0001\u001f\u007f',
   "'); DROP TABLE results; --",
+  ...Array.from({ length: 200 }, () => hostileString(random, 6)),
 ];
 
 describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (backend) => {
