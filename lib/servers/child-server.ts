@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { BerthError } from '../../contracts/index.ts';
 
@@ -47,7 +46,15 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   const recent: string[] = [];
   let exited = child.exitCode !== null;
   running.add(child);
-  const exit = once(child, 'exit').then(() => {
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+    // A program that could not be started emits 'error' and never 'exit'.
+    child.once('error', () => {
+      if (child.pid === undefined) resolve();
+    });
+  }).then(() => {
     exited = true;
     running.delete(child);
   });

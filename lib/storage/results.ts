@@ -108,7 +108,6 @@ export function resultTsv(batch: ResultBatch, ingestedAtMs: number): string {
     .join('');
 }
 
-
 export interface ResultFilter {
   readonly hostId?: string;
   readonly platform?: string;
