@@ -88,3 +88,16 @@ export async function openTestStore(backend: Backend, clickhouseUrl?: string): P
     },
   };
 }
+
+/** Runs every clean-up step even when one fails, then throws the first failure. */
+export async function cleanUp(...steps: (() => Promise<unknown> | undefined)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}

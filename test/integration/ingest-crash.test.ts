@@ -13,6 +13,7 @@ import {
   tempDir,
   removeDir,
   uniqueDatabase,
+  cleanUp,
 } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -51,11 +52,13 @@ describe('ingest killed with SIGKILL mid-stream', () => {
 
   afterAll(async () => {
     worker?.child.kill('SIGKILL');
-    await nc.drain();
-    await store.close();
-    await clickhouse.stop();
-    await nats.stop();
-    await removeDir(dataDir);
+    await cleanUp(
+      () => nc.drain(),
+      () => store.close(),
+      () => clickhouse.stop(),
+      () => nats.stop(),
+      () => removeDir(dataDir),
+    );
   });
 
   it('stores all 20,000 results, none twice, after three kills and restarts', async () => {

@@ -15,6 +15,7 @@ import {
   startTestClickHouse,
   startTestNats,
   type TestStore,
+  cleanUp,
 } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -39,11 +40,13 @@ describe.each(BACKENDS)('ingest into %s', (backend) => {
   });
 
   afterAll(async () => {
-    await ingest?.stop();
-    await nc.drain();
-    await testStore.dispose();
-    await clickhouse?.stop();
-    await nats.stop();
+    await cleanUp(
+      () => ingest?.stop(),
+      () => nc.drain(),
+      () => testStore.dispose(),
+      () => clickhouse?.stop(),
+      () => nats.stop(),
+    );
   });
 
   it('stores 10,000 results once and dead-letters each malformed message with its reason', async () => {

@@ -14,6 +14,7 @@ import {
   startTestClickHouse,
   tempDir,
   type TestStore,
+  cleanUp,
 } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -35,12 +36,14 @@ describe('nats-server restarted while ingest works through the stream', () => {
   });
 
   afterAll(async () => {
-    await ingest?.stop();
-    await nc?.close();
-    await testStore.dispose();
-    await clickhouse.stop();
-    await nats.stop();
-    await removeDir(dataDir);
+    await cleanUp(
+      () => ingest?.stop(),
+      () => nc?.close(),
+      () => testStore.dispose(),
+      () => clickhouse.stop(),
+      () => nats.stop(),
+      () => removeDir(dataDir),
+    );
   });
 
   it('reports the outage, then stores every result once', async () => {

@@ -10,7 +10,7 @@ import { countStoredResults } from '../../lib/storage/results.ts';
 import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
 import { consumerIsIdle } from '../helpers/ingest.ts';
 import { makeResult, publishResults } from '../helpers/results.ts';
-import { removeDir, startTestNats, tempDir, uniqueDatabase } from '../helpers/servers.ts';
+import { removeDir, startTestNats, tempDir, uniqueDatabase, cleanUp } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const RESULTS = 10_000;
@@ -48,10 +48,12 @@ describe('ClickHouse killed and kept down for 15 s during the stream', () => {
 
   afterAll(async () => {
     worker.child.kill('SIGKILL');
-    await nc.drain();
-    await clickhouse.stop();
-    await nats.stop();
-    await removeDir(dataDir);
+    await cleanUp(
+      () => nc.drain(),
+      () => clickhouse.stop(),
+      () => nats.stop(),
+      () => removeDir(dataDir),
+    );
   });
 
   it('retries with backoff, reports unhealthy, and loses and duplicates nothing', async () => {

@@ -4,7 +4,13 @@ import { connect } from '@nats-io/transport-node';
 import { startChildServer } from '../../lib/servers/child-server.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { freePort } from '../../lib/servers/free-port.ts';
-import { removeDir, startTestClickHouse, startTestNats, tempDir } from '../helpers/servers.ts';
+import {
+  removeDir,
+  startTestClickHouse,
+  startTestNats,
+  tempDir,
+  cleanUp,
+} from '../helpers/servers.ts';
 
 function alive(pid: number): boolean {
   try {
@@ -23,7 +29,7 @@ describe('servers Berth starts', () => {
   });
 
   afterAll(async () => {
-    await removeDir(dir);
+    await cleanUp(() => removeDir(dir));
   });
 
   it('nats-server comes up with JetStream on a free port and is gone after stop()', async () => {

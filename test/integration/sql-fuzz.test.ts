@@ -7,6 +7,7 @@ import {
   openTestStore,
   startTestClickHouse,
   type TestStore,
+  cleanUp,
 } from '../helpers/servers.ts';
 
 const SEED = 20_261_124;
@@ -39,8 +40,10 @@ describe.each(BACKENDS)('every string round-trips through a SQL literal on %s', 
   });
 
   afterAll(async () => {
-    await testStore.dispose();
-    await clickhouse?.stop();
+    await cleanUp(
+      () => testStore.dispose(),
+      () => clickhouse?.stop(),
+    );
   });
 
   it(`${CASES} generated and a few chosen hostile strings (seed ${SEED})`, async () => {

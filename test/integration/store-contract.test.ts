@@ -8,6 +8,7 @@ import {
   openTestStore,
   startTestClickHouse,
   type TestStore,
+  cleanUp,
 } from '../helpers/servers.ts';
 
 /** One contract, two backends: whatever passes here works on chDB and on clickhouse-server 18.16. */
@@ -21,8 +22,10 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
   });
 
   afterAll(async () => {
-    await testStore.dispose();
-    await clickhouse?.stop();
+    await cleanUp(
+      () => testStore.dispose(),
+      () => clickhouse?.stop(),
+    );
   });
 
   it('migrates once: a second run applies nothing', async () => {

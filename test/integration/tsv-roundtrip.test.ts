@@ -9,6 +9,7 @@ import {
   openTestStore,
   startTestClickHouse,
   type TestStore,
+  cleanUp,
 } from '../helpers/servers.ts';
 
 const random = seededRandom(7);
@@ -37,8 +38,10 @@ describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (back
   });
 
   afterAll(async () => {
-    await testStore.dispose();
-    await clickhouse?.stop();
+    await cleanUp(
+      () => testStore.dispose(),
+      () => clickhouse?.stop(),
+    );
   });
 
   it('stores every free-text field exactly as given', async () => {
