@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BerthError, describeError } from '../contracts/index.ts';
+import { agentCommand } from './commands/agent.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { ingestCommand } from './commands/ingest.ts';
 import { resultsCommand } from './commands/results.ts';
@@ -18,9 +19,14 @@ const program = new Command('berth')
   .addCommand(upCommand())
   .addCommand(ingestCommand())
   .addCommand(resultsCommand())
-  .addCommand(dlqCommand());
+  .addCommand(dlqCommand())
+  .addCommand(agentCommand());
 
-for (const command of program.commands) command.exitOverride();
+const exitOverrideAll = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(exitOverrideAll);
+};
+exitOverrideAll(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,16 +3,26 @@ import { DeadLetterV1 } from './dead-letter.ts';
 import { HeartbeatV1, HostInventoryV1 } from './inventory.ts';
 import { JobProgressV1, JobRequestV1 } from './job.ts';
 import { ResultBatchV1 } from './result.ts';
+import { RunnerLineV1 } from './runner.ts';
 
 export * from './errors.ts';
 export * from './ids.ts';
 export * from './subjects.ts';
 export * from './codec.ts';
-export type { ResultBatch, ResultMetric, Platform } from './result.ts';
+export type { ResultBatch, ResultMetric, Platform, Accel } from './result.ts';
 export type { HostInventory, Heartbeat } from './inventory.ts';
 export type { JobRequest, JobProgress } from './job.ts';
 export type { DeadLetter } from './dead-letter.ts';
-export { ResultBatchV1, HostInventoryV1, HeartbeatV1, JobRequestV1, JobProgressV1, DeadLetterV1 };
+export type { RunnerLine, RunnerResult } from './runner.ts';
+export {
+  ResultBatchV1,
+  HostInventoryV1,
+  HeartbeatV1,
+  JobRequestV1,
+  JobProgressV1,
+  DeadLetterV1,
+  RunnerLineV1,
+};
 
 export const resultBatchCodec = createCodec('result batch', { 1: ResultBatchV1 });
 export const hostInventoryCodec = createCodec('host inventory', { 1: HostInventoryV1 });
@@ -20,3 +30,4 @@ export const heartbeatCodec = createCodec('heartbeat', { 1: HeartbeatV1 });
 export const jobRequestCodec = createCodec('job request', { 1: JobRequestV1 });
 export const jobProgressCodec = createCodec('job progress', { 1: JobProgressV1 });
 export const deadLetterCodec = createCodec('dead letter', { 1: DeadLetterV1 });
+export const runnerLineCodec = createCodec('runner line', { 1: RunnerLineV1 });

@@ -85,3 +85,4 @@ export const ResultBatchV1 = Type.Object(
 export type ResultBatch = Static<typeof ResultBatchV1>;
 export type ResultMetric = Static<typeof Metric>;
 export type Platform = Static<typeof PlatformRecord>;
+export type Accel = Static<typeof Accel>;

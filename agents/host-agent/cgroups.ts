@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export type CgroupVersion = 'v1' | 'v2' | 'hybrid' | 'none';
+
+const ROOT = '/sys/fs/cgroup';
+
+/** Which cgroup layout the host has: v2 (unified), v1, hybrid (v1 controllers plus v2), none. */
+export function cgroupVersion(root = ROOT): CgroupVersion {
+  if (existsSync(join(root, 'cgroup.controllers'))) return 'v2';
+  if (existsSync(join(root, 'memory'))) return existsSync(join(root, 'unified')) ? 'hybrid' : 'v1';
+  return 'none';
+}
+
+/** A cgroup Berth made for one instance, for memory and CPU accounting. */
+export interface Cgroup {
+  /** 'v1' or 'v2': the hierarchy whose memory controller this cgroup uses. */
+  readonly version: 'v1' | 'v2';
+  /** The cgroup.procs files a process is written to, to join this cgroup. */
+  readonly procsFiles: readonly string[];
+  /** Highest memory use so far, bytes (undefined where the kernel does not keep it). */
+  peakMemoryBytes(): Promise<number | undefined>;
+  /** Removes the cgroup (its processes must have exited). */
+  remove(): Promise<void>;
+}
+
+async function readNumber(path: string): Promise<number | undefined> {
+  try {
+    const value = Number((await readFile(path, 'utf8')).trim());
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the instance folders, then their `berth` parent when nothing else is left in it. */
+async function removeDirs(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await rmdir(dir);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        // EBUSY while the last process is still being reaped.
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    await rmdir(dirname(dir)).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates cgroup `berth/<name>` in the memory (and cpu) hierarchy: v2 where the host has a
+ * unified hierarchy with the memory controller, else the v1 memory and cpu controllers.
+ */
+export async function createCgroup(name: string, root = ROOT): Promise<Cgroup> {
+  const version = cgroupVersion(root);
+  if (version === 'none') throw new Error('this host has no cgroup hierarchy');
+  if (version === 'v2') {
+    const dir = join(root, 'berth', name);
+    await mkdir(dir, { recursive: true });
+    return {
+      version: 'v2',
+      procsFiles: [join(dir, 'cgroup.procs')],
+      peakMemoryBytes: () => readNumber(join(dir, 'memory.peak')),
+      remove: () => removeDirs([dir]),
+    };
+  }
+  const memoryDir = join(root, 'memory', 'berth', name);
+  const cpuDir = join(root, 'cpu', 'berth', name);
+  await mkdir(memoryDir, { recursive: true });
+  const dirs = [memoryDir];
+  if (existsSync(join(root, 'cpu'))) {
+    await mkdir(cpuDir, { recursive: true });
+    dirs.push(cpuDir);
+  }
+  return {
+    version: 'v1',
+    procsFiles: dirs.map((dir) => join(dir, 'cgroup.procs')),
+    peakMemoryBytes: () => readNumber(join(memoryDir, 'memory.max_usage_in_bytes')),
+    remove: () => removeDirs(dirs),
+  };
+}

@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { runnerLineCodec, type RunnerLine } from '../../../contracts/index.ts';
+
+export interface RunnerProcess {
+  readonly child: ChildProcess;
+  readonly launchedAt: number;
+  readonly lines: AsyncIterable<{ line: RunnerLine; at: number }>;
+  /** What the process wrote to stderr (the last 4 KiB), for error messages. */
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<void>;
+}
+
+const MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * Spawns a command whose standard output carries runner lines (a runner process, runc, a
+ * QEMU serial console). Lines that are not runner JSON (a kernel's boot messages) are
+ * skipped; a JSON line that breaks the contract ends the stream with an error.
+ */
+export function spawnRunner(command: string, args: readonly string[]): RunnerProcess {
+  const launchedAt = performance.now();
+  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4096);
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+    child.once('error', () => {
+      resolve();
+    });
+  });
+  async function* lines(): AsyncGenerator<{ line: RunnerLine; at: number }> {
+    for await (const text of createInterface({ input: child.stdout })) {
+      const at = performance.now();
+      const start = text.indexOf('{"schemaVersion"');
+      if (start < 0 || text.length > MAX_LINE_BYTES) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text.slice(start));
+      } catch {
+        continue;
+      }
+      const checked = runnerLineCodec.check(parsed);
+      if (!checked.ok) throw new Error(`runner printed a bad line: ${checked.reason}`);
+      yield { line: checked.value, at };
+      if (checked.value.type === 'done') return;
+    }
+  }
+  return { child, launchedAt, lines: lines(), stderr: () => stderr, exited };
+}
+
+/** Kills the whole process group (the platform and everything it started) and waits. */
+export async function killGroup(runner: RunnerProcess): Promise<void> {
+  const pid = runner.child.pid;
+  if (pid !== undefined && runner.child.exitCode === null && runner.child.signalCode === null) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await runner.exited;
+}

@@ -1,0 +1,38 @@
+import type { Accel, RunnerLine } from '../../../contracts/index.ts';
+
+/** Whether a platform can run here, and if not, why. */
+export interface Availability {
+  readonly available: boolean;
+  readonly reason?: string;
+  readonly version?: string;
+  readonly accel?: Accel;
+}
+
+export interface InstanceOptions {
+  /** A unique, subject-safe id for the instance (names cgroups, containers, VMs). */
+  readonly id: string;
+  /** Arguments for the workload runner. */
+  readonly runnerArgs: readonly string[];
+}
+
+/** One running instance of a platform with the workload runner inside. */
+export interface Instance {
+  /** performance.now() just before the platform was asked to start. */
+  readonly launchedAt: number;
+  /** The runner's lines, checked against the contract, with when each arrived. */
+  readonly lines: AsyncIterable<{ line: RunnerLine; at: number }>;
+  /** Everything about this instance that changes the numbers. */
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  /** Peak memory the instance used, bytes, as the platform accounts it. */
+  peakMemoryBytes(): Promise<number | undefined>;
+  /** Tears the instance down and leaves nothing behind: processes, cgroups, folders. */
+  stop(): Promise<void>;
+}
+
+/** A platform: one file per platform, registered in registry.ts. */
+export interface PlatformDriver {
+  readonly platform: string;
+  readonly runtime: string;
+  availability(): Promise<Availability>;
+  start(options: InstanceOptions): Promise<Instance>;
+}

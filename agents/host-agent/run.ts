@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { ResultBatch } from '../../contracts/index.ts';
+import type { Config } from '../../lib/config.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { createDrivers } from './drivers/registry.ts';
+import type { PlatformDriver } from './drivers/driver.ts';
+import { loadHostId } from './host-id.ts';
+import { openOutbox } from './outbox.ts';
+import { runnerBundle } from './runner-bundle.ts';
+import { newRunId, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
+
+export type AgentConfig = Config<'dataDir' | 'natsUrl'>;
+
+export interface AgentRunOptions {
+  readonly suite: SuiteName;
+  /** Platform names to run; all registered ones when empty. */
+  readonly platforms: readonly string[];
+  /** How long to wait at the end for JetStream to acknowledge every result. */
+  readonly flushTimeoutMs: number;
+}
+
+export interface AgentRunReport {
+  readonly hostId: string;
+  readonly runId: string;
+  readonly batches: readonly ResultBatch[];
+  readonly skipped: readonly { platform: string; reason: string }[];
+  readonly failed: readonly { platform: string; workload: string; message: string }[];
+}
+
+/** The agent's folder under the data folder: host id, outbox journal. */
+export function agentDir(dataDir: string): string {
+  return join(dataDir, 'agent');
+}
+
+export async function selectDrivers(
+  dataDir: string,
+  platforms: readonly string[],
+): Promise<PlatformDriver[]> {
+  const drivers = createDrivers(await runnerBundle(dataDir));
+  const known = drivers.map((driver) => driver.platform);
+  const unknown = platforms.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`--platforms: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  }
+  return platforms.length === 0 ? drivers : drivers.filter((d) => platforms.includes(d.platform));
+}
+
+/**
+ * `berth agent run`: one suite on this host, every result journaled in the outbox before it
+ * is published, and the command waits until JetStream acknowledged them all.
+ */
+export async function runAgentSuite(
+  config: AgentConfig,
+  options: AgentRunOptions,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<AgentRunReport> {
+  const dir = agentDir(config.dataDir);
+  const hostId = await loadHostId(join(dir, 'host-id'));
+  const drivers = await selectDrivers(config.dataDir, options.platforms);
+  const nc = await connectNats({ url: config.natsUrl, name: `berth-agent-${hostId}` });
+  const outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);
+  const runId = newRunId();
+  const suite = SUITES[options.suite];
+  const batches: ResultBatch[] = [];
+  const skipped: { platform: string; reason: string }[] = [];
+  const failed: { platform: string; workload: string; message: string }[] = [];
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { format: ' {bar} {value}/{total} {platform}: {what}', stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(suiteSteps(suite, drivers.length), 0, { platform: '', what: 'starting' });
+  try {
+    await runSuite({
+      hostId,
+      runId,
+      suite,
+      drivers,
+      deliver: (batch) => outbox.add(batch),
+      ...(signal === undefined ? {} : { signal }),
+      onEvent: (event) => {
+        switch (event.kind) {
+          case 'step':
+            bar?.increment({ platform: event.platform, what: event.what });
+            if (bar === undefined) logger.info({ platform: event.platform }, event.what);
+            break;
+          case 'result':
+            batches.push(event.batch);
+            break;
+          case 'platform-skipped':
+            skipped.push({ platform: event.platform, reason: event.reason });
+            bar?.increment(suite.launches + suite.workloads.length, {
+              platform: event.platform,
+              what: 'skipped',
+            });
+            logger.warn({ platform: event.platform }, `skipped: ${event.reason}`);
+            break;
+          case 'workload-failed':
+            failed.push({
+              platform: event.platform,
+              workload: event.workload,
+              message: event.message,
+            });
+            logger.warn({ platform: event.platform, workload: event.workload }, event.message);
+            break;
+        }
+      },
+    });
+    bar?.stop();
+    if (outbox.pending() > 0) {
+      process.stderr.write(`waiting for ${outbox.pending()} results to be acknowledged …\n`);
+    }
+    await outbox.flush(options.flushTimeoutMs);
+  } finally {
+    bar?.stop();
+    await outbox.close();
+    await nc.drain();
+  }
+  return { hostId, runId, batches, skipped, failed };
+}

@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Bench, type Statistics } from 'tinybench';
+import type { ResultMetric, RunnerLine } from '../../../contracts/index.ts';
+import { WORKLOADS, type Workload } from './workloads.ts';
+
+/**
+ * The workload runner: the one program every platform runs. It prints a "ready" line as
+ * soon as it can measure, then one "result" line per workload, then "done". Each workload is
+ * timed in rounds of doubling length until the relative margin of error is under the target
+ * or the time cap is reached; the result says which.
+ */
+function print(line: RunnerLine): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function metric(
+  name: string,
+  unit: string,
+  stats: Statistics,
+  stoppedBy: 'rme-target' | 'time-cap',
+): ResultMetric {
+  return {
+    name,
+    unit,
+    value: stats.mean,
+    samples: stats.samplesCount,
+    rme: stats.rme,
+    stddev: stats.sd,
+    min: stats.min,
+    max: stats.max,
+    percentiles: { p50: stats.p50, p75: stats.p75, p99: stats.p99, p999: stats.p999 },
+    stoppedBy,
+  };
+}
+
+async function measure(
+  workload: Workload,
+  scratchDir: string,
+  rmeTarget: number,
+  timeCapMs: number,
+): Promise<ResultMetric[]> {
+  const prepared = await workload.prepare(scratchDir);
+  const deadline = performance.now() + timeCapMs;
+  try {
+    for (let roundMs = Math.min(250, timeCapMs); ; roundMs *= 2) {
+      const bench = new Bench({ time: roundMs, iterations: 5 });
+      bench.add(workload.name, prepared.run);
+      await bench.run();
+      const result = bench.tasks[0]?.result;
+      if (result?.state !== 'completed') {
+        throw new Error(`${workload.name} did not complete (${result?.state ?? 'no task'})`);
+      }
+      const converged = result.latency.rme <= rmeTarget;
+      if (converged || performance.now() + roundMs * 2 > deadline) {
+        const stoppedBy = converged ? 'rme-target' : 'time-cap';
+        return [
+          metric('latency', 'ms', result.latency, stoppedBy),
+          metric('throughput', `${workload.operation}/s`, result.throughput, stoppedBy),
+        ];
+      }
+    }
+  } finally {
+    await prepared.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      workloads: { type: 'string', default: WORKLOADS.map((w) => w.name).join(',') },
+      'rme-target': { type: 'string', default: '2' },
+      'time-cap-ms': { type: 'string', default: '3000' },
+      scratch: { type: 'string', default: tmpdir() },
+    },
+  });
+  const wanted = values.workloads.split(',').filter((name) => name !== '');
+  const unknown = wanted.filter((name) => !WORKLOADS.some((w) => w.name === name));
+  if (unknown.length > 0) {
+    print({ schemaVersion: 1, type: 'error', message: `unknown workloads: ${unknown.join(', ')}` });
+    process.exitCode = 2;
+    return;
+  }
+  const scratchDir = mkdtempSync(join(values.scratch, 'berth-runner-'));
+  print({
+    schemaVersion: 1,
+    type: 'ready',
+    at: Date.now(),
+    node: process.version,
+    kernel: release(),
+  });
+  try {
+    for (const workload of WORKLOADS.filter((w) => wanted.includes(w.name))) {
+      try {
+        const metrics = await measure(
+          workload,
+          scratchDir,
+          Number(values['rme-target']),
+          Number(values['time-cap-ms']),
+        );
+        print({ schemaVersion: 1, type: 'result', workload: workload.name, metrics });
+      } catch (error) {
+        print({
+          schemaVersion: 1,
+          type: 'error',
+          workload: workload.name,
+          message: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  } finally {
+    rmSync(scratchDir, { recursive: true, force: true });
+  }
+  print({ schemaVersion: 1, type: 'done' });
+}
+
+await main();

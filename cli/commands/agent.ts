@@ -1,0 +1,107 @@
+import { Command, Option } from 'commander';
+import { runAgentSuite, selectDrivers } from '../../agents/host-agent/run.ts';
+import { summarise } from '../../agents/host-agent/summary.ts';
+import type { SuiteName } from '../../agents/host-agent/suite.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { printTable } from '../output.ts';
+import { settingsOf, withSettings } from '../options.ts';
+
+const RUN_SETTINGS = ['dataDir', 'natsUrl', 'logLevel'] as const;
+
+function runCommand(): Command {
+  const command = new Command('run')
+    .description(
+      'measure the workloads on every platform of this host and publish the results (journaled until acknowledged)',
+    )
+    .addOption(
+      new Option('--suite <name>', 'quick or full').choices(['quick', 'full']).default('quick'),
+    )
+    .option('--platforms <list>', 'comma-separated platforms (default: all)', '')
+    .option(
+      '--flush-timeout-ms <ms>',
+      'how long to wait for every result to be acknowledged',
+      '60000',
+    )
+    .option('--json', 'print the results as JSON instead of a table');
+  return withSettings(command, RUN_SETTINGS).action(async () => {
+    const options = command.opts<{
+      suite: SuiteName;
+      platforms: string;
+      flushTimeoutMs: string;
+      json?: boolean;
+    }>();
+    const config = settingsOf(command, RUN_SETTINGS);
+    const flushTimeoutMs = Number(options.flushTimeoutMs);
+    if (!Number.isInteger(flushTimeoutMs) || flushTimeoutMs < 0) {
+      throw new Error(
+        `--flush-timeout-ms must be a whole number of ms, got "${options.flushTimeoutMs}"`,
+      );
+    }
+    const stop = new AbortController();
+    const onSignal = (): void => {
+      stop.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const report = await runAgentSuite(
+        config,
+        {
+          suite: options.suite,
+          platforms: options.platforms.split(',').filter((name) => name !== ''),
+          flushTimeoutMs,
+        },
+        createLogger('agent', config.logLevel),
+        stop.signal,
+      );
+      if (options.json === true) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `host ${report.hostId}, run ${report.runId}: ${report.batches.length} results\n`,
+      );
+      printTable(summarise(report.batches), false);
+      for (const { platform, reason } of report.skipped) {
+        process.stdout.write(`skipped ${platform}: ${reason}\n`);
+      }
+      for (const { platform, workload, message } of report.failed) {
+        process.stdout.write(`failed ${platform}/${workload}: ${message}\n`);
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}
+
+function platformsCommand(): Command {
+  const command = new Command('platforms')
+    .description('which platforms this host can measure, and why not where it cannot')
+    .option('--json', 'print JSON instead of a table');
+  return withSettings(command, ['dataDir']).action(async () => {
+    const config = settingsOf(command, ['dataDir']);
+    const drivers = await selectDrivers(config.dataDir, []);
+    const rows = await Promise.all(
+      drivers.map(async (driver) => {
+        const availability = await driver.availability();
+        return {
+          platform: driver.platform,
+          runtime: driver.runtime,
+          available: availability.available,
+          version: availability.version ?? '',
+          accel: availability.accel ?? '',
+          reason: availability.reason ?? '',
+        };
+      }),
+    );
+    printTable(rows, command.opts<{ json?: boolean }>().json === true);
+  });
+}
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('the host agent: measure this host')
+    .addCommand(runCommand())
+    .addCommand(platformsCommand());
+}

@@ -1,0 +1,103 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
+import { sql } from '../../lib/storage/sql.ts';
+import type { Ingest } from '../../services/ingest/ingest.ts';
+import { runBerth } from '../helpers/cli.ts';
+import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
+import {
+  cleanUp,
+  openTestStore,
+  removeDir,
+  startTestNats,
+  tempDir,
+  type TestStore,
+} from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const WORKLOADS = 7;
+
+function berthCgroups(): string[] {
+  const dir = '/sys/fs/cgroup/memory/berth';
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('run-')) : [];
+}
+
+describe('berth agent', () => {
+  let dataDir: string;
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let testStore: TestStore;
+  let ingest: Ingest;
+
+  beforeAll(async () => {
+    dataDir = await tempDir('agent');
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    testStore = await openTestStore('chdb');
+    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+  });
+
+  afterAll(async () => {
+    await cleanUp(
+      () => ingest.stop(),
+      () => nc.drain(),
+      () => testStore.dispose(),
+      () => nats.stop(),
+      () => removeDir(dataDir),
+    );
+  });
+
+  it('lists the platforms of this host with their availability', async () => {
+    const run = await runBerth(['agent', 'platforms', '--json', '--data-dir', dataDir]);
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(run.stdout) as { platform: string; available: boolean }[];
+    expect(rows).toContainEqual(expect.objectContaining({ platform: 'process', available: true }));
+  });
+
+  it('runs the quick suite on the process platform and every result lands once', async () => {
+    const run = await runBerth(
+      ['agent', 'run', '--platforms', 'process', '--json', '--data-dir', dataDir],
+      { NATS_URL: nats.url },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      hostId: string;
+      runId: string;
+      batches: {
+        workload: { name: string };
+        platform: { name: string; settings: Record<string, unknown> };
+      }[];
+      failed: unknown[];
+    };
+    expect(report.failed).toEqual([]);
+    expect(report.batches).toHaveLength(WORKLOADS + 1);
+    expect(report.batches.map((batch) => batch.workload.name)).toContain('instance');
+    expect(report.batches[0]?.platform.settings).toHaveProperty('cgroup');
+
+    await waitFor('the results to be ingested', () => consumerIsIdle(nc));
+    expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
+      results: WORKLOADS + 1,
+      duplicateRows: 0,
+    });
+    const startup = await testStore.store.query<{ value: number; samples: number | string }>(
+      sql`SELECT value, samples FROM (${dedupedResults({ runId: report.runId, workload: 'instance', metric: 'startup' })})`,
+    );
+    expect(Number(startup[0]?.samples)).toBe(5);
+    expect(startup[0]?.value).toBeGreaterThan(0);
+
+    expect(berthCgroups().filter((name) => name.startsWith(report.runId))).toEqual([]);
+  });
+
+  it('refuses an unknown platform by name', async () => {
+    const run = await runBerth(
+      ['agent', 'run', '--platforms', 'mainframe', '--data-dir', dataDir],
+      {
+        NATS_URL: nats.url,
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('--platforms: unknown mainframe (known: process)');
+  });
+});
