@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nats-server clickhouse-server)
+APT_PACKAGES=(nats-server clickhouse-server runc)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

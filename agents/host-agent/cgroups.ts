@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2' | 'hybrid' | 'none';
 
@@ -49,7 +49,18 @@ async function removeDirs(dirs: readonly string[]): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
-    await rmdir(dirname(dir)).catch(() => undefined);
+  }
+  await removeEmptyBerthCgroups();
+}
+
+/** Removes Berth's parent cgroups where no instance is left in them. */
+export async function removeEmptyBerthCgroups(root = ROOT): Promise<void> {
+  for (const dir of [
+    join(root, 'berth'),
+    join(root, 'memory', 'berth'),
+    join(root, 'cpu', 'berth'),
+  ]) {
+    await rmdir(dir).catch(() => undefined);
   }
 }
 
@@ -84,4 +95,16 @@ export async function createCgroup(name: string, root = ROOT): Promise<Cgroup> {
     peakMemoryBytes: () => readNumber(join(memoryDir, 'memory.max_usage_in_bytes')),
     remove: () => removeDirs(dirs),
   };
+}
+
+/**
+ * Peak memory of a cgroup someone else made (an OCI runtime) at `berth/<name>`, in whichever
+ * hierarchy the host accounts memory.
+ */
+export function readPeakMemory(name: string, root = ROOT): Promise<number | undefined> {
+  const version = cgroupVersion(root);
+  if (version === 'none') return Promise.resolve(undefined);
+  return version === 'v2'
+    ? readNumber(join(root, 'berth', name, 'memory.peak'))
+    : readNumber(join(root, 'memory', 'berth', name, 'memory.max_usage_in_bytes'));
 }

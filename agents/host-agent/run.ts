@@ -38,7 +38,7 @@ export async function selectDrivers(
   dataDir: string,
   platforms: readonly string[],
 ): Promise<PlatformDriver[]> {
-  const drivers = createDrivers(await runnerBundle(dataDir));
+  const drivers = createDrivers(await runnerBundle(dataDir), agentDir(dataDir));
   const known = drivers.map((driver) => driver.platform);
   const unknown = platforms.filter((name) => !known.includes(name));
   if (unknown.length > 0) {

@@ -141,7 +141,7 @@ export async function runSuite(run: SuiteRun): Promise<void> {
       await withInstance(
         driver,
         `${run.runId}-${driver.platform}-s${launch}`,
-        ['--workloads', ''],
+        ['--workloads', '', '--hold'],
         async (instance) => {
           lastInstance = instance;
           for await (const { line, at } of instance.lines) {

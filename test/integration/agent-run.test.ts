@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,10 @@ const WORKLOADS = 7;
 function berthCgroups(): string[] {
   const dir = '/sys/fs/cgroup/memory/berth';
   return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('run-')) : [];
+}
+
+function entriesOf(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
 }
 
 describe('berth agent', () => {
@@ -54,41 +60,51 @@ describe('berth agent', () => {
     expect(run.code).toBe(0);
     const rows = JSON.parse(run.stdout) as { platform: string; available: boolean }[];
     expect(rows).toContainEqual(expect.objectContaining({ platform: 'process', available: true }));
+    expect(rows).toContainEqual(
+      expect.objectContaining({ platform: 'container', available: true }),
+    );
   });
 
-  it('runs the quick suite on the process platform and every result lands once', async () => {
-    const run = await runBerth(
-      ['agent', 'run', '--platforms', 'process', '--json', '--data-dir', dataDir],
-      { NATS_URL: nats.url },
-    );
-    expect(run.code, run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as {
-      hostId: string;
-      runId: string;
-      batches: {
-        workload: { name: string };
-        platform: { name: string; settings: Record<string, unknown> };
-      }[];
-      failed: unknown[];
-    };
-    expect(report.failed).toEqual([]);
-    expect(report.batches).toHaveLength(WORKLOADS + 1);
-    expect(report.batches.map((batch) => batch.workload.name)).toContain('instance');
-    expect(report.batches[0]?.platform.settings).toHaveProperty('cgroup');
+  it.each(['process', 'container'])(
+    'runs the quick suite on the %s platform and every result lands once',
+    async (platform) => {
+      const run = await runBerth(
+        ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
+        { NATS_URL: nats.url },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        hostId: string;
+        runId: string;
+        batches: {
+          workload: { name: string };
+          platform: { name: string; settings: Record<string, unknown> };
+        }[];
+        failed: unknown[];
+      };
+      expect(report.failed).toEqual([]);
+      expect(report.batches).toHaveLength(WORKLOADS + 1);
+      expect(report.batches.map((batch) => batch.workload.name)).toContain('instance');
+      expect(report.batches[0]?.platform.settings).toHaveProperty('cgroup');
 
-    await waitFor('the results to be ingested', () => consumerIsIdle(nc));
-    expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
-      results: WORKLOADS + 1,
-      duplicateRows: 0,
-    });
-    const startup = await testStore.store.query<{ value: number; samples: number | string }>(
-      sql`SELECT value, samples FROM (${dedupedResults({ runId: report.runId, workload: 'instance', metric: 'startup' })})`,
-    );
-    expect(Number(startup[0]?.samples)).toBe(5);
-    expect(startup[0]?.value).toBeGreaterThan(0);
+      await waitFor('the results to be ingested', () => consumerIsIdle(nc));
+      expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
+        results: WORKLOADS + 1,
+        duplicateRows: 0,
+      });
+      const startup = await testStore.store.query<{ value: number; samples: number | string }>(
+        sql`SELECT value, samples FROM (${dedupedResults({ runId: report.runId, workload: 'instance', metric: 'startup' })})`,
+      );
+      expect(Number(startup[0]?.samples)).toBe(5);
+      expect(startup[0]?.value).toBeGreaterThan(0);
 
-    expect(berthCgroups().filter((name) => name.startsWith(report.runId))).toEqual([]);
-  });
+      expect(report.batches.every((batch) => batch.platform.name === platform)).toBe(true);
+      expect(berthCgroups().filter((name) => name.startsWith(report.runId))).toEqual([]);
+      expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
+      expect(entriesOf(join(dataDir, 'agent', 'scratch'))).toEqual([]);
+      expect(execFileSync('runc', ['list', '-q'], { encoding: 'utf8' }).trim()).toBe('');
+    },
+  );
 
   it('refuses an unknown platform by name', async () => {
     const run = await runBerth(
@@ -98,6 +114,6 @@ describe('berth agent', () => {
       },
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('--platforms: unknown mainframe (known: process)');
+    expect(run.stderr).toContain('--platforms: unknown mainframe (known: process, container)');
   });
 });

@@ -10,6 +10,8 @@ export interface RunnerProcess {
   stderr(): string;
   /** Resolves when the process has exited. */
   readonly exited: Promise<void>;
+  /** Closes the runner's standard input: a runner started with --hold then exits. */
+  release(): void;
 }
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -21,7 +23,9 @@ const MAX_LINE_BYTES = 64 * 1024;
  */
 export function spawnRunner(command: string, args: readonly string[]): RunnerProcess {
   const launchedAt = performance.now();
-  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // The runner may have exited before its input is closed.
+  child.stdin.on('error', () => undefined);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4096);
@@ -51,7 +55,28 @@ export function spawnRunner(command: string, args: readonly string[]): RunnerPro
       if (checked.value.type === 'done') return;
     }
   }
-  return { child, launchedAt, lines: lines(), stderr: () => stderr, exited };
+  return {
+    child,
+    launchedAt,
+    lines: lines(),
+    stderr: () => stderr,
+    exited,
+    release: () => {
+      child.stdin.end();
+    },
+  };
+}
+
+/** Closes the runner's input, gives it graceMs to exit, then kills its process group. */
+export async function endRunner(runner: RunnerProcess, graceMs = 2_000): Promise<void> {
+  runner.release();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    runner.exited,
+    new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+  await killGroup(runner);
 }
 
 /** Kills the whole process group (the platform and everything it started) and waits. */

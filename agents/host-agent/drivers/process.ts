@@ -1,12 +1,14 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { cgroupVersion, createCgroup, type Cgroup } from '../cgroups.ts';
-import { killGroup, spawnRunner } from './child-instance.ts';
+import { endRunner, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 /**
  * The baseline: the runner as a plain child process, in a cgroup of its own for memory
- * accounting. Every other platform's figures are read as ratios to this one.
+ * accounting, with its scratch files on the host's disk. Every other platform's figures are read as ratios to this one.
  */
-export function createProcessDriver(runnerPath: string): PlatformDriver {
+export function createProcessDriver(runnerPath: string, scratchRoot: string): PlatformDriver {
   return {
     platform: 'process',
     runtime: 'node',
@@ -26,6 +28,8 @@ export function createProcessDriver(runnerPath: string): PlatformDriver {
       } catch {
         cgroup = undefined;
       }
+      const scratchDir = join(scratchRoot, options.id);
+      await mkdir(scratchDir, { recursive: true });
       const joinCgroup = (cgroup?.procsFiles ?? []).map((file) => `echo $$ > ${file}`).join(' && ');
       const runner = spawnRunner('/bin/sh', [
         '-c',
@@ -33,6 +37,8 @@ export function createProcessDriver(runnerPath: string): PlatformDriver {
         'berth-process',
         process.execPath,
         runnerPath,
+        '--scratch',
+        scratchDir,
         ...options.runnerArgs,
       ]);
       return {
@@ -44,8 +50,9 @@ export function createProcessDriver(runnerPath: string): PlatformDriver {
         },
         peakMemoryBytes: async () => cgroup?.peakMemoryBytes(),
         stop: async () => {
-          await killGroup(runner);
+          await endRunner(runner);
           await cgroup?.remove();
+          await rm(scratchDir, { recursive: true, force: true });
         },
       };
     },

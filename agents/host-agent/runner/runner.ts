@@ -74,6 +74,9 @@ async function main(): Promise<void> {
       'rme-target': { type: 'string', default: '2' },
       'time-cap-ms': { type: 'string', default: '3000' },
       scratch: { type: 'string', default: tmpdir() },
+      // Stay alive after "done" until standard input closes, so the platform's memory can
+      // be read while the instance still exists.
+      hold: { type: 'boolean', default: false },
     },
   });
   const wanted = values.workloads.split(',').filter((name) => name !== '');
@@ -114,6 +117,10 @@ async function main(): Promise<void> {
     rmSync(scratchDir, { recursive: true, force: true });
   }
   print({ schemaVersion: 1, type: 'done' });
+  if (values.hold) {
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.once('close', resolve));
+  }
 }
 
 await main();
