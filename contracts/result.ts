@@ -25,6 +25,8 @@ export const PlatformRecord = Type.Object(
     settings: Type.Record(
       Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
       Type.Union([Type.String({ maxLength: 512 }), Type.Number(), Type.Boolean()]),
+      // Without this, keys outside the pattern (and their values) are not checked at all.
+      { additionalProperties: false },
     ),
   },
   { additionalProperties: false },

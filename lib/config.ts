@@ -36,7 +36,9 @@ function url(protocols: readonly string[]): (raw: string) => string {
       try {
         parsed = new URL(candidate);
       } catch {
-        throw new Error(`is not a URL: "${candidate}"`);
+        // A URL that does not parse may still carry a password: keep it out of the message.
+        const redacted = candidate.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, '$1***@');
+        throw new Error(`is not a URL: "${redacted}"`);
       }
       if (!protocols.includes(parsed.protocol)) {
         throw new Error(`must start with ${protocols.join(' or ')}, got "${parsed.protocol}"`);

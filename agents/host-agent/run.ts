@@ -34,11 +34,16 @@ export function agentDir(dataDir: string): string {
   return join(dataDir, 'agent');
 }
 
+/** Shows the guest image being built (once, the first time a VM platform is used). */
+export function printImageStep(done: number, total: number, what: string): void {
+  process.stderr.write(`guest image [${done}/${total}] ${what}\n`);
+}
+
 export async function selectDrivers(
   dataDir: string,
   platforms: readonly string[],
 ): Promise<PlatformDriver[]> {
-  const drivers = createDrivers(await runnerBundle(dataDir), agentDir(dataDir));
+  const drivers = createDrivers(await runnerBundle(dataDir), agentDir(dataDir), printImageStep);
   const known = drivers.map((driver) => driver.platform);
   const unknown = platforms.filter((name) => !known.includes(name));
   if (unknown.length > 0) {

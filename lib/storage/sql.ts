@@ -81,7 +81,12 @@ function literal(value: SqlValue): string {
     }
     return Object.is(value, -0) ? '0' : String(value);
   }
-  return `[${value.map(literal).join(', ')}]`;
+  if (Array.isArray(value)) return `[${(value as readonly SqlValue[]).map(literal).join(', ')}]`;
+  // Only reachable past the type checker (undefined, an object, a Date): refuse it by code.
+  throw new BerthError(
+    'BERTH_ERR_SQL_VALUE',
+    `a ${typeof value === 'object' ? 'non-array object' : typeof value} cannot be written into SQL`,
+  );
 }
 
 /** A tagged template: the literal parts are trusted SQL, every ${value} is escaped. */

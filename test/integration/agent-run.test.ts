@@ -26,6 +26,14 @@ function berthCgroups(): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('run-')) : [];
 }
 
+function processesNamed(name: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', name], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 function entriesOf(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : [];
 }
@@ -65,7 +73,7 @@ describe('berth agent', () => {
     );
   });
 
-  it.each(['process', 'container'])(
+  it.each(['process', 'container', 'vm', 'container-in-vm'])(
     'runs the quick suite on the %s platform and every result lands once',
     async (platform) => {
       const run = await runBerth(
@@ -78,14 +86,19 @@ describe('berth agent', () => {
         runId: string;
         batches: {
           workload: { name: string };
-          platform: { name: string; settings: Record<string, unknown> };
+          platform: { name: string; accel: string; settings: Record<string, unknown> };
         }[];
         failed: unknown[];
       };
       expect(report.failed).toEqual([]);
       expect(report.batches).toHaveLength(WORKLOADS + 1);
       expect(report.batches.map((batch) => batch.workload.name)).toContain('instance');
-      expect(report.batches[0]?.platform.settings).toHaveProperty('cgroup');
+      const vm = platform.endsWith('vm');
+      for (const batch of report.batches) {
+        // A VM here runs under TCG emulation, and every result says so.
+        expect(batch.platform.accel).toBe(vm ? 'tcg' : 'none');
+        expect(batch.platform.settings).toHaveProperty(vm ? 'accel' : 'cgroup');
+      }
 
       await waitFor('the results to be ingested', () => consumerIsIdle(nc));
       expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
@@ -103,7 +116,9 @@ describe('berth agent', () => {
       expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'scratch'))).toEqual([]);
       expect(execFileSync('runc', ['list', '-q'], { encoding: 'utf8' }).trim()).toBe('');
+      expect(processesNamed('qemu-system')).toEqual([]);
     },
+    240_000,
   );
 
   it('refuses an unknown platform by name', async () => {
@@ -114,6 +129,8 @@ describe('berth agent', () => {
       },
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('--platforms: unknown mainframe (known: process, container)');
+    expect(run.stderr).toContain(
+      '--platforms: unknown mainframe (known: process, container, vm, container-in-vm)',
+    );
   });
 });

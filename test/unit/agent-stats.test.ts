@@ -6,6 +6,7 @@ import { isSafeToken, type ResultBatch } from '../../contracts/index.ts';
 import { loadHostId } from '../../agents/host-agent/host-id.ts';
 import { metricFromSamples } from '../../agents/host-agent/stats.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
+import { guestClockArgs } from '../../agents/host-agent/drivers/vm-qemu.ts';
 import { makeResult } from '../helpers/results.ts';
 
 describe('metricFromSamples', () => {
@@ -70,5 +71,14 @@ describe('summarise', () => {
         vm: '25 (0.25x)',
       },
     ]);
+  });
+});
+
+describe('guestClockArgs', () => {
+  it('gives the guest the host clock rate so it skips calibration', () => {
+    expect(guestClockArgs('processor : 0\ncpu MHz\t\t: 2999.998\n')).toBe(
+      'tsc_early_khz=2999998 lpj=11999992',
+    );
+    expect(guestClockArgs('no rate here')).toBe('tsc_early_khz=2000000 lpj=8000000');
   });
 });

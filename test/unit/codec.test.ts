@@ -6,165 +6,323 @@ import {
   jobProgressCodec,
   jobRequestCodec,
   resultBatchCodec,
+  type DeadLetter,
   type ErrorCode,
+  type Heartbeat,
+  type HostInventory,
+  type JobProgress,
+  type JobRequest,
 } from '../../contracts/index.ts';
 import { makeResult } from '../helpers/results.ts';
 
 const encode = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
+const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
 const LIMIT = 64 * 1024;
 
-function refusal(bytes: Uint8Array): { code: ErrorCode; reason: string } {
-  const decoded = resultBatchCodec.decode(bytes, LIMIT);
-  if (decoded.ok) throw new Error('expected a refusal');
+function refusal(bytes: Uint8Array, limit = LIMIT): { code: ErrorCode; reason: string } {
+  const decoded = resultBatchCodec.decode(bytes, limit);
+  if (decoded.ok) throw new Error(`expected a refusal, got ${JSON.stringify(decoded.value)}`);
   return decoded;
 }
 
 describe('result batch codec', () => {
   const valid = makeResult(1);
+  const metric = valid.metrics[0];
+  if (metric === undefined) throw new Error('makeResult gave no metric');
 
   it('decodes a valid batch to the same value', () => {
-    const decoded = resultBatchCodec.decode(resultBatchCodec.encode(valid), LIMIT);
-    expect(decoded).toEqual({ ok: true, value: valid });
+    const bytes = resultBatchCodec.encode(valid);
+    expect(resultBatchCodec.decode(bytes, LIMIT)).toEqual({ ok: true, value: valid });
+    expect(resultBatchCodec.currentVersion).toBe(1);
+  });
+
+  it('accepts a payload of exactly the limit and refuses one byte more', () => {
+    const bytes = resultBatchCodec.encode(valid);
+    expect(resultBatchCodec.decode(bytes, bytes.length).ok).toBe(true);
+    const refused = refusal(bytes, bytes.length - 1);
+    expect(refused.code).toBe('BERTH_ERR_TOO_LARGE');
+    expect(refused.reason).toBe(
+      `result batch: ${bytes.length} bytes is over the limit of ${bytes.length - 1} bytes`,
+    );
   });
 
   it.each<[string, Uint8Array, ErrorCode, RegExp]>([
-    ['empty', new Uint8Array(), 'BERTH_ERR_EMPTY', /empty/],
+    ['empty', new Uint8Array(), 'BERTH_ERR_EMPTY', /^result batch: the payload is empty$/],
     [
       'too large',
       encode({ ...valid, pad: 'x'.repeat(LIMIT) }),
       'BERTH_ERR_TOO_LARGE',
-      /over the limit of 65536 bytes/,
+      /^result batch: \d+ bytes is over the limit of 65536 bytes$/,
     ],
-    ['not UTF-8', new Uint8Array([0x7b, 0xc3, 0x28, 0x7d]), 'BERTH_ERR_NOT_UTF8', /UTF-8/],
-    ['not JSON', new TextEncoder().encode('{"a":'), 'BERTH_ERR_NOT_JSON', /not JSON/],
-    ['an array', encode([valid]), 'BERTH_ERR_NOT_OBJECT', /object/],
+    [
+      'invalid UTF-8 (a bad continuation byte)',
+      new Uint8Array([0x7b, 0xc3, 0x28, 0x7d]),
+      'BERTH_ERR_NOT_UTF8',
+      /^result batch: the payload is not valid UTF-8$/,
+    ],
+    [
+      'invalid UTF-8 (an overlong encoding of "/")',
+      new Uint8Array([0x7b, 0xc0, 0xaf, 0x7d]),
+      'BERTH_ERR_NOT_UTF8',
+      /UTF-8/,
+    ],
+    [
+      'invalid UTF-8 (an encoded surrogate)',
+      new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22]),
+      'BERTH_ERR_NOT_UTF8',
+      /UTF-8/,
+    ],
+    [
+      'invalid UTF-8 (a sequence cut at the end)',
+      new Uint8Array([0x22, 0xe2, 0x82]),
+      'BERTH_ERR_NOT_UTF8',
+      /UTF-8/,
+    ],
+    ['not JSON (cut short)', bytesOf('{"a":'), 'BERTH_ERR_NOT_JSON', /^result batch: .*not JSON/],
+    ['not JSON (NaN)', bytesOf('{"value":NaN}'), 'BERTH_ERR_NOT_JSON', /not JSON/],
+    ['not JSON (plain text)', bytesOf('hello'), 'BERTH_ERR_NOT_JSON', /not JSON/],
+    ['an array', encode([valid]), 'BERTH_ERR_NOT_OBJECT', /^result batch: expected a JSON object$/],
     ['a number', encode(42), 'BERTH_ERR_NOT_OBJECT', /object/],
     ['null', encode(null), 'BERTH_ERR_NOT_OBJECT', /object/],
+    ['true', encode(true), 'BERTH_ERR_NOT_OBJECT', /object/],
+    ['a string', encode('{}'), 'BERTH_ERR_NOT_OBJECT', /object/],
     [
       'no schemaVersion',
       encode({ ...valid, schemaVersion: undefined }),
       'BERTH_ERR_NO_SCHEMA_VERSION',
-      /\/schemaVersion/,
+      /^result batch: field \/schemaVersion is missing$/,
     ],
     [
       'schemaVersion 2',
       encode({ ...valid, schemaVersion: 2 }),
       'BERTH_ERR_UNKNOWN_SCHEMA_VERSION',
-      /schemaVersion 2 is not known \(known: 1\)/,
+      /^result batch: schemaVersion 2 is not known \(known: 1\)$/,
     ],
     [
       'schemaVersion "1"',
       encode({ ...valid, schemaVersion: '1' }),
       'BERTH_ERR_UNKNOWN_SCHEMA_VERSION',
-      /"1"/,
+      /schemaVersion "1" is not known/,
     ],
-    ['a missing field', encode({ ...valid, runId: undefined }), 'BERTH_ERR_SCHEMA', /\/runId/],
+    [
+      'schemaVersion null',
+      encode({ ...valid, schemaVersion: null }),
+      'BERTH_ERR_UNKNOWN_SCHEMA_VERSION',
+      /schemaVersion null is not known/,
+    ],
+    [
+      'a missing field',
+      encode({ ...valid, runId: undefined }),
+      'BERTH_ERR_SCHEMA',
+      /^result batch: field \/runId expected required property$/,
+    ],
     [
       'a wrong type',
-      encode({ ...valid, metrics: [{ ...valid.metrics[0], value: 'fast' }] }),
+      encode({ ...valid, metrics: [{ ...metric, value: 'fast' }] }),
       'BERTH_ERR_SCHEMA',
-      /\/metrics\/0\/value/,
+      /^result batch: field \/metrics\/0\/value expected number$/,
     ],
-    ['an extra property', encode({ ...valid, extra: true }), 'BERTH_ERR_SCHEMA', /\/extra/],
+    [
+      'a fractional timestamp',
+      encode({ ...valid, takenAt: 1.5 }),
+      'BERTH_ERR_SCHEMA',
+      /field \/takenAt expected integer/,
+    ],
+    [
+      'an extra property',
+      encode({ ...valid, extra: true }),
+      'BERTH_ERR_SCHEMA',
+      /^result batch: field \/extra unexpected property$/,
+    ],
+    [
+      'an extra property deep inside',
+      encode({ ...valid, metrics: [{ ...metric, bogus: 1 }] }),
+      'BERTH_ERR_SCHEMA',
+      /field \/metrics\/0\/bogus unexpected property/,
+    ],
+    [
+      'a __proto__ property',
+      bytesOf(JSON.stringify(valid).replace('{', '{"__proto__":{"polluted":true},')),
+      'BERTH_ERR_SCHEMA',
+      /field \/__proto__ unexpected property/,
+    ],
     [
       'a bad metric name',
-      encode({ ...valid, metrics: [{ ...valid.metrics[0], name: 'Bad Name' }] }),
+      encode({ ...valid, metrics: [{ ...metric, name: 'Bad Name' }] }),
       'BERTH_ERR_SCHEMA',
-      /\/metrics\/0\/name/,
+      /^result batch: field \/metrics\/0\/name expected string to match/,
     ],
-    ['no metrics', encode({ ...valid, metrics: [] }), 'BERTH_ERR_SCHEMA', /\/metrics/],
+    [
+      'a bad name in the second metric',
+      encode({ ...valid, metrics: [metric, { ...metric, name: 'x;y' }] }),
+      'BERTH_ERR_SCHEMA',
+      /field \/metrics\/1\/name/,
+    ],
+    ['no metrics', encode({ ...valid, metrics: [] }), 'BERTH_ERR_SCHEMA', /field \/metrics /],
+    [
+      'zero samples',
+      encode({ ...valid, metrics: [{ ...metric, samples: 0 }] }),
+      'BERTH_ERR_SCHEMA',
+      /field \/metrics\/0\/samples/,
+    ],
     ['an unsafe host id', encode({ ...valid, hostId: 'a.b' }), 'BERTH_ERR_SCHEMA', /\/hostId/],
     [
       'an unknown accel',
       encode({ ...valid, platform: { ...valid.platform, accel: 'magic' } }),
       'BERTH_ERR_SCHEMA',
-      /\/platform\/accel/,
+      /field \/platform\/accel/,
+    ],
+    [
+      'a settings key outside its pattern',
+      encode({ ...valid, platform: { ...valid.platform, settings: { 'a b': 1 } } }),
+      'BERTH_ERR_SCHEMA',
+      /field \/platform\/settings\/a b unexpected property/,
+    ],
+    [
+      'a settings value that is an object',
+      encode({ ...valid, platform: { ...valid.platform, settings: { cpus: { n: 1 } } } }),
+      'BERTH_ERR_SCHEMA',
+      /field \/platform\/settings\/cpus/,
     ],
   ])('refuses %s with its code and a reason naming the problem', (_, bytes, code, reason) => {
     const refused = refusal(bytes);
     expect(refused.code).toBe(code);
     expect(refused.reason).toMatch(reason);
   });
+
+  it('checks the size before anything else, so a huge payload is never parsed', () => {
+    const huge = new Uint8Array(LIMIT + 1).fill(0xff);
+    expect(refusal(huge).code).toBe('BERTH_ERR_TOO_LARGE');
+  });
+
+  it('parse stops before the schema, check takes an already-parsed value', () => {
+    expect(resultBatchCodec.parse(encode({ anything: 1 }), LIMIT)).toEqual({
+      ok: true,
+      value: { anything: 1 },
+    });
+    expect(resultBatchCodec.check(JSON.parse(JSON.stringify(valid)))).toEqual({
+      ok: true,
+      value: valid,
+    });
+    expect(resultBatchCodec.check(undefined)).toMatchObject({
+      ok: false,
+      code: 'BERTH_ERR_NOT_OBJECT',
+    });
+  });
 });
 
 describe('the other message codecs', () => {
-  it('accept a valid message of each kind and refuse a broken one by field', () => {
-    const samples = [
+  const inventory: HostInventory = {
+    schemaVersion: 1,
+    type: 'inventory',
+    hostId: 'host-a',
+    sentAt: 1,
+    agentVersion: '0.1.0',
+    cpu: { model: 'x86', cores: 2, threads: 4, flags: ['sse2', 'avx2'] },
+    memoryBytes: 1024,
+    os: { family: 'linux', distro: 'debian', release: '12', kernel: '6.1.0', arch: 'x64' },
+    virtualised: { is: true, hypervisor: 'kvm' },
+    cgroup: 'hybrid',
+    platforms: [
+      { platform: 'process', runtime: 'cgroup', available: true, accel: 'none' },
+      { platform: 'vm', runtime: 'qemu', available: false, reason: 'no KVM' },
+    ],
+  };
+  const heartbeat: Heartbeat = {
+    schemaVersion: 1,
+    type: 'heartbeat',
+    hostId: 'host-a',
+    sentAt: 1,
+    uptimeSeconds: 5.5,
+    busy: true,
+    runId: 'run-1',
+  };
+  const jobRequest: JobRequest = {
+    schemaVersion: 1,
+    id: 'job-1',
+    hostId: 'host-a',
+    requestedAt: 1,
+    requestedBy: 'advisor',
+    suite: 'quick',
+    platforms: ['process'],
+  };
+  const jobProgress: JobProgress = {
+    schemaVersion: 1,
+    jobId: 'job-1',
+    hostId: 'host-a',
+    at: 1,
+    state: 'failed',
+    done: 1,
+    total: 4,
+    error: { code: 'BERTH_ERR_SERVER_START', message: 'runc is missing' },
+  };
+  const deadLetter: DeadLetter = {
+    schemaVersion: 1,
+    receivedAt: 1,
+    subject: 'berth.results.host-a',
+    streamSequence: 3,
+    msgId: 'r-1',
+    code: 'BERTH_ERR_NOT_JSON',
+    reason: 'not JSON',
+    payloadBytes: 1,
+    payloadBase64: 'eA==',
+    truncated: false,
+  };
+
+  it.each([
+    [hostInventoryCodec.name, hostInventoryCodec.encode(inventory), inventory],
+    [heartbeatCodec.name, heartbeatCodec.encode(heartbeat), heartbeat],
+    [jobRequestCodec.name, jobRequestCodec.encode(jobRequest), jobRequest],
+    [jobProgressCodec.name, jobProgressCodec.encode(jobProgress), jobProgress],
+    [deadLetterCodec.name, deadLetterCodec.encode(deadLetter), deadLetter],
+  ])('%s: a valid message decodes to the same value', (name, bytes, message) => {
+    const codec = [
+      hostInventoryCodec,
+      heartbeatCodec,
+      jobRequestCodec,
+      jobProgressCodec,
+      deadLetterCodec,
+    ].find((candidate) => candidate.name === name);
+    expect(codec?.decode(bytes, LIMIT)).toEqual({ ok: true, value: message });
+  });
+
+  it('each refuses a broken message, naming the field', () => {
+    const broken: [string, { ok: boolean; reason?: string }, string][] = [
       [
-        hostInventoryCodec,
-        {
-          schemaVersion: 1,
-          type: 'inventory',
-          hostId: 'host-a',
-          sentAt: 1,
-          agentVersion: '0.1.0',
-          cpu: { model: 'x86', cores: 2, threads: 2, flags: ['sse2'] },
-          memoryBytes: 1024,
-          os: { family: 'linux', distro: 'debian', release: '12', kernel: '6.1.0', arch: 'x64' },
-          virtualised: { is: true, hypervisor: 'kvm' },
-          cgroup: 'hybrid',
-          platforms: [{ platform: 'vm', runtime: 'qemu', available: false, reason: 'no KVM' }],
-        },
-        'cgroup',
+        'inventory',
+        hostInventoryCodec.check({ ...inventory, cgroup: 'v3' }),
+        'host inventory: field /cgroup',
       ],
       [
-        heartbeatCodec,
-        {
-          schemaVersion: 1,
-          type: 'heartbeat',
-          hostId: 'host-a',
-          sentAt: 1,
-          uptimeSeconds: 5,
-          busy: false,
-        },
-        'busy',
+        'inventory cpu',
+        hostInventoryCodec.check({ ...inventory, cpu: { ...inventory.cpu, cores: 0 } }),
+        'host inventory: field /cpu/cores',
+      ],
+      ['heartbeat', heartbeatCodec.check({ ...heartbeat, busy: 'yes' }), 'heartbeat: field /busy'],
+      [
+        'job request',
+        jobRequestCodec.check({ ...jobRequest, suite: 'huge' }),
+        'job request: field /suite',
       ],
       [
-        jobRequestCodec,
-        {
-          schemaVersion: 1,
-          id: 'job-1',
-          hostId: 'host-a',
-          requestedAt: 1,
-          requestedBy: 'advisor',
-          suite: 'quick',
-        },
-        'suite',
+        'job request id',
+        jobRequestCodec.check({ ...jobRequest, hostId: 'host.*' }),
+        'job request: field /hostId',
       ],
       [
-        jobProgressCodec,
-        {
-          schemaVersion: 1,
-          jobId: 'job-1',
-          hostId: 'host-a',
-          at: 1,
-          state: 'running',
-          done: 1,
-          total: 4,
-        },
-        'state',
+        'job progress',
+        jobProgressCodec.check({ ...jobProgress, state: 'paused' }),
+        'job progress: field /state',
       ],
       [
-        deadLetterCodec,
-        {
-          schemaVersion: 1,
-          receivedAt: 1,
-          subject: 'berth.results.host-a',
-          streamSequence: 3,
-          code: 'BERTH_ERR_NOT_JSON',
-          reason: 'not JSON',
-          payloadBytes: 1,
-          payloadBase64: 'eA==',
-          truncated: false,
-        },
-        'code',
+        'dead letter',
+        deadLetterCodec.check({ ...deadLetter, code: 'BERTH_ERR_MADE_UP' }),
+        'dead letter: field /code',
       ],
-    ] as const;
-    for (const [codec, message, field] of samples) {
-      expect(codec.check(message), codec.name).toEqual({ ok: true, value: message });
-      const broken = codec.check({ ...message, [field]: 'not-valid-here' });
-      expect(broken.ok, codec.name).toBe(false);
-      if (!broken.ok) expect(broken.reason).toContain(`/${field}`);
+    ];
+    for (const [what, decoded, reason] of broken) {
+      expect(decoded.ok, what).toBe(false);
+      expect(decoded.reason, what).toContain(reason);
     }
   });
 });

@@ -1,12 +1,27 @@
 import { join } from 'node:path';
+import type { ImageStep } from '../vm/guest-image.ts';
 import { createRuncDriver } from './container-runc.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
+import { createQemuDriver } from './vm-qemu.ts';
 
 /** Every platform driver Berth knows, in the order a suite runs them: the baseline first. */
-export function createDrivers(runnerPath: string, agentDir: string): PlatformDriver[] {
+export function createDrivers(
+  runnerPath: string,
+  agentDir: string,
+  onImageStep?: ImageStep,
+): PlatformDriver[] {
+  const bundlesDir = join(agentDir, 'bundles');
+  const vm = {
+    runnerPath,
+    bundlesDir,
+    imagesDir: join(agentDir, 'images'),
+    ...(onImageStep === undefined ? {} : { onImageStep }),
+  };
   return [
     createProcessDriver(runnerPath, join(agentDir, 'scratch')),
-    createRuncDriver(runnerPath, join(agentDir, 'bundles')),
+    createRuncDriver(runnerPath, bundlesDir),
+    createQemuDriver({ ...vm, mode: 'vm' }),
+    createQemuDriver({ ...vm, mode: 'container-in-vm' }),
   ];
 }
