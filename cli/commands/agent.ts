@@ -1,5 +1,13 @@
 import { Command, Option } from 'commander';
-import { runAgentSuite, selectDrivers } from '../../agents/host-agent/run.ts';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import {
+  agentDir,
+  printImageStep,
+  runAgentSuite,
+  selectDrivers,
+} from '../../agents/host-agent/run.ts';
+import { buildGuestImage } from '../../agents/host-agent/vm/guest-image.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
 import type { SuiteName } from '../../agents/host-agent/suite.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -99,9 +107,43 @@ function platformsCommand(): Command {
   });
 }
 
+function imageBuildCommand(): Command {
+  const command = new Command('build').description(
+    "build (or find cached) the guest image the VM platforms boot: the distribution's kernel and a small initramfs",
+  );
+  return withSettings(command, ['dataDir']).action(async () => {
+    const config = settingsOf(command, ['dataDir']);
+    const bar = process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          { format: ' {bar} {value}/{total} {what}', stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    bar?.start(5, 0, { what: '' });
+    try {
+      const image = await buildGuestImage(
+        join(agentDir(config.dataDir), 'images'),
+        (done, total, what) => {
+          if (bar === undefined) printImageStep(done, total, what);
+          else bar.update(done, { what });
+        },
+      );
+      bar?.stop();
+      process.stdout.write(`kernel ${image.kernelVersion}\n  ${image.kernel}\n  ${image.initrd}\n`);
+    } finally {
+      bar?.stop();
+    }
+  });
+}
+
 export function agentCommand(): Command {
   return new Command('agent')
     .description('the host agent: measure this host')
     .addCommand(runCommand())
-    .addCommand(platformsCommand());
+    .addCommand(platformsCommand())
+    .addCommand(
+      new Command('image')
+        .description('the guest image of the VM platforms')
+        .addCommand(imageBuildCommand()),
+    );
 }
