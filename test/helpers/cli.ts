@@ -75,3 +75,31 @@ export async function runBerth(
   const code = await process.exited();
   return { code, stdout: process.stdout(), stderr: process.stderr() };
 }
+
+export interface IngestWorkerOptions {
+  readonly natsUrl: string;
+  readonly clickhouseUrl: string;
+  readonly database: string;
+  readonly dataDir: string;
+  readonly ackWaitMs: number;
+}
+
+/**
+ * `berth ingest` as its own process against a ClickHouse server, resolved once it says it is
+ * ready, with that line (which holds the metrics address).
+ */
+export async function startIngestWorker(
+  options: IngestWorkerOptions,
+): Promise<{ worker: BerthProcess; ready: string }> {
+  const worker = spawnBerth(['ingest'], {
+    NATS_URL: options.natsUrl,
+    CLICKHOUSE_URL: options.clickhouseUrl,
+    CLICKHOUSE_DATABASE: options.database,
+    BERTH_DATA_DIR: options.dataDir,
+    BERTH_METRICS_PORT: '0',
+    BERTH_INGEST_BATCH_SIZE: '500',
+    BERTH_INGEST_ACK_WAIT_MS: String(options.ackWaitMs),
+  });
+  const ready = await worker.waitForLine(/berth ingest ready/);
+  return { worker, ready };
+}

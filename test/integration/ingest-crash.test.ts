@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Store } from '../../lib/storage/store.ts';
-import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
+import { startIngestWorker, type BerthProcess } from '../helpers/cli.ts';
 import { consumerIsIdle } from '../helpers/ingest.ts';
 import { makeResult, publishResults } from '../helpers/results.ts';
 import {
@@ -30,17 +30,14 @@ describe('ingest killed with SIGKILL mid-stream', () => {
   let worker: BerthProcess | undefined;
 
   const startWorker = async (): Promise<BerthProcess> => {
-    const started = spawnBerth(['ingest'], {
-      NATS_URL: nats.url,
-      CLICKHOUSE_URL: clickhouse.url,
-      CLICKHOUSE_DATABASE: database,
-      BERTH_DATA_DIR: dataDir,
-      BERTH_METRICS_PORT: '0',
-      BERTH_INGEST_BATCH_SIZE: '500',
-      BERTH_INGEST_ACK_WAIT_MS: '2000',
+    const started = await startIngestWorker({
+      natsUrl: nats.url,
+      clickhouseUrl: clickhouse.url,
+      database,
+      dataDir,
+      ackWaitMs: 2000,
     });
-    await started.waitForLine(/berth ingest ready/);
-    return started;
+    return started.worker;
   };
 
   beforeAll(async () => {

@@ -7,7 +7,7 @@ import {
 } from '../../lib/servers/clickhouse-server.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
-import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
+import { startIngestWorker, type BerthProcess } from '../helpers/cli.ts';
 import { consumerIsIdle } from '../helpers/ingest.ts';
 import { makeResult, publishResults } from '../helpers/results.ts';
 import { removeDir, startTestNats, tempDir, uniqueDatabase, cleanUp } from '../helpers/servers.ts';
@@ -57,16 +57,15 @@ describe('ClickHouse killed and kept down for 15 s during the stream', () => {
   });
 
   it('retries with backoff, reports unhealthy, and loses and duplicates nothing', async () => {
-    worker = spawnBerth(['ingest'], {
-      NATS_URL: nats.url,
-      CLICKHOUSE_URL: clickhouse.url,
-      CLICKHOUSE_DATABASE: database,
-      BERTH_DATA_DIR: dataDir,
-      BERTH_METRICS_PORT: '0',
-      BERTH_INGEST_BATCH_SIZE: '500',
-      BERTH_INGEST_ACK_WAIT_MS: '3000',
+    const started = await startIngestWorker({
+      natsUrl: nats.url,
+      clickhouseUrl: clickhouse.url,
+      database,
+      dataDir,
+      ackWaitMs: 3000,
     });
-    const ready = await worker.waitForLine(/berth ingest ready/);
+    worker = started.worker;
+    const ready = started.ready;
     const metricsUrl = /(http:\/\/\S+)\/metrics/.exec(ready)?.[1] ?? '';
     expect(await healthStatus(`${metricsUrl}/healthz`)).toBe(200);
 
