@@ -1,12 +1,21 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { ResultBatch } from '../../contracts/index.ts';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import {
+  describeError,
+  hostInventoryCodec,
+  inventorySubject,
+  type HostInventory,
+  type ResultBatch,
+} from '../../contracts/index.ts';
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { createDrivers } from './drivers/registry.ts';
 import type { PlatformDriver } from './drivers/driver.ts';
 import { loadHostId } from './host-id.ts';
+import { collectInventory } from './inventory.ts';
 import { openOutbox } from './outbox.ts';
 import { runnerBundle } from './runner-bundle.ts';
 import { newRunId, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
@@ -32,6 +41,28 @@ export interface AgentRunReport {
 /** The agent's folder under the data folder: host id, outbox journal. */
 export function agentDir(dataDir: string): string {
   return join(dataDir, 'agent');
+}
+
+/**
+ * Publishes the inventory on berth.inventory.<hostId>. The inventory is sent again at every
+ * start, so a failure only delays it: it is logged, and the run goes on.
+ */
+async function publishInventory(
+  nc: NatsConnection,
+  inventory: HostInventory,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await jetstream(nc).publish(
+      inventorySubject(inventory.hostId),
+      hostInventoryCodec.encode(inventory),
+      {
+        timeout: 5_000,
+      },
+    );
+  } catch (error) {
+    logger.warn({ err: describeError(error) }, 'inventory not published');
+  }
 }
 
 /** Shows the guest image being built (once, the first time a VM platform is used). */
@@ -66,6 +97,11 @@ export async function runAgentSuite(
   const hostId = await loadHostId(join(dir, 'host-id'));
   const drivers = await selectDrivers(config.dataDir, options.platforms);
   const nc = await connectNats({ url: config.natsUrl, name: `berth-agent-${hostId}` });
+  await publishInventory(
+    nc,
+    await collectInventory(hostId, await selectDrivers(config.dataDir, [])),
+    logger,
+  );
   const outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);
   const runId = newRunId();
   const suite = SUITES[options.suite];

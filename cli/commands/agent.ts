@@ -8,6 +8,8 @@ import {
   selectDrivers,
 } from '../../agents/host-agent/run.ts';
 import { buildGuestImage } from '../../agents/host-agent/vm/guest-image.ts';
+import { loadHostId } from '../../agents/host-agent/host-id.ts';
+import { collectInventory, platformAvailability } from '../../agents/host-agent/inventory.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
 import type { SuiteName } from '../../agents/host-agent/suite.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -89,18 +91,14 @@ function platformsCommand(): Command {
     .option('--json', 'print JSON instead of a table');
   return withSettings(command, ['dataDir']).action(async () => {
     const config = settingsOf(command, ['dataDir']);
-    const drivers = await selectDrivers(config.dataDir, []);
-    const rows = await Promise.all(
-      drivers.map(async (driver) => {
-        const availability = await driver.availability();
-        return {
-          platform: driver.platform,
-          runtime: driver.runtime,
-          available: availability.available,
-          version: availability.version ?? '',
-          accel: availability.accel ?? '',
-          reason: availability.reason ?? '',
-        };
+    const rows = (await platformAvailability(await selectDrivers(config.dataDir, []))).map(
+      (row) => ({
+        platform: row.platform,
+        runtime: row.runtime,
+        available: row.available,
+        version: row.version ?? '',
+        accel: row.accel ?? '',
+        reason: row.reason ?? '',
       }),
     );
     printTable(rows, command.opts<{ json?: boolean }>().json === true);
@@ -136,11 +134,50 @@ function imageBuildCommand(): Command {
   });
 }
 
+function inventoryCommand(): Command {
+  const command = new Command('inventory')
+    .description(
+      'what this host is (CPU, memory, OS, kernel, virtualisation, cgroups) and its platforms',
+    )
+    .option('--json', 'print JSON instead of a summary');
+  return withSettings(command, ['dataDir']).action(async () => {
+    const config = settingsOf(command, ['dataDir']);
+    const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));
+    const inventory = await collectInventory(hostId, await selectDrivers(config.dataDir, []));
+    if (command.opts<{ json?: boolean }>().json === true) {
+      process.stdout.write(`${JSON.stringify(inventory, null, 2)}\n`);
+      return;
+    }
+    const { cpu, os } = inventory;
+    process.stdout.write(
+      [
+        `host      ${inventory.hostId}`,
+        `cpu       ${cpu.model}, ${cpu.cores} cores, ${cpu.threads} threads, flags: ${cpu.flags.join(' ') || '-'}`,
+        `memory    ${(inventory.memoryBytes / 2 ** 30).toFixed(1)} GiB`,
+        `os        ${os.distro} ${os.release}, kernel ${os.kernel} (${os.arch})`,
+        `virtual   ${inventory.virtualised.is ? `yes${inventory.virtualised.hypervisor === undefined ? '' : ` (${inventory.virtualised.hypervisor})`}` : 'no'}`,
+        `cgroups   ${inventory.cgroup}`,
+        '',
+      ].join('\n'),
+    );
+    printTable(
+      inventory.platforms.map((row) => ({
+        platform: row.platform,
+        available: row.available,
+        accel: row.accel ?? '',
+        reason: row.reason ?? '',
+      })),
+      false,
+    );
+  });
+}
+
 export function agentCommand(): Command {
   return new Command('agent')
     .description('the host agent: measure this host')
     .addCommand(runCommand())
     .addCommand(platformsCommand())
+    .addCommand(inventoryCommand())
     .addCommand(
       new Command('image')
         .description('the guest image of the VM platforms')

@@ -9,10 +9,11 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { DLQ_SUBJECT, RESULTS_SUBJECTS } from '../../contracts/index.ts';
+import { DLQ_SUBJECT, INVENTORY_SUBJECTS, RESULTS_SUBJECTS } from '../../contracts/index.ts';
 
 export const RESULTS_STREAM = 'BERTH_RESULTS';
 export const DLQ_STREAM = 'BERTH_DLQ';
+export const INVENTORY_STREAM = 'BERTH_INVENTORY';
 export const INGEST_CONSUMER = 'berth-ingest';
 
 /** Only options nats-server 2.9 knows: newer ones (compression, metadata …) are refused there. */
@@ -26,7 +27,8 @@ type StreamSettings = Pick<
   | 'duplicate_window'
   | 'max_age'
   | 'num_replicas'
->;
+> &
+  Partial<Pick<StreamConfig, 'max_msgs_per_subject'>>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -50,7 +52,7 @@ async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Pr
   await jsm.streams.update(settings.name, settings);
 }
 
-/** Creates or updates the results and dead-letter streams (file storage). Idempotent. */
+/** Creates or updates the results, dead-letter and inventory streams (file storage). Idempotent. */
 export async function ensureStreams(
   jsm: JetStreamManager,
   options: ResultStreamOptions = {},
@@ -74,6 +76,14 @@ export async function ensureStreams(
     subjects: [DLQ_SUBJECT],
     duplicate_window: nanos(10 * 60 * 1000),
     max_age: nanos(30 * DAY_MS),
+  });
+  await ensureStream(jsm, {
+    ...common,
+    name: INVENTORY_STREAM,
+    subjects: [INVENTORY_SUBJECTS],
+    duplicate_window: nanos(2 * 60 * 1000),
+    max_age: nanos(30 * DAY_MS),
+    max_msgs_per_subject: 16,
   });
 }
 

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { hostInventoryCodec, inventorySubject } from '../../contracts/index.ts';
+import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Ingest } from '../../services/ingest/ingest.ts';
@@ -120,6 +123,33 @@ describe('berth agent', () => {
     },
     240_000,
   );
+
+  it('publishes an inventory that matches its contract, with each platform and its reason', async () => {
+    const local = await runBerth(['agent', 'inventory', '--json', '--data-dir', dataDir]);
+    expect(local.code, local.stderr).toBe(0);
+    const checked = hostInventoryCodec.check(JSON.parse(local.stdout));
+    expect(checked.ok, checked.ok ? '' : checked.reason).toBe(true);
+    if (!checked.ok) return;
+    const inventory = checked.value;
+    expect(inventory.cgroup).toBe('hybrid');
+    expect(inventory.platforms.map((row) => row.platform)).toEqual([
+      'process',
+      'container',
+      'vm',
+      'container-in-vm',
+    ]);
+    expect(inventory.platforms.find((row) => row.platform === 'vm')?.reason).toMatch(
+      /^TCG emulation/,
+    );
+
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage(INVENTORY_STREAM, {
+      last_by_subj: inventorySubject(inventory.hostId),
+    });
+    expect(stored).not.toBeNull();
+    const published = hostInventoryCodec.decode(stored?.data ?? new Uint8Array(), 1 << 20);
+    expect(published.ok && published.value.hostId).toBe(inventory.hostId);
+  });
 
   it('refuses an unknown platform by name', async () => {
     const run = await runBerth(

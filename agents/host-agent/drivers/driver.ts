@@ -1,6 +1,6 @@
 import type { Accel, RunnerLine } from '../../../contracts/index.ts';
 
-/** Whether a platform can run here, and if not, why. */
+/** Whether a platform can run here, and if not, why (or what limits it when it can). */
 export interface Availability {
   readonly available: boolean;
   readonly reason?: string;

@@ -199,7 +199,14 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
       }
       try {
         const host = await prepareHost(options, options.bundlesDir);
-        return { available: true, version: host.version, accel: host.accel };
+        return {
+          available: true,
+          version: host.version,
+          accel: host.accel,
+          ...(host.accel === 'tcg'
+            ? { reason: `TCG emulation, not virtualisation: ${host.accelNote}` }
+            : {}),
+        };
       } catch (error) {
         return {
           available: false,
