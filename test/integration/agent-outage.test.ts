@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureStreams } from '../../lib/nats/streams.ts';
+import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
+import { countStoredResults } from '../../lib/storage/results.ts';
+import type { Ingest } from '../../services/ingest/ingest.ts';
+import { spawnBerth } from '../helpers/cli.ts';
+import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
+import { cleanUp, openTestStore, removeDir, tempDir, type TestStore } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const RESULTS_PER_RUN = 8;
+
+async function journaledRuns(path: string): Promise<Set<string>> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const runs = new Set<string>();
+  for (const line of text.split('\n')) {
+    const match = /"runId":"([^"]+)"/.exec(line);
+    if (match?.[1] !== undefined) runs.add(match[1]);
+  }
+  return runs;
+}
+
+describe('the agent when NATS goes away', () => {
+  let dir: string;
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let testStore: TestStore;
+  let ingest: Ingest;
+
+  const restartNats = async (): Promise<void> => {
+    nats = await startNatsServer({ dataDir: join(dir, 'nats'), port: nats.port });
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('agent-outage');
+    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    await ensureStreams(await jetstreamManager(nc));
+    testStore = await openTestStore('chdb');
+    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+  });
+
+  afterAll(async () => {
+    await cleanUp(
+      () => ingest.stop(),
+      () => nc.close(),
+      () => testStore.dispose(),
+      () => nats.stop(),
+      () => removeDir(dir),
+    );
+  });
+
+  it('a 30 s NATS outage mid-suite delays results; each lands once', async () => {
+    const agent = spawnBerth(
+      ['agent', 'run', '--platforms', 'process', '--json', '--flush-timeout-ms', '90000'],
+      { NATS_URL: nats.url, BERTH_DATA_DIR: join(dir, 'a1') },
+    );
+    const journal = join(dir, 'a1', 'agent', 'outbox.jsonl');
+    await waitFor(
+      'the suite to journal a first result',
+      async () => (await journaledRuns(journal)).size > 0,
+      60_000,
+    );
+    await nats.process.kill();
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    await restartNats();
+
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+    const report = JSON.parse(agent.stdout()) as { runId: string; batches: unknown[] };
+    expect(report.batches).toHaveLength(RESULTS_PER_RUN);
+    await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
+    expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
+      results: RESULTS_PER_RUN,
+      duplicateRows: 0,
+    });
+  }, 150_000);
+
+  it('kill -9 mid-suite: the next start resends what was journaled, nothing twice', async () => {
+    const dataDir = join(dir, 'a2');
+    const journal = join(dataDir, 'agent', 'outbox.jsonl');
+    const first = spawnBerth(['agent', 'run', '--platforms', 'process'], {
+      NATS_URL: nats.url,
+      BERTH_DATA_DIR: dataDir,
+    });
+    await waitFor(
+      'a first result journaled',
+      async () => (await journaledRuns(journal)).size > 0,
+      60_000,
+    );
+    await nats.process.kill();
+    await waitFor(
+      'more results journaled while NATS is away',
+      async () => {
+        const text = await readFile(journal, 'utf8');
+        return text.split('\n').filter((line) => line.startsWith('{"add"')).length >= 4;
+      },
+      30_000,
+    );
+    first.child.kill('SIGKILL');
+    expect(await first.exited()).toBe('SIGKILL');
+    const [killedRun] = [...(await journaledRuns(journal))];
+    const journaled = (await readFile(journal, 'utf8'))
+      .split('\n')
+      .filter((line) => line.startsWith('{"add"')).length;
+    await restartNats();
+
+    const second = spawnBerth(['agent', 'run', '--platforms', 'process', '--json'], {
+      NATS_URL: nats.url,
+      BERTH_DATA_DIR: dataDir,
+    });
+    expect(await second.exited(), second.stderr()).toBe(0);
+    await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
+    expect(await countStoredResults(testStore.store, { runId: killedRun ?? '' })).toMatchObject({
+      results: journaled,
+      duplicateRows: 0,
+    });
+    const report = JSON.parse(second.stdout()) as { runId: string };
+    expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
+      results: RESULTS_PER_RUN,
+      duplicateRows: 0,
+    });
+  }, 150_000);
+});
