@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2' | 'hybrid' | 'none';
@@ -107,4 +107,50 @@ export function readPeakMemory(name: string, root = ROOT): Promise<number | unde
   return version === 'v2'
     ? readNumber(join(root, 'berth', name, 'memory.peak'))
     : readNumber(join(root, 'memory', 'berth', name, 'memory.max_usage_in_bytes'));
+}
+
+/**
+ * Berth's instance cgroups that no process is in any more (left by a killed agent). Only
+ * those older than olderThanMs: a cgroup another agent just made may not have its process yet.
+ */
+export async function staleCgroups(root = ROOT, olderThanMs = 60_000): Promise<string[]> {
+  const stale: string[] = [];
+  for (const parent of [
+    join(root, 'berth'),
+    join(root, 'memory', 'berth'),
+    join(root, 'cpu', 'berth'),
+  ]) {
+    let names: string[];
+    try {
+      names = (await readdir(parent, { withFileTypes: true }))
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const dir = join(parent, name);
+      const modified = await stat(dir).then(
+        (info) => info.mtimeMs,
+        () => Date.now(),
+      );
+      if (Date.now() - modified < olderThanMs) continue;
+      const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => 'unknown');
+      if (procs.trim() === '') stale.push(dir);
+    }
+  }
+  return stale;
+}
+
+/** Removes the stale cgroups (cgroupfs lets an empty cgroup go with its files in it). */
+export async function removeStaleCgroups(root = ROOT, olderThanMs = 60_000): Promise<string[]> {
+  const removed: string[] = [];
+  for (const dir of await staleCgroups(root, olderThanMs)) {
+    await rmdir(dir).then(
+      () => removed.push(dir),
+      () => undefined,
+    );
+  }
+  await removeEmptyBerthCgroups(root);
+  return removed;
 }

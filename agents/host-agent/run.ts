@@ -16,6 +16,7 @@ import { createDrivers } from './drivers/registry.ts';
 import type { PlatformDriver } from './drivers/driver.ts';
 import { loadHostId } from './host-id.ts';
 import { collectInventory } from './inventory.ts';
+import { removeLeftovers } from './leftovers.ts';
 import { openOutbox } from './outbox.ts';
 import { runnerBundle } from './runner-bundle.ts';
 import { newRunId, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
@@ -95,6 +96,7 @@ export async function runAgentSuite(
 ): Promise<AgentRunReport> {
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
+  await removeLeftovers(dir, logger);
   const drivers = await selectDrivers(config.dataDir, options.platforms);
   const nc = await connectNats({ url: config.natsUrl, name: `berth-agent-${hostId}` });
   await publishInventory(

@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnBerth } from '../helpers/cli.ts';
+import { cleanUp, removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+function lines(command: string, args: readonly string[]): string[] {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function entriesOf(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+describe('berth agent run stops cleanly on SIGTERM', () => {
+  let dir: string;
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+
+  beforeAll(async () => {
+    dir = await tempDir('agent-stop');
+    nats = await startTestNats();
+  });
+
+  afterAll(async () => {
+    await cleanUp(
+      () => nats.stop(),
+      () => removeDir(dir),
+    );
+  });
+
+  it.each(['container', 'vm'])(
+    'in the middle of the %s platform, leaving no instance, cgroup or folder behind',
+    async (platform) => {
+      const dataDir = join(dir, platform);
+      const agent = spawnBerth(['agent', 'run', '--platforms', platform, '--json'], {
+        NATS_URL: nats.url,
+        BERTH_DATA_DIR: dataDir,
+      });
+      const bundles = join(dataDir, 'agent', 'bundles');
+      await waitFor('an instance to be running', () => entriesOf(bundles).length > 0, 90_000, 50);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited(), agent.stderr()).toBe(0);
+
+      expect(entriesOf(bundles)).toEqual([]);
+      expect(lines('runc', ['list', '-q'])).toEqual([]);
+      expect(lines('pgrep', ['-f', 'qemu-system'])).toEqual([]);
+      expect(
+        entriesOf('/sys/fs/cgroup/memory/berth').filter((name) => name.startsWith('run-')),
+      ).toEqual([]);
+    },
+    150_000,
+  );
+});
