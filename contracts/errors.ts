@@ -26,6 +26,8 @@ export const ErrorCodes = {
   BERTH_ERR_SQL_VALUE: 'a value cannot be written into SQL',
   BERTH_ERR_SERVER_START: 'a server Berth starts did not come up',
   BERTH_ERR_MISSING_PROGRAM: 'a program Berth needs is not installed',
+  BERTH_ERR_UNKNOWN_PLATFORM: 'a job or command names a platform this agent does not know',
+  BERTH_ERR_AGENT_BUSY: 'the agent is already running a job',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

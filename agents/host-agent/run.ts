@@ -48,7 +48,7 @@ export function agentDir(dataDir: string): string {
  * Publishes the inventory on berth.inventory.<hostId>. The inventory is sent again at every
  * start, so a failure only delays it: it is logged, and the run goes on.
  */
-async function publishInventory(
+export async function publishInventory(
   nc: NatsConnection,
   inventory: HostInventory,
   logger: Logger,

@@ -8,6 +8,7 @@ import {
   selectDrivers,
 } from '../../agents/host-agent/run.ts';
 import { buildGuestImage } from '../../agents/host-agent/vm/guest-image.ts';
+import { runAgentDaemon } from '../../agents/host-agent/daemon.ts';
 import { loadHostId } from '../../agents/host-agent/host-id.ts';
 import { collectInventory, platformAvailability } from '../../agents/host-agent/inventory.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
@@ -172,10 +173,21 @@ function inventoryCommand(): Command {
   });
 }
 
+function startCommand(): Command {
+  const command = new Command('start').description(
+    'run the agent as a service: inventory and heartbeat on berth.inventory.<host>, suites on request from berth.jobs.<host>',
+  );
+  return withSettings(command, RUN_SETTINGS).action(async () => {
+    const config = settingsOf(command, RUN_SETTINGS);
+    await runAgentDaemon(config, createLogger('agent', config.logLevel));
+  });
+}
+
 export function agentCommand(): Command {
   return new Command('agent')
     .description('the host agent: measure this host')
     .addCommand(runCommand())
+    .addCommand(startCommand())
     .addCommand(platformsCommand())
     .addCommand(inventoryCommand())
     .addCommand(

@@ -1,0 +1,221 @@
+import { join } from 'node:path';
+import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import {
+  describeError,
+  heartbeatCodec,
+  inventorySubject,
+  jobProgressCodec,
+  jobProgressSubject,
+  jobRequestCodec,
+  jobsSubject,
+  type ErrorCode,
+  type JobProgress,
+  type JobRequest,
+} from '../../contracts/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { untilSignal } from '../../lib/shutdown.ts';
+import { loadHostId } from './host-id.ts';
+import { collectInventory } from './inventory.ts';
+import { removeLeftovers } from './leftovers.ts';
+import { openOutbox, type Outbox } from './outbox.ts';
+import { agentDir, publishInventory, selectDrivers, type AgentConfig } from './run.ts';
+import { newRunId, runSuite, SUITES, suiteSteps } from './suite.ts';
+
+const HEARTBEAT_MS = 15_000;
+const MAX_JOB_BYTES = 64 * 1024;
+
+interface Running {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+/**
+ * `berth agent start`: the long-running agent. It publishes its inventory, then a heartbeat
+ * every 15 s, and runs the suites it is asked for on berth.jobs.<hostId>, one at a time,
+ * answering each request and publishing progress on berth.progress.<hostId>. A bad request
+ * is answered with `rejected` and the reason; the agent carries on.
+ */
+export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promise<void> {
+  const dir = agentDir(config.dataDir);
+  const hostId = await loadHostId(join(dir, 'host-id'));
+  await removeLeftovers(dir, logger);
+  const allDrivers = await selectDrivers(config.dataDir, []);
+  const known = allDrivers.map((driver) => driver.platform);
+  const nc: NatsConnection = await connectNats({
+    url: config.natsUrl,
+    name: `berth-agent-${hostId}`,
+  });
+  const outbox: Outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);
+  const started = Date.now();
+  let running: Running | undefined;
+
+  const publishProgress = (progress: JobProgress, reply?: string): void => {
+    const bytes = jobProgressCodec.encode(progress);
+    nc.publish(jobProgressSubject(hostId), bytes);
+    if (reply !== undefined && reply !== '') nc.publish(reply, bytes);
+  };
+  const reject = (message: Msg, jobId: string, code: ErrorCode, reason: string): void => {
+    logger.warn({ code, jobId }, `job rejected: ${reason}`);
+    publishProgress(
+      {
+        schemaVersion: 1,
+        jobId,
+        hostId,
+        at: Date.now(),
+        state: 'rejected',
+        done: 0,
+        total: 0,
+        error: { code, message: reason.slice(0, 1024) },
+      },
+      message.reply,
+    );
+  };
+
+  const heartbeat = (): void => {
+    nc.publish(
+      inventorySubject(hostId),
+      heartbeatCodec.encode({
+        schemaVersion: 1,
+        type: 'heartbeat',
+        hostId,
+        sentAt: Date.now(),
+        uptimeSeconds: (Date.now() - started) / 1000,
+        busy: running !== undefined,
+        ...(running === undefined ? {} : { runId: running.runId }),
+      }),
+    );
+  };
+
+  const runJob = (job: JobRequest, message: Msg): void => {
+    const runId = newRunId();
+    const abort = new AbortController();
+    const drivers =
+      job.platforms === undefined
+        ? allDrivers
+        : allDrivers.filter((d) => job.platforms?.includes(d.platform));
+    const suite = SUITES[job.suite];
+    const total = suiteSteps(suite, drivers.length);
+    let done = 0;
+    const progress = (state: JobProgress['state'], text?: string): void => {
+      publishProgress(
+        {
+          schemaVersion: 1,
+          jobId: job.id,
+          hostId,
+          runId,
+          at: Date.now(),
+          state,
+          done,
+          total,
+          ...(text === undefined ? {} : { message: text.slice(0, 1024) }),
+        },
+        state === 'accepted' ? message.reply : undefined,
+      );
+    };
+    progress('accepted', `run ${runId}`);
+    const work = runSuite({
+      hostId,
+      runId,
+      suite,
+      drivers,
+      deliver: (batch) => outbox.add(batch),
+      signal: abort.signal,
+      onEvent: (event) => {
+        if (event.kind === 'step') {
+          done += 1;
+          progress('running', `${event.platform}: ${event.what}`);
+        } else if (event.kind === 'platform-skipped') {
+          done += suite.launches + suite.workloads.length;
+          progress('running', `${event.platform} skipped: ${event.reason}`);
+        }
+      },
+    }).then(
+      () => {
+        done = total;
+        progress(
+          abort.signal.aborted ? 'failed' : 'done',
+          abort.signal.aborted ? 'stopped' : undefined,
+        );
+      },
+      (error: unknown) => {
+        logger.error({ err: describeError(error), jobId: job.id }, 'job failed');
+        progress('failed', describeError(error));
+      },
+    );
+    running = {
+      jobId: job.id,
+      runId,
+      abort,
+      done: work.finally(() => {
+        running = undefined;
+      }),
+    };
+  };
+
+  const subscription = nc.subscribe(jobsSubject(hostId), {
+    callback: (error, message) => {
+      if (error !== null) {
+        logger.warn({ err: describeError(error) }, 'job subscription error');
+        return;
+      }
+      const decoded = jobRequestCodec.decode(message.data, MAX_JOB_BYTES);
+      const jobId = decoded.ok ? decoded.value.id : 'unknown';
+      if (!decoded.ok) {
+        reject(message, jobId, decoded.code, decoded.reason);
+        return;
+      }
+      const job = decoded.value;
+      if (job.hostId !== hostId) {
+        reject(
+          message,
+          jobId,
+          'BERTH_ERR_HOST_MISMATCH',
+          `this agent is ${hostId}, the job is for ${job.hostId}`,
+        );
+        return;
+      }
+      const unknown = (job.platforms ?? []).filter((name) => !known.includes(name));
+      if (unknown.length > 0) {
+        reject(
+          message,
+          jobId,
+          'BERTH_ERR_UNKNOWN_PLATFORM',
+          `unknown platforms ${unknown.join(', ')} (known: ${known.join(', ')})`,
+        );
+        return;
+      }
+      if (running !== undefined) {
+        reject(
+          message,
+          jobId,
+          'BERTH_ERR_AGENT_BUSY',
+          `busy with job ${running.jobId} (run ${running.runId})`,
+        );
+        return;
+      }
+      runJob(job, message);
+    },
+  });
+
+  await publishInventory(nc, await collectInventory(hostId, allDrivers), logger);
+  heartbeat();
+  const timer = setInterval(heartbeat, HEARTBEAT_MS);
+  process.stdout.write(`berth agent ready: host ${hostId}, jobs on ${jobsSubject(hostId)}\n`);
+
+  const signal = await untilSignal(logger);
+  logger.info({ signal }, 'stopping: ending the current run and sending what is journaled');
+  clearInterval(timer);
+  subscription.unsubscribe();
+  if (running !== undefined) {
+    running.abort.abort();
+    await running.done;
+  }
+  await outbox.flush(10_000).catch((error: unknown) => {
+    logger.warn({ err: describeError(error) }, 'outbox not empty at stop');
+  });
+  await outbox.close();
+  await nc.drain();
+}

@@ -1,0 +1,159 @@
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  heartbeatCodec,
+  inventorySubject,
+  jobProgressCodec,
+  jobProgressSubject,
+  jobRequestCodec,
+  jobsSubject,
+  type JobProgress,
+  type JobRequest,
+} from '../../contracts/index.ts';
+import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
+import { countStoredResults } from '../../lib/storage/results.ts';
+import type { Ingest } from '../../services/ingest/ingest.ts';
+import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
+import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
+import {
+  cleanUp,
+  openTestStore,
+  removeDir,
+  startTestNats,
+  tempDir,
+  type TestStore,
+} from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('berth agent start', () => {
+  let dir: string;
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let testStore: TestStore;
+  let ingest: Ingest;
+  let agent: BerthProcess;
+  let hostId: string;
+
+  const ask = async (payload: Uint8Array): Promise<JobProgress> => {
+    const reply = await nc.request(jobsSubject(hostId), payload, { timeout: 30_000 });
+    const decoded = jobProgressCodec.decode(reply.data, 1 << 20);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    return decoded.value;
+  };
+  const job = (overrides: Partial<JobRequest> = {}): JobRequest => ({
+    schemaVersion: 1,
+    id: `job-${Date.now()}`,
+    hostId,
+    requestedAt: Date.now(),
+    requestedBy: 'test',
+    suite: 'quick',
+    platforms: ['process'],
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    dir = await tempDir('agent-daemon');
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    testStore = await openTestStore('chdb');
+    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+    agent = spawnBerth(['agent', 'start'], {
+      NATS_URL: nats.url,
+      BERTH_DATA_DIR: join(dir, 'agent'),
+    });
+    const ready = await agent.waitForLine(/berth agent ready/, 90_000);
+    hostId = /host (\S+),/.exec(ready)?.[1] ?? '';
+  }, 120_000);
+
+  afterAll(async () => {
+    agent.child.kill('SIGKILL');
+    await cleanUp(
+      () => ingest.stop(),
+      () => nc.drain(),
+      () => testStore.dispose(),
+      () => nats.stop(),
+      () => removeDir(dir),
+    );
+  });
+
+  it('sends heartbeats on its inventory subject', async () => {
+    // The first heartbeat went out at start: read the stream's copy instead of waiting 15 s.
+    const jsm = await jetstreamManager(nc);
+    const last = await jsm.streams.getMessage(INVENTORY_STREAM, {
+      last_by_subj: inventorySubject(hostId),
+    });
+    const beat = heartbeatCodec.decode(last?.data ?? new Uint8Array(), 1 << 20);
+    expect(beat.ok && beat.value).toMatchObject({ type: 'heartbeat', hostId, busy: false });
+  });
+
+  it.each<[string, () => Uint8Array, string]>([
+    [
+      'a request that is not JSON',
+      () => new TextEncoder().encode('run please'),
+      'BERTH_ERR_NOT_JSON',
+    ],
+    [
+      'a request that breaks the schema',
+      () => jobRequestCodec.encode({ ...job(), suite: 'huge' as 'quick' }),
+      'BERTH_ERR_SCHEMA',
+    ],
+    [
+      'a job for another host',
+      () => jobRequestCodec.encode(job({ hostId: 'someone-else' })),
+      'BERTH_ERR_HOST_MISMATCH',
+    ],
+    [
+      'an unknown platform',
+      () => jobRequestCodec.encode(job({ platforms: ['mainframe'] })),
+      'BERTH_ERR_UNKNOWN_PLATFORM',
+    ],
+  ])('rejects %s with the reason, and carries on', async (_, payload, code) => {
+    const answer = await ask(payload());
+    expect(answer.state).toBe('rejected');
+    expect(answer.error?.code).toBe(code);
+    expect(answer.error?.message.length).toBeGreaterThan(5);
+    expect(agent.child.exitCode).toBeNull();
+  });
+
+  it('runs a job, reports progress to done, refuses a second one meanwhile, and stores the results', async () => {
+    const progress: JobProgress[] = [];
+    const subscription = nc.subscribe(jobProgressSubject(hostId), {
+      callback: (_, message) => {
+        const decoded = jobProgressCodec.decode(message.data, 1 << 20);
+        if (decoded.ok) progress.push(decoded.value);
+      },
+    });
+    const request = job();
+    const accepted = await ask(jobRequestCodec.encode(request));
+    expect(accepted).toMatchObject({ state: 'accepted', jobId: request.id });
+    const busy = await ask(jobRequestCodec.encode(job({ id: 'job-second' })));
+    expect(busy.error?.code).toBe('BERTH_ERR_AGENT_BUSY');
+
+    await waitFor(
+      'the job to be done',
+      () => progress.some((p) => p.jobId === request.id && p.state === 'done'),
+      90_000,
+    );
+    subscription.unsubscribe();
+    const mine = progress.filter((p) => p.jobId === request.id);
+    expect(mine.some((p) => p.state === 'running' && p.done > 0)).toBe(true);
+    const done = mine.find((p) => p.state === 'done');
+    expect(done?.done).toBe(done?.total);
+
+    await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
+    expect(
+      await countStoredResults(testStore.store, { runId: accepted.runId ?? '' }),
+    ).toMatchObject({
+      results: 8,
+      duplicateRows: 0,
+    });
+  }, 120_000);
+
+  it('stops cleanly on SIGTERM', async () => {
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+  });
+});
