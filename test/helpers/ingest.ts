@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { silentLogger } from '../../lib/logger.ts';
 import { INGEST_CONSUMER, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import type { Store } from '../../lib/storage/store.ts';
@@ -7,6 +8,7 @@ import { createIngest, type Ingest, type IngestOptions } from '../../services/in
 import { createBatchEncoder } from '../../services/ingest/encoder-pool.ts';
 import { createIngestMetrics, type IngestMetrics } from '../../services/ingest/metrics.ts';
 import { TEST_MAX_MESSAGE_BYTES } from './malformed.ts';
+import { cleanUp, openTestStore, startTestNats, type TestStore } from './servers.ts';
 
 export const TEST_INGEST_OPTIONS: IngestOptions = {
   batchSize: 1000,
@@ -55,4 +57,34 @@ export async function consumerIsIdle(nc: NatsConnection): Promise<boolean> {
     // JetStream is not answering (yet): not idle.
     return false;
   }
+}
+
+export interface IngestStack {
+  readonly nats: Awaited<ReturnType<typeof startTestNats>>;
+  readonly nc: NatsConnection;
+  readonly testStore: TestStore;
+  readonly ingest: Ingest;
+  /** Stops ingest, closes the connection and the store, stops nats-server. */
+  stop(): Promise<void>;
+}
+
+/** A real nats-server, an embedded store and ingest between them: where agents' results land. */
+export async function startIngestStack(): Promise<IngestStack> {
+  const nats = await startTestNats();
+  const nc = await connect({ servers: nats.url });
+  const testStore = await openTestStore('chdb');
+  const { ingest } = await startTestIngest(nc, testStore.store);
+  return {
+    nats,
+    nc,
+    testStore,
+    ingest,
+    stop: () =>
+      cleanUp(
+        () => ingest.stop(),
+        () => nc.drain(),
+        () => testStore.dispose(),
+        () => nats.stop(),
+      ),
+  };
 }

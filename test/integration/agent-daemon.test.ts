@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,30 +13,19 @@ import {
 } from '../../contracts/index.ts';
 import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
-import type { Ingest } from '../../services/ingest/ingest.ts';
 import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
-import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
-import {
-  cleanUp,
-  openTestStore,
-  removeDir,
-  startTestNats,
-  tempDir,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
+import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('berth agent start', () => {
   let dir: string;
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let nc: NatsConnection;
-  let testStore: TestStore;
-  let ingest: Ingest;
+  let stack: IngestStack;
   let agent: BerthProcess;
   let hostId: string;
 
   const ask = async (payload: Uint8Array): Promise<JobProgress> => {
-    const reply = await nc.request(jobsSubject(hostId), payload, { timeout: 30_000 });
+    const reply = await stack.nc.request(jobsSubject(hostId), payload, { timeout: 30_000 });
     const decoded = jobProgressCodec.decode(reply.data, 1 << 20);
     if (!decoded.ok) throw new Error(decoded.reason);
     return decoded.value;
@@ -56,12 +43,9 @@ describe('berth agent start', () => {
 
   beforeAll(async () => {
     dir = await tempDir('agent-daemon');
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    testStore = await openTestStore('chdb');
-    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+    stack = await startIngestStack();
     agent = spawnBerth(['agent', 'start'], {
-      NATS_URL: nats.url,
+      NATS_URL: stack.nats.url,
       BERTH_DATA_DIR: join(dir, 'agent'),
     });
     const ready = await agent.waitForLine(/berth agent ready/, 90_000);
@@ -71,17 +55,14 @@ describe('berth agent start', () => {
   afterAll(async () => {
     agent.child.kill('SIGKILL');
     await cleanUp(
-      () => ingest.stop(),
-      () => nc.drain(),
-      () => testStore.dispose(),
-      () => nats.stop(),
+      () => stack.stop(),
       () => removeDir(dir),
     );
   });
 
   it('sends heartbeats on its inventory subject', async () => {
     // The first heartbeat went out at start: read the stream's copy instead of waiting 15 s.
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(stack.nc);
     const last = await jsm.streams.getMessage(INVENTORY_STREAM, {
       last_by_subj: inventorySubject(hostId),
     });
@@ -120,7 +101,7 @@ describe('berth agent start', () => {
 
   it('runs a job, reports progress to done, refuses a second one meanwhile, and stores the results', async () => {
     const progress: JobProgress[] = [];
-    const subscription = nc.subscribe(jobProgressSubject(hostId), {
+    const subscription = stack.nc.subscribe(jobProgressSubject(hostId), {
       callback: (_, message) => {
         const decoded = jobProgressCodec.decode(message.data, 1 << 20);
         if (decoded.ok) progress.push(decoded.value);
@@ -143,9 +124,9 @@ describe('berth agent start', () => {
     const done = mine.find((p) => p.state === 'done');
     expect(done?.done).toBe(done?.total);
 
-    await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
+    await waitFor('ingest to catch up', () => consumerIsIdle(stack.nc), 60_000);
     expect(
-      await countStoredResults(testStore.store, { runId: accepted.runId ?? '' }),
+      await countStoredResults(stack.testStore.store, { runId: accepted.runId ?? '' }),
     ).toMatchObject({
       results: 8,
       duplicateRows: 0,

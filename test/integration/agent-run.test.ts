@@ -1,25 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { hostInventoryCodec, inventorySubject } from '../../contracts/index.ts';
 import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
-import type { Ingest } from '../../services/ingest/ingest.ts';
 import { runBerth } from '../helpers/cli.ts';
-import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
-import {
-  cleanUp,
-  openTestStore,
-  removeDir,
-  startTestNats,
-  tempDir,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
+import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const WORKLOADS = 7;
@@ -43,25 +33,16 @@ function entriesOf(dir: string): string[] {
 
 describe('berth agent', () => {
   let dataDir: string;
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let nc: NatsConnection;
-  let testStore: TestStore;
-  let ingest: Ingest;
+  let stack: IngestStack;
 
   beforeAll(async () => {
     dataDir = await tempDir('agent');
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    testStore = await openTestStore('chdb');
-    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+    stack = await startIngestStack();
   });
 
   afterAll(async () => {
     await cleanUp(
-      () => ingest.stop(),
-      () => nc.drain(),
-      () => testStore.dispose(),
-      () => nats.stop(),
+      () => stack.stop(),
       () => removeDir(dataDir),
     );
   });
@@ -81,7 +62,7 @@ describe('berth agent', () => {
     async (platform) => {
       const run = await runBerth(
         ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
-        { NATS_URL: nats.url },
+        { NATS_URL: stack.nats.url },
       );
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as {
@@ -103,12 +84,17 @@ describe('berth agent', () => {
         expect(batch.platform.settings).toHaveProperty(vm ? 'accel' : 'cgroup');
       }
 
-      await waitFor('the results to be ingested', () => consumerIsIdle(nc));
-      expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
+      await waitFor('the results to be ingested', () => consumerIsIdle(stack.nc));
+      expect(
+        await countStoredResults(stack.testStore.store, { runId: report.runId }),
+      ).toMatchObject({
         results: WORKLOADS + 1,
         duplicateRows: 0,
       });
-      const startup = await testStore.store.query<{ value: number; samples: number | string }>(
+      const startup = await stack.testStore.store.query<{
+        value: number;
+        samples: number | string;
+      }>(
         sql`SELECT value, samples FROM (${dedupedResults({ runId: report.runId, workload: 'instance', metric: 'startup' })})`,
       );
       expect(Number(startup[0]?.samples)).toBe(5);
@@ -142,7 +128,7 @@ describe('berth agent', () => {
       /^TCG emulation/,
     );
 
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(stack.nc);
     const stored = await jsm.streams.getMessage(INVENTORY_STREAM, {
       last_by_subj: inventorySubject(inventory.hostId),
     });
@@ -155,7 +141,7 @@ describe('berth agent', () => {
     const run = await runBerth(
       ['agent', 'run', '--platforms', 'mainframe', '--data-dir', dataDir],
       {
-        NATS_URL: nats.url,
+        NATS_URL: stack.nats.url,
       },
     );
     expect(run.code).toBe(1);
