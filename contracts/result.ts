@@ -55,9 +55,18 @@ export const Metric = Type.Object(
     max: Type.Optional(Type.Number()),
     percentiles: Type.Optional(Percentiles),
     stoppedBy: Type.Optional(
-      Type.Union([Type.Literal('rme-target'), Type.Literal('time-cap'), Type.Literal('single')], {
-        description: 'why sampling ended: the margin of error was reached, or the time cap',
-      }),
+      Type.Union(
+        [
+          Type.Literal('rme-target'),
+          Type.Literal('time-cap'),
+          Type.Literal('sample-count'),
+          Type.Literal('single'),
+        ],
+        {
+          description:
+            'why sampling ended: the margin of error was reached, the time cap was hit, a fixed number of samples was taken, or there was one sample',
+        },
+      ),
     ),
   },
   { additionalProperties: false },

@@ -46,6 +46,6 @@ export function metricFromSamples(
       p75: percentile(sorted, 0.75),
       p99: percentile(sorted, 0.99),
     },
-    stoppedBy: samples.length === 1 ? 'single' : 'time-cap',
+    stoppedBy: samples.length === 1 ? 'single' : 'sample-count',
   };
 }

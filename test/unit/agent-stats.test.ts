@@ -19,6 +19,7 @@ describe('metricFromSamples', () => {
       samples: 5,
       min: 9,
       max: 13,
+      stoppedBy: 'sample-count',
     });
     expect(metric.stddev).toBeCloseTo(Math.sqrt(2.5), 10);
     // t(4) = 2.776: 2.776 * 1.5811 / sqrt(5) / 11 = 17.84 %
