@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -10,26 +8,15 @@ import { sql } from '../../lib/storage/sql.ts';
 import { runBerth } from '../helpers/cli.ts';
 import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
 import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
+import {
+  cgroupsOfRun,
+  entriesOf,
+  processesMatching,
+  runcContainers,
+} from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const WORKLOADS = 7;
-
-function berthCgroups(): string[] {
-  const dir = '/sys/fs/cgroup/memory/berth';
-  return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('run-')) : [];
-}
-
-function processesNamed(name: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', name], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-function entriesOf(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir) : [];
-}
 
 describe('berth agent', () => {
   let dataDir: string;
@@ -101,11 +88,11 @@ describe('berth agent', () => {
       expect(startup[0]?.value).toBeGreaterThan(0);
 
       expect(report.batches.every((batch) => batch.platform.name === platform)).toBe(true);
-      expect(berthCgroups().filter((name) => name.startsWith(report.runId))).toEqual([]);
+      expect(cgroupsOfRun(report.runId)).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'scratch'))).toEqual([]);
-      expect(execFileSync('runc', ['list', '-q'], { encoding: 'utf8' }).trim()).toBe('');
-      expect(processesNamed('qemu-system')).toEqual([]);
+      expect(runcContainers(report.runId)).toEqual([]);
+      expect(processesMatching(dataDir)).toEqual([]);
     },
     240_000,
   );

@@ -1,22 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnBerth } from '../helpers/cli.ts';
 import { cleanUp, removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+import {
+  cgroupsOfRun,
+  entriesOf,
+  processesMatching,
+  runcContainers,
+} from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-function lines(command: string, args: readonly string[]): string[] {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-function entriesOf(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir) : [];
-}
 
 describe('berth agent run stops cleanly on SIGTERM', () => {
   let dir: string;
@@ -47,12 +39,12 @@ describe('berth agent run stops cleanly on SIGTERM', () => {
       agent.child.kill('SIGTERM');
       expect(await agent.exited(), agent.stderr()).toBe(0);
 
+      const { runId } = JSON.parse(agent.stdout()) as { runId: string };
       expect(entriesOf(bundles)).toEqual([]);
-      expect(lines('runc', ['list', '-q'])).toEqual([]);
-      expect(lines('pgrep', ['-f', 'qemu-system'])).toEqual([]);
-      expect(
-        entriesOf('/sys/fs/cgroup/memory/berth').filter((name) => name.startsWith('run-')),
-      ).toEqual([]);
+      expect(runcContainers(runId)).toEqual([]);
+      // The QEMU command line names the instance's files under the data folder.
+      expect(processesMatching(dataDir)).toEqual([]);
+      expect(cgroupsOfRun(runId)).toEqual([]);
     },
     150_000,
   );

@@ -1,18 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnBerth } from '../helpers/cli.ts';
 import { makeResult, publishResults } from '../helpers/results.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
+import { processesMatching } from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-function processesUsing(dir: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 describe('berth up', () => {
   let dataDir: string;
@@ -33,7 +25,7 @@ describe('berth up', () => {
     const natsUrl = /NATS: (nats:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
     const metricsUrl = /metrics at (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
     expect(up.stdout()).toMatch(/store: chdb at .*chdb/);
-    expect(processesUsing(`${dataDir}/nats`)).toHaveLength(1);
+    expect(processesMatching(`${dataDir}/nats`)).toHaveLength(1);
 
     const nc = await connect({ servers: natsUrl });
     await publishResults(nc, [makeResult(1, 'host-up'), makeResult(2, 'host-up')]);
@@ -46,6 +38,6 @@ describe('berth up', () => {
     up.child.kill('SIGINT');
     expect(await up.exited()).toBe(0);
     expect(up.stdout()).toContain('stopped cleanly');
-    expect(processesUsing(`${dataDir}/nats`)).toEqual([]);
+    expect(processesMatching(`${dataDir}/nats`)).toEqual([]);
   });
 });
