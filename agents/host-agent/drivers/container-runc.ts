@@ -25,7 +25,7 @@ interface Mount {
  * file system as on the process platform. Its own network namespace (loopback only), pid, ipc, uts and mount namespaces,
  * and a cgroup at berth/<id>.
  */
-async function writeBundle(
+export async function writeBundle(
   bundleDir: string,
   id: string,
   args: readonly string[],

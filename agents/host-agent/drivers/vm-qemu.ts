@@ -47,7 +47,7 @@ const CLOCK_ARGS = guestClockArgs(
   existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
 );
 
-function qemuArgs(
+export function qemuArgs(
   image: GuestImage,
   accel: Accel,
   memoryMiB: number,
