@@ -97,6 +97,10 @@ export async function createCgroup(name: string, root = ROOT): Promise<Cgroup> {
   };
 }
 
+/** What a cgroup's peak memory counts, as results record it. */
+export const CGROUP_MEMORY_MEASURE =
+  'peak cgroup memory: pages charged to the instance (its anonymous memory and the page cache it brought in; files already cached by the host are not counted)';
+
 /**
  * Peak memory of a cgroup someone else made (an OCI runtime) at `berth/<name>`, in whichever
  * hierarchy the host accounts memory.

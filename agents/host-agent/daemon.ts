@@ -20,7 +20,7 @@ import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { agentDir, publishInventory, selectDrivers, type AgentConfig } from './run.ts';
-import { newRunId, runSuite, SUITES, suiteSteps } from './suite.ts';
+import { newRunId, platformSteps, runSuite, SUITES, suiteSteps } from './suite.ts';
 
 const HEARTBEAT_MS = 15_000;
 const MAX_JOB_BYTES = 64 * 1024;
@@ -128,7 +128,7 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
           done += 1;
           progress('running', `${event.platform}: ${event.what}`);
         } else if (event.kind === 'platform-skipped') {
-          done += suite.launches + suite.workloads.length;
+          done += platformSteps(suite);
           progress('running', `${event.platform} skipped: ${event.reason}`);
         }
       },

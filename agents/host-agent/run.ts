@@ -19,7 +19,7 @@ import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox } from './outbox.ts';
 import { runnerBundle } from './runner-bundle.ts';
-import { newRunId, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
+import { newRunId, platformSteps, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
 
 export type AgentConfig = Config<'dataDir' | 'natsUrl'>;
 
@@ -136,7 +136,7 @@ export async function runAgentSuite(
             break;
           case 'platform-skipped':
             skipped.push({ platform: event.platform, reason: event.reason });
-            bar?.increment(suite.launches + suite.workloads.length, {
+            bar?.increment(platformSteps(suite), {
               platform: event.platform,
               what: 'skipped',
             });

@@ -19,9 +19,10 @@ const MAX_LINE_BYTES = 64 * 1024;
 /**
  * Spawns a command whose standard output carries runner lines (a runner process, runc, a
  * QEMU serial console). Lines that are not runner JSON (a kernel's boot messages) are
- * skipped; a JSON line that breaks the contract ends the stream with an error.
+ * skipped; a JSON line that breaks the contract ends the stream with an error. The lines end
+ * once each of `runners` runners has printed "done".
  */
-export function spawnRunner(command: string, args: readonly string[]): RunnerProcess {
+export function spawnRunner(command: string, args: readonly string[], runners = 1): RunnerProcess {
   const launchedAt = performance.now();
   const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   // The runner may have exited before its input is closed.
@@ -39,6 +40,7 @@ export function spawnRunner(command: string, args: readonly string[]): RunnerPro
     });
   });
   async function* lines(): AsyncGenerator<{ line: RunnerLine; at: number }> {
+    let done = 0;
     for await (const text of createInterface({ input: child.stdout })) {
       const at = performance.now();
       const start = text.indexOf('{"schemaVersion"');
@@ -52,7 +54,10 @@ export function spawnRunner(command: string, args: readonly string[]): RunnerPro
       const checked = runnerLineCodec.check(parsed);
       if (!checked.ok) throw new Error(`runner printed a bad line: ${checked.reason}`);
       yield { line: checked.value, at };
-      if (checked.value.type === 'done') return;
+      if (checked.value.type === 'done') {
+        done += 1;
+        if (done >= runners) return;
+      }
     }
   }
   return {

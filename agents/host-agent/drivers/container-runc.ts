@@ -2,7 +2,12 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { cgroupVersion, readPeakMemory, removeEmptyBerthCgroups } from '../cgroups.ts';
+import {
+  CGROUP_MEMORY_MEASURE,
+  cgroupVersion,
+  readPeakMemory,
+  removeEmptyBerthCgroups,
+} from '../cgroups.ts';
 import { endRunner, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
@@ -99,11 +104,13 @@ export function createRuncDriver(runnerPath: string, bundlesDir: string): Platfo
       const runner = spawnRunner('runc', ['run', '--bundle', bundleDir, options.id]);
       return {
         launchedAt: runner.launchedAt,
+        runners: 1,
         lines: runner.lines,
         settings: {
           cgroup: cgroupVersion(),
           rootfs: 'host /usr and /etc, read-only bind mounts',
           network: 'own namespace, loopback only',
+          memoryMeasure: CGROUP_MEMORY_MEASURE,
         },
         peakMemoryBytes: () => readPeakMemory(options.id),
         stop: async () => {

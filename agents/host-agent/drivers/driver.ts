@@ -19,7 +19,9 @@ export interface InstanceOptions {
 export interface Instance {
   /** performance.now() just before the platform was asked to start. */
   readonly launchedAt: number;
-  /** The runner's lines, checked against the contract, with when each arrived. */
+  /** How many runners the instance holds: 1, or K containers inside one VM. */
+  readonly runners: number;
+  /** The runner's lines, checked against the contract, with when each arrived; they end after every runner's "done". */
   readonly lines: AsyncIterable<{ line: RunnerLine; at: number }>;
   /** Everything about this instance that changes the numbers. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cgroupVersion, createCgroup, type Cgroup } from '../cgroups.ts';
+import { CGROUP_MEMORY_MEASURE, cgroupVersion, createCgroup, type Cgroup } from '../cgroups.ts';
 import { endRunner, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
@@ -43,10 +43,12 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
       ]);
       return {
         launchedAt: runner.launchedAt,
+        runners: 1,
         lines: runner.lines,
         settings: {
           cgroup: cgroup === undefined ? 'none' : cgroup.version,
           node: process.version,
+          ...(cgroup === undefined ? {} : { memoryMeasure: CGROUP_MEMORY_MEASURE }),
         },
         peakMemoryBytes: async () => cgroup?.peakMemoryBytes(),
         stop: async () => {

@@ -18,8 +18,11 @@ export interface QemuDriverOptions {
   readonly runnerPath: string;
   readonly bundlesDir: string;
   readonly imagesDir: string;
+  /** Guest memory; 256 MiB, plus 64 MiB for each container beyond the first. */
   readonly memoryMiB?: number;
   readonly cpus?: number;
+  /** Containers the guest starts side by side in container-in-vm mode, each with a runner. */
+  readonly containersPerVm?: number;
   /** Longest wait for the runner's first line before the guest is taken as hung. */
   readonly bootTimeoutMs?: number;
   readonly onImageStep?: ImageStep;
@@ -99,6 +102,30 @@ async function pssBytes(pid: number | undefined): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+const quote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The shell script the guest's init runs. `vm`: the runner itself, chrooted into the host's
+ * root. `container-in-vm`: K runners side by side, each in namespaces of its own (mount, pid,
+ * net, uts, ipc) with loopback only; with K > 1 each names itself c1…cK in its lines. The
+ * console stays their input, so a held runner lives until the guest is stopped.
+ */
+export function guestCommand(
+  mode: QemuMode,
+  runnerArgv: readonly string[],
+  containers: number,
+): string {
+  if (mode === 'vm') return `exec chroot /host ${runnerArgv.map(quote).join(' ')}\n`;
+  const lines: string[] = [];
+  for (let k = 1; k <= containers; k += 1) {
+    const argv = containers === 1 ? runnerArgv : [...runnerArgv, '--instance', `c${k}`];
+    const inner = `ip link set lo up && exec chroot /host ${argv.map(quote).join(' ')}`;
+    lines.push(`unshare -m -p -f -n -u -i sh -c ${quote(inner)} < /dev/console &`);
+  }
+  lines.push('wait');
+  return `${lines.join('\n')}\n`;
 }
 
 /** Lines of the runner, with the guest killed if the first one does not come in time. */
@@ -182,7 +209,11 @@ function prepareHost(options: QemuDriverOptions, bundlesDir: string): Promise<Ho
  * namespaces of its own (mount, pid, net, uts, ipc) inside the guest.
  */
 export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
-  const memoryMiB = options.memoryMiB ?? 256;
+  const containers = options.mode === 'container-in-vm' ? (options.containersPerVm ?? 1) : 1;
+  if (!Number.isInteger(containers) || containers < 1) {
+    throw new Error(`containers per VM must be a whole number of at least 1, got ${containers}`);
+  }
+  const memoryMiB = options.memoryMiB ?? 256 + 64 * (containers - 1);
   const cpus = options.cpus ?? 1;
   const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
   return {
@@ -219,28 +250,23 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
       const bundleDir = join(options.bundlesDir, instance.id);
       const scratchDir = join(bundleDir, 'scratch');
       await mkdir(scratchDir, { recursive: true });
-      const runnerCommand = [
-        process.execPath,
-        options.runnerPath,
-        '--scratch',
-        scratchDir,
-        ...instance.runnerArgs,
-      ]
-        .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
-        .join(' ');
       const cmdFile = join(bundleDir, 'cmd.sh');
       await writeFile(
         cmdFile,
-        options.mode === 'vm'
-          ? `exec chroot /host ${runnerCommand}\n`
-          : `exec unshare -m -p -f -n -u -i sh -c "ip link set lo up && exec chroot /host ${runnerCommand.replaceAll('"', '\\"')}"\n`,
+        guestCommand(
+          options.mode,
+          [process.execPath, options.runnerPath, '--scratch', scratchDir, ...instance.runnerArgs],
+          containers,
+        ),
       );
       const runner = spawnRunner(
         QEMU,
         qemuArgs(host.image, host.accel, memoryMiB, cpus, cmdFile, scratchDir),
+        containers,
       );
       return {
         launchedAt: runner.launchedAt,
+        runners: containers,
         lines: watched(runner, bootTimeoutMs),
         settings: {
           accel: host.accel,
@@ -251,10 +277,13 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
           kernel: host.image.kernelVersion,
           rootfs: 'host root over virtio-9p, read-only',
           scratch: 'host disk over virtio-9p',
-          memoryMeasure: 'PSS of the QEMU process',
+          memoryMeasure:
+            containers === 1
+              ? 'PSS of the QEMU process'
+              : 'PSS of the QEMU process, divided among its containers',
           guestClock: CLOCK_ARGS,
           ...(options.mode === 'container-in-vm'
-            ? { containersPerVm: 1, isolation: 'unshare mount,pid,net,uts,ipc + chroot' }
+            ? { containersPerVm: containers, isolation: 'unshare mount,pid,net,uts,ipc + chroot' }
             : {}),
         },
         peakMemoryBytes: () => pssBytes(runner.child.pid),

@@ -12,8 +12,11 @@ import { WORKLOADS, type Workload } from './workloads.ts';
  * timed in rounds of doubling length until the relative margin of error is under the target
  * or the time cap is reached; the result says which.
  */
-function print(line: RunnerLine): void {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+function printer(instance: string | undefined): (line: RunnerLine) => void {
+  return (line) => {
+    const labelled = instance === undefined ? line : { ...line, instance };
+    process.stdout.write(`${JSON.stringify(labelled)}\n`);
+  };
 }
 
 function metric(
@@ -77,8 +80,11 @@ async function main(): Promise<void> {
       // Stay alive after "done" until standard input closes, so the platform's memory can
       // be read while the instance still exists.
       hold: { type: 'boolean', default: false },
+      // Names this runner in every line, where one instance holds several runners.
+      instance: { type: 'string' },
     },
   });
+  const print = printer(values.instance);
   const wanted = values.workloads.split(',').filter((name) => name !== '');
   const unknown = wanted.filter((name) => !WORKLOADS.some((w) => w.name === name));
   if (unknown.length > 0) {
