@@ -1,6 +1,17 @@
 import { Command } from 'commander';
 import { benchIngest } from './ingest.ts';
 
+/** A whole-number option within bounds, or an error naming the option. */
+function wholeNumber(option: string, text: string, min: number, max?: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    throw new Error(
+      `${option} must be a whole number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`,
+    );
+  }
+  return value;
+}
+
 /** `npm run bench -- <name>`: each benchmark measures its own baseline in the same run. */
 const program = new Command('bench')
   .description('Berth benchmarks; each prints ratios against a baseline measured in the same run')
@@ -21,14 +32,8 @@ program
         throw new Error(`--backends: unknown backend "${backend}" (chdb, clickhouse)`);
       }
     }
-    const results = Number(options.results);
-    if (!Number.isInteger(results) || results < 1000) {
-      throw new Error('--results must be a whole number of at least 1000');
-    }
-    const batchSize = Number(options.batchSize);
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
-      throw new Error('--batch-size must be a whole number from 1 to 100000');
-    }
+    const results = wholeNumber('--results', options.results, 1000);
+    const batchSize = wholeNumber('--batch-size', options.batchSize, 1, 100_000);
     await benchIngest({ results, batchSize, backends: backends as ('chdb' | 'clickhouse')[] });
   });
 
