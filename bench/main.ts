@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { benchDrivers } from './drivers.ts';
 import { benchIngest } from './ingest.ts';
 
 /** A whole-number option within bounds, or an error naming the option. */
@@ -36,6 +38,50 @@ program
     const batchSize = wholeNumber('--batch-size', options.batchSize, 1, 100_000);
     await benchIngest({ results, batchSize, backends: backends as ('chdb' | 'clickhouse')[] });
   });
+
+program
+  .command('drivers')
+  .description(
+    "each platform's start-up through Berth's driver against the bare runtime by hand (launches interleaved), the agent's idle memory, and cpu-sha256's run-to-run spread on process",
+  )
+  .option('--launches <n>', 'start-up launches of each kind on process and container', '10')
+  .option(
+    '--vm-launches <n>',
+    'start-up launches of each kind on vm and container-in-vm (seconds each under TCG)',
+    '3',
+  )
+  .option(
+    '--platforms <list>',
+    'comma-separated platforms whose start-up is measured (default: every platform the agent knows)',
+  )
+  .option('--spread-runs <n>', 'runs of cpu-sha256 on process, each a new instance', '5')
+  .option('--time-cap-ms <ms>', 'longest each cpu-sha256 run is sampled', '3000')
+  .option(
+    '--data-dir <path>',
+    'folder for the runner bundle, the guest image and the instances; kept, with only what this run made removed (give .berth to reuse the image `berth agent image build` cached there). Default: a new temporary folder, removed at the end, so the guest image is built anew',
+  )
+  .action(
+    async (options: {
+      launches: string;
+      vmLaunches: string;
+      platforms?: string;
+      spreadRuns: string;
+      timeCapMs: string;
+      dataDir?: string;
+    }) => {
+      await benchDrivers({
+        launches: wholeNumber('--launches', options.launches, 1, 1000),
+        vmLaunches: wholeNumber('--vm-launches', options.vmLaunches, 1, 100),
+        platforms: (options.platforms ?? '')
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== ''),
+        spreadRuns: wholeNumber('--spread-runs', options.spreadRuns, 2, 100),
+        timeCapMs: wholeNumber('--time-cap-ms', options.timeCapMs, 250, 600_000),
+        dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
+      });
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);
