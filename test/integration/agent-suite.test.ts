@@ -104,11 +104,11 @@ describe('agent suite, measured from outside the instances', () => {
     const density = metric(batch, 'density');
     const perInstance = metric(batch, 'memory-peak');
     const settings = batch.platform.settings;
-    expect(settings.densityStoppedBy).toBe('budget');
+    expect(settings['densityStoppedBy']).toBe('budget');
     expect(density).toBeGreaterThanOrEqual(1);
     // What fitted stays within the budget, and one more instance would not have.
-    expect(settings.densityUsedMiB).toBeLessThanOrEqual(40);
-    expect(Number(settings.densityUsedMiB) + (perInstance ?? 0) * 1.5).toBeGreaterThan(40);
+    expect(settings['densityUsedMiB']).toBeLessThanOrEqual(40);
+    expect(Number(settings['densityUsedMiB']) + (perInstance ?? 0) * 1.5).toBeGreaterThan(40);
     expect(cgroupsOfRun(outcome.runId)).toEqual([]);
   });
 
@@ -116,7 +116,7 @@ describe('agent suite, measured from outside the instances', () => {
     const outcome = await run([processDriver], smallSuite(4096, 3));
     const batch = instanceBatch(outcome, 'process');
     expect(metric(batch, 'density')).toBe(3);
-    expect(batch.platform.settings.densityStoppedBy).toBe('cap');
+    expect(batch.platform.settings['densityStoppedBy']).toBe('cap');
   });
 
   it('takes memory overhead net of the bare process measured in the same run', async () => {
@@ -124,7 +124,9 @@ describe('agent suite, measured from outside the instances', () => {
     const batch = instanceBatch(outcome, 'container');
     const peak = metric(batch, 'memory-peak');
     const overhead = metric(batch, 'memory-overhead');
-    const baseline = /: ([\d.]+) MiB$/.exec(String(batch.platform.settings.memoryOverheadBaseline));
+    const baseline = /: ([\d.]+) MiB$/.exec(
+      String(batch.platform.settings['memoryOverheadBaseline']),
+    );
     expect(baseline).not.toBeNull();
     expect(peak).toBeDefined();
     expect(overhead).toBeCloseTo((peak ?? 0) - Number(baseline?.[1]), 0);
@@ -136,12 +138,12 @@ describe('agent suite, measured from outside the instances', () => {
   it('tries a failed launch once more and records it', async () => {
     const outcome = await run([failingFirst(processDriver, 1)], smallSuite(64, 2));
     const batch = instanceBatch(outcome, 'process');
-    expect(batch.platform.settings.failedLaunches).toBe(1);
+    expect(batch.platform.settings['failedLaunches']).toBe(1);
     expect(batch.metrics.find((each) => each.name === 'startup')?.samples).toBe(2);
     expect(outcome.events).toContainEqual(
       expect.objectContaining({
         kind: 'workload-failed',
-        message: expect.stringMatching(/^launch 1 failed, trying again: start 1 refused/),
+        message: expect.stringMatching(/^launch 1 failed, trying again: start 1 refused/) as string,
       }),
     );
   });
@@ -153,7 +155,7 @@ describe('agent suite, measured from outside the instances', () => {
       expect.objectContaining({
         kind: 'workload-failed',
         platform: 'broken',
-        message: expect.stringMatching(/^the platform failed: start 2 refused/),
+        message: expect.stringMatching(/^the platform failed: start 2 refused/) as string,
       }),
     );
     expect(outcome.batches.map((each) => `${each.platform.name}/${each.workload.name}`)).toEqual([
