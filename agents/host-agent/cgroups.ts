@@ -53,12 +53,17 @@ async function removeDirs(dirs: readonly string[]): Promise<void> {
   await removeEmptyBerthCgroups();
 }
 
-/** Removes Berth's parent cgroups where no instance is left in them. */
+/**
+ * Removes Berth's parent cgroups where no instance is left in them: in the unified root and
+ * in every v1 hierarchy (an OCI runtime makes `berth/` in each controller it uses).
+ */
 export async function removeEmptyBerthCgroups(root = ROOT): Promise<void> {
+  const hierarchies = await readdir(root, { withFileTypes: true }).catch(() => []);
   for (const dir of [
     join(root, 'berth'),
-    join(root, 'memory', 'berth'),
-    join(root, 'cpu', 'berth'),
+    ...hierarchies
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => join(root, entry.name, 'berth')),
   ]) {
     await rmdir(dir).catch(() => undefined);
   }

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { BerthError, describeError, isBerthError } from '../../contracts/index.ts';
 import { settingLabel, type Config } from '../config.ts';
-import { openChdbStore } from './chdb-store.ts';
 import { openClickHouseStore } from './clickhouse-store.ts';
 import { migrate } from './migrations.ts';
 import type { Store } from './store.ts';
@@ -17,14 +16,17 @@ function embeddedStoreDir(dataDir: string): string {
 
 /**
  * Opens the configured store and brings its schema up to date: the ClickHouse server when
- * a URL is set, the embedded chDB store otherwise.
+ * a URL is set, the embedded chDB store otherwise. chDB's library (over 100 MB mapped) is
+ * loaded only here, so commands that never open a store (the agent) do not carry it.
  */
 export async function openStore(config: StoreConfig): Promise<Store> {
   let store: Store;
   try {
     store =
       config.clickhouseUrl === undefined
-        ? await openChdbStore({
+        ? await (
+            await import('./chdb-store.ts')
+          ).openChdbStore({
             dataDir: embeddedStoreDir(config.dataDir),
             database: config.clickhouseDatabase,
           })

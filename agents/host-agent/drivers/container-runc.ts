@@ -23,6 +23,25 @@ interface Mount {
   options?: string[];
 }
 
+interface Spec {
+  process: { terminal: boolean; args: string[]; env: string[] };
+  hostname: string;
+  mounts: Mount[];
+  linux: { cgroupsPath?: string };
+}
+
+let runcDefaultSpec: Promise<Spec> | undefined;
+
+/** runc's default spec, asked for once (`runc spec` writes it into a bundle folder). */
+function defaultSpec(bundleDir: string): Promise<Spec> {
+  runcDefaultSpec ??= (async () => {
+    await run('runc', ['spec', '--bundle', bundleDir]);
+    return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Spec;
+  })();
+  runcDefaultSpec.catch(() => (runcDefaultSpec = undefined));
+  return runcDefaultSpec;
+}
+
 /**
  * An OCI bundle whose rootfs holds only mount points: the host's /usr and /etc (read-only)
  * give the container the same node the host runs, and the runner's folder is bound at the
@@ -42,13 +61,7 @@ export async function writeBundle(
     await mkdir(join(rootfs, dir), { recursive: true });
   }
   for (const link of USR_LINKS) await symlink(`usr/${link}`, join(rootfs, link));
-  await run('runc', ['spec', '--bundle', bundleDir]);
-  const spec = JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as {
-    process: { terminal: boolean; args: string[]; env: string[] };
-    hostname: string;
-    mounts: Mount[];
-    linux: { cgroupsPath?: string };
-  };
+  const spec = structuredClone(await defaultSpec(bundleDir));
   spec.process.terminal = false;
   spec.process.args = [...args];
   spec.process.env = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/tmp'];
