@@ -4,6 +4,7 @@ import { HeartbeatV1, HostInventoryV1 } from './inventory.ts';
 import { JobProgressV1, JobRequestV1 } from './job.ts';
 import { ResultBatchV1 } from './result.ts';
 import { RunnerLineV1 } from './runner.ts';
+import { StoredNoticeV1 } from './stored.ts';
 
 export * from './errors.ts';
 export * from './ids.ts';
@@ -14,6 +15,7 @@ export type { HostInventory, Heartbeat } from './inventory.ts';
 export type { JobRequest, JobProgress } from './job.ts';
 export type { DeadLetter } from './dead-letter.ts';
 export type { RunnerLine, RunnerResult } from './runner.ts';
+export type { StoredNotice } from './stored.ts';
 export {
   ResultBatchV1,
   HostInventoryV1,
@@ -22,6 +24,7 @@ export {
   JobProgressV1,
   DeadLetterV1,
   RunnerLineV1,
+  StoredNoticeV1,
 };
 
 export const resultBatchCodec = createCodec('result batch', { 1: ResultBatchV1 });
@@ -31,3 +34,4 @@ export const jobRequestCodec = createCodec('job request', { 1: JobRequestV1 });
 export const jobProgressCodec = createCodec('job progress', { 1: JobProgressV1 });
 export const deadLetterCodec = createCodec('dead letter', { 1: DeadLetterV1 });
 export const runnerLineCodec = createCodec('runner line', { 1: RunnerLineV1 });
+export const storedNoticeCodec = createCodec('stored notice', { 1: StoredNoticeV1 });

@@ -4,6 +4,8 @@ import { assertSafeToken, isSafeToken } from './ids.ts';
 const ROOT = 'berth';
 
 export const DLQ_SUBJECT = `${ROOT}.dlq`;
+/** Core NATS: the ingest service's notice that results were stored. */
+export const STORED_SUBJECT = `${ROOT}.stored`;
 export const RESULTS_SUBJECTS = `${ROOT}.results.*`;
 export const INVENTORY_SUBJECTS = `${ROOT}.inventory.*`;
 

@@ -9,9 +9,12 @@ import {
 } from '@nats-io/jetstream';
 import {
   DLQ_SUBJECT,
+  STORED_SUBJECT,
   deadLetterCodec,
   describeError,
+  hostIdOfResultsSubject,
   isBerthError,
+  storedNoticeCodec,
 } from '../../contracts/index.ts';
 import { backoffDelay, sleep } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -257,6 +260,30 @@ export function createIngest(deps: IngestDeps): Ingest {
     return { stored: batch.messages.length - refused.length, rows };
   }
 
+  /** Tells readers (the advisor) that results of these hosts are stored; best effort. */
+  function announceStored(batch: Batch, stored: number): void {
+    if (stored === 0) return;
+    const hosts = new Set<string>();
+    for (const message of batch.messages) {
+      const hostId = hostIdOfResultsSubject(message.subject);
+      if (hostId !== undefined) hosts.add(hostId);
+    }
+    try {
+      nc.publish(
+        STORED_SUBJECT,
+        storedNoticeCodec.encode({
+          schemaVersion: 1,
+          type: 'stored',
+          at: Date.now(),
+          results: stored,
+          hosts: [...hosts],
+        }),
+      );
+    } catch (error) {
+      logger.debug({ err: describeError(error) }, 'stored notice not sent');
+    }
+  }
+
   async function flushBatch(batch: Batch): Promise<void> {
     const keepAlive = setInterval(
       () => {
@@ -270,6 +297,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         try {
           const { stored, rows } = await writeBatch(batch);
           for (const message of batch.messages) message.ack();
+          announceStored(batch, stored);
           metrics.storedResults.inc(stored);
           metrics.storedRows.inc(rows);
           metrics.batchSeconds.observe((performance.now() - batch.startedAt) / 1000);
