@@ -53,6 +53,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (host_id, platform, workload, metric, result_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'advice audit log',
+    statements: [
+      sql`CREATE TABLE IF NOT EXISTS advice (
+        advice_id String,
+        answered_at DateTime,
+        answered_at_ms UInt64,
+        workload String,
+        top_placement String,
+        confidence Float64,
+        question String,
+        answer String,
+        evidence_ids Array(String)
+      ) ENGINE = ReplacingMergeTree(answered_at)
+      PARTITION BY toYYYYMM(answered_at)
+      ORDER BY advice_id`,
+    ],
+  },
 ];
 
 const CREATE_LEDGER = sql`CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -73,15 +73,22 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
     expect(store().location).not.toBe('');
   });
 
-  it('migrates once: a second run applies nothing and the ledger holds version 1 once', async () => {
-    expect(await appliedVersions(store())).toEqual([1]);
+  it('migrates once: a second run applies nothing and the ledger holds each version once', async () => {
+    expect(await appliedVersions(store())).toEqual([1, 2]);
     expect(await migrate(store())).toEqual([]);
     expect(await migrate(store())).toEqual([]);
-    expect(await appliedVersions(store())).toEqual([1]);
+    expect(await appliedVersions(store())).toEqual([1, 2]);
     const ledger = await store().query<{ version: UInt64; name: string }>(
       sql`SELECT version, name FROM schema_migrations`,
     );
-    expect(ledger.map((row) => [asNumber(row.version), row.name])).toEqual([[1, 'results']]);
+    expect(
+      ledger
+        .map((row) => [asNumber(row.version), row.name])
+        .sort((a, b) => Number(a[0]) - Number(b[0])),
+    ).toEqual([
+      [1, 'results'],
+      [2, 'advice audit log'],
+    ]);
   });
 
   it('reads back what it stored, UInt64 values as numbers or numeric strings', async () => {
@@ -206,7 +213,7 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
     const tables = await store().query<{ name: string }>(
       sql`SELECT name FROM system.tables WHERE database = ${store().database} ORDER BY name`,
     );
-    expect(tables.map((table) => table.name)).toEqual(['results', 'schema_migrations']);
+    expect(tables.map((table) => table.name)).toEqual(['advice', 'results', 'schema_migrations']);
   });
 
   it('stores hostile strings as they are and finds them by exact value', async () => {
