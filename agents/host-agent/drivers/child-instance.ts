@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { runnerLineCodec, type RunnerLine } from '../../../contracts/index.ts';
+import type { RunnerLine } from '../../../contracts/index.ts';
+import { runnerLines } from './runner-lines.ts';
 
 export interface RunnerProcess {
   readonly child: ChildProcess;
@@ -13,8 +14,6 @@ export interface RunnerProcess {
   /** Closes the runner's standard input: a runner started with --hold then exits. */
   release(): void;
 }
-
-const MAX_LINE_BYTES = 64 * 1024;
 
 /**
  * Spawns a command whose standard output carries runner lines (a runner process, runc, a
@@ -39,26 +38,9 @@ export function spawnRunner(command: string, args: readonly string[], runners = 
       resolve();
     });
   });
+  // The line reader is made when the lines are first asked for.
   async function* lines(): AsyncGenerator<{ line: RunnerLine; at: number }> {
-    let done = 0;
-    for await (const text of createInterface({ input: child.stdout })) {
-      const at = performance.now();
-      const start = text.indexOf('{"schemaVersion"');
-      if (start < 0 || text.length > MAX_LINE_BYTES) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text.slice(start));
-      } catch {
-        continue;
-      }
-      const checked = runnerLineCodec.check(parsed);
-      if (!checked.ok) throw new Error(`runner printed a bad line: ${checked.reason}`);
-      yield { line: checked.value, at };
-      if (checked.value.type === 'done') {
-        done += 1;
-        if (done >= runners) return;
-      }
-    }
+    yield* runnerLines(createInterface({ input: child.stdout }), runners);
   }
   return {
     child,
