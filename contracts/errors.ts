@@ -28,6 +28,7 @@ export const ErrorCodes = {
   BERTH_ERR_MISSING_PROGRAM: 'a program Berth needs is not installed',
   BERTH_ERR_UNKNOWN_PLATFORM: 'a job or command names a platform this agent does not know',
   BERTH_ERR_AGENT_BUSY: 'the agent is already running a job',
+  BERTH_ERR_VIRSH: 'a virsh command failed, or virsh cannot reach its libvirt URI',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -61,6 +61,18 @@ function identifier(raw: string): string {
   return raw;
 }
 
+/** A libvirt connection URI of a driver Berth can run its guest on: qemu, xen or test. */
+function libvirtUri(raw: string): string {
+  const uri = raw.trim();
+  if (!/^(qemu|xen|test)(\+[a-z0-9]+)?:\/\/\S*$/i.test(uri)) {
+    const redacted = uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, '$1***@');
+    throw new Error(
+      `must be a libvirt URI of the qemu, xen or test driver (qemu:///system, xen:///system, test:///default), got "${redacted}"`,
+    );
+  }
+  return uri;
+}
+
 function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
   return (raw) => {
     if (!(values as readonly string[]).includes(raw)) {
@@ -164,6 +176,13 @@ export const SETTINGS = {
     description: 'port for /metrics and /healthz (0 picks a free one)',
     defaultValue: 9464,
     parse: integer(0, 65_535),
+  },
+  libvirtUri: {
+    env: 'BERTH_LIBVIRT_URI',
+    flag: '--libvirt-uri <uri>',
+    description: 'libvirt connection of the vm:libvirt platform (qemu, xen or test driver)',
+    defaultValue: 'qemu:///system',
+    parse: libvirtUri,
   },
   logLevel: {
     env: 'BERTH_LOG_LEVEL',

@@ -16,6 +16,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { untilSignal } from '../../lib/shutdown.ts';
 import { loadHostId } from './host-id.ts';
+import { matchDrivers, unknownPlatformsMessage } from './drivers/select.ts';
 import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
@@ -41,9 +42,8 @@ interface Running {
 export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promise<void> {
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
-  await removeLeftovers(dir, logger);
-  const allDrivers = await selectDrivers(config.dataDir, []);
-  const known = allDrivers.map((driver) => driver.platform);
+  await removeLeftovers(dir, logger, config.libvirtUri);
+  const allDrivers = await selectDrivers(config.dataDir, [], config.libvirtUri);
   const nc: NatsConnection = await connectNats({
     url: config.natsUrl,
     name: `berth-agent-${hostId}`,
@@ -92,10 +92,13 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
   const runJob = (job: JobRequest, message: Msg): void => {
     const runId = newRunId();
     const abort = new AbortController();
+    // No list runs every platform; an empty list runs none.
     const drivers =
       job.platforms === undefined
         ? allDrivers
-        : allDrivers.filter((d) => job.platforms?.includes(d.platform));
+        : job.platforms.length === 0
+          ? []
+          : matchDrivers(allDrivers, job.platforms).selected;
     const suite = SUITES[job.suite];
     const total = suiteSteps(suite, drivers.length);
     let done = 0;
@@ -177,13 +180,13 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
         );
         return;
       }
-      const unknown = (job.platforms ?? []).filter((name) => !known.includes(name));
+      const { unknown } = matchDrivers(allDrivers, job.platforms ?? []);
       if (unknown.length > 0) {
         reject(
           message,
           jobId,
           'BERTH_ERR_UNKNOWN_PLATFORM',
-          `unknown platforms ${unknown.join(', ')} (known: ${known.join(', ')})`,
+          `platforms: ${unknownPlatformsMessage(unknown, allDrivers)}`,
         );
         return;
       }

@@ -1,22 +1,40 @@
 import { execFile } from 'node:child_process';
-import { readdir, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../lib/logger.ts';
 import { removeStaleCgroups } from './cgroups.ts';
+import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 
 const run = promisify(execFile);
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers still registered with
- * runc for one of its bundles, bundle and scratch folders, and cgroups with no process left.
- * Removed when the next agent starts, before it starts instances of its own.
+ * runc for one of its bundles, libvirt domains of its bundles (those with a domain.xml) at
+ * `libvirtUri`, bundle and scratch folders, and cgroups with no process left. Removed when
+ * the next agent starts, before it starts instances of its own.
  */
-export async function removeLeftovers(agentDir: string, logger: Logger): Promise<void> {
+export async function removeLeftovers(
+  agentDir: string,
+  logger: Logger,
+  libvirtUri: string,
+): Promise<void> {
   const bundlesDir = join(agentDir, 'bundles');
   const bundles = await readdir(bundlesDir).catch(() => [] as string[]);
   for (const id of bundles) {
     await run('runc', ['delete', '--force', id]).catch(() => undefined);
+  }
+  const domainBundles: string[] = [];
+  for (const id of bundles) {
+    const hasDomain = await access(join(bundlesDir, id, 'domain.xml')).then(
+      () => true,
+      () => false,
+    );
+    if (hasDomain) domainBundles.push(id);
+  }
+  const domains = await removeLeftoverDomains(libvirtUri, domainBundles);
+  for (const problem of domains.problems) {
+    logger.warn({ libvirtUri }, `a leftover libvirt domain was not removed: ${problem}`);
   }
   const scratch = await readdir(join(agentDir, 'scratch')).catch(() => [] as string[]);
   await Promise.all([
@@ -26,7 +44,12 @@ export async function removeLeftovers(agentDir: string, logger: Logger): Promise
   const cgroups = await removeStaleCgroups();
   if (bundles.length + scratch.length + cgroups.length > 0) {
     logger.info(
-      { bundles: bundles.length, scratch: scratch.length, cgroups: cgroups.length },
+      {
+        bundles: bundles.length,
+        domains: domains.removed.length,
+        scratch: scratch.length,
+        cgroups: cgroups.length,
+      },
       'removed what an earlier agent left behind',
     );
   }

@@ -3,17 +3,19 @@ import cliProgress from 'cli-progress';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import {
+  BerthError,
   describeError,
   hostInventoryCodec,
   inventorySubject,
   type HostInventory,
   type ResultBatch,
 } from '../../contracts/index.ts';
-import type { Config } from '../../lib/config.ts';
+import { SETTINGS, type Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { createDrivers } from './drivers/registry.ts';
 import type { PlatformDriver } from './drivers/driver.ts';
+import { matchDrivers, unknownPlatformsMessage } from './drivers/select.ts';
 import { loadHostId } from './host-id.ts';
 import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
@@ -21,11 +23,11 @@ import { openOutbox } from './outbox.ts';
 import { runnerBundle } from './runner-bundle.ts';
 import { newRunId, platformSteps, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
 
-export type AgentConfig = Config<'dataDir' | 'natsUrl'>;
+export type AgentConfig = Config<'dataDir' | 'natsUrl' | 'libvirtUri'>;
 
 export interface AgentRunOptions {
   readonly suite: SuiteName;
-  /** Platform names to run; all registered ones when empty. */
+  /** Platforms (`vm`) or drivers (`vm:libvirt`) to run; all registered ones when empty. */
   readonly platforms: readonly string[];
   /** How long to wait at the end for JetStream to acknowledge every result. */
   readonly flushTimeoutMs: number;
@@ -71,17 +73,29 @@ export function printImageStep(done: number, total: number, what: string): void 
   process.stderr.write(`guest image [${done}/${total}] ${what}\n`);
 }
 
+/**
+ * The drivers the names pick (all when there are none): a platform (`vm`) picks each of its
+ * drivers, `platform:runtime` (`vm:libvirt`) one.
+ */
 export async function selectDrivers(
   dataDir: string,
   platforms: readonly string[],
+  libvirtUri: string = SETTINGS.libvirtUri.defaultValue,
 ): Promise<PlatformDriver[]> {
-  const drivers = createDrivers(await runnerBundle(dataDir), agentDir(dataDir), printImageStep);
-  const known = drivers.map((driver) => driver.platform);
-  const unknown = platforms.filter((name) => !known.includes(name));
+  const drivers = createDrivers(
+    await runnerBundle(dataDir),
+    agentDir(dataDir),
+    libvirtUri,
+    printImageStep,
+  );
+  const { selected, unknown } = matchDrivers(drivers, platforms);
   if (unknown.length > 0) {
-    throw new Error(`--platforms: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+    throw new BerthError(
+      'BERTH_ERR_UNKNOWN_PLATFORM',
+      `--platforms: ${unknownPlatformsMessage(unknown, drivers)}`,
+    );
   }
-  return platforms.length === 0 ? drivers : drivers.filter((d) => platforms.includes(d.platform));
+  return selected;
 }
 
 /**
@@ -96,12 +110,12 @@ export async function runAgentSuite(
 ): Promise<AgentRunReport> {
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
-  await removeLeftovers(dir, logger);
-  const drivers = await selectDrivers(config.dataDir, options.platforms);
+  await removeLeftovers(dir, logger, config.libvirtUri);
+  const drivers = await selectDrivers(config.dataDir, options.platforms, config.libvirtUri);
   const nc = await connectNats({ url: config.natsUrl, name: `berth-agent-${hostId}` });
   await publishInventory(
     nc,
-    await collectInventory(hostId, await selectDrivers(config.dataDir, [])),
+    await collectInventory(hostId, await selectDrivers(config.dataDir, [], config.libvirtUri)),
     logger,
   );
   const outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);

@@ -17,7 +17,9 @@ import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
-const RUN_SETTINGS = ['dataDir', 'natsUrl', 'logLevel'] as const;
+const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'logLevel'] as const;
+/** What the commands that only look at the platforms read. */
+const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri'] as const;
 
 function runCommand(): Command {
   const command = new Command('run')
@@ -27,7 +29,11 @@ function runCommand(): Command {
     .addOption(
       new Option('--suite <name>', 'quick or full').choices(['quick', 'full']).default('quick'),
     )
-    .option('--platforms <list>', 'comma-separated platforms (default: all)', '')
+    .option(
+      '--platforms <list>',
+      'comma-separated platforms (vm: every VM backend) or platform:runtime (vm:libvirt); default: all',
+      '',
+    )
     .option(
       '--flush-timeout-ms <ms>',
       'how long to wait for every result to be acknowledged',
@@ -90,18 +96,17 @@ function platformsCommand(): Command {
   const command = new Command('platforms')
     .description('which platforms this host can measure, and why not where it cannot')
     .option('--json', 'print JSON instead of a table');
-  return withSettings(command, ['dataDir']).action(async () => {
-    const config = settingsOf(command, ['dataDir']);
-    const rows = (await platformAvailability(await selectDrivers(config.dataDir, []))).map(
-      (row) => ({
-        platform: row.platform,
-        runtime: row.runtime,
-        available: row.available,
-        version: row.version ?? '',
-        accel: row.accel ?? '',
-        reason: row.reason ?? '',
-      }),
-    );
+  return withSettings(command, PLATFORM_SETTINGS).action(async () => {
+    const config = settingsOf(command, PLATFORM_SETTINGS);
+    const drivers = await selectDrivers(config.dataDir, [], config.libvirtUri);
+    const rows = (await platformAvailability(drivers)).map((row) => ({
+      platform: row.platform,
+      runtime: row.runtime,
+      available: row.available,
+      version: row.version ?? '',
+      accel: row.accel ?? '',
+      reason: row.reason ?? '',
+    }));
     printTable(rows, command.opts<{ json?: boolean }>().json === true);
   });
 }
@@ -141,10 +146,13 @@ function inventoryCommand(): Command {
       'what this host is (CPU, memory, OS, kernel, virtualisation, cgroups) and its platforms',
     )
     .option('--json', 'print JSON instead of a summary');
-  return withSettings(command, ['dataDir']).action(async () => {
-    const config = settingsOf(command, ['dataDir']);
+  return withSettings(command, PLATFORM_SETTINGS).action(async () => {
+    const config = settingsOf(command, PLATFORM_SETTINGS);
     const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));
-    const inventory = await collectInventory(hostId, await selectDrivers(config.dataDir, []));
+    const inventory = await collectInventory(
+      hostId,
+      await selectDrivers(config.dataDir, [], config.libvirtUri),
+    );
     if (command.opts<{ json?: boolean }>().json === true) {
       process.stdout.write(`${JSON.stringify(inventory, null, 2)}\n`);
       return;
@@ -164,6 +172,7 @@ function inventoryCommand(): Command {
     printTable(
       inventory.platforms.map((row) => ({
         platform: row.platform,
+        runtime: row.runtime,
         available: row.available,
         accel: row.accel ?? '',
         reason: row.reason ?? '',

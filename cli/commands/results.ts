@@ -16,6 +16,7 @@ const SETTINGS = [
 interface SummaryRow {
   host: string;
   platform: string;
+  runtime: string;
   accel: string;
   workload: string;
   metric: string;
@@ -27,7 +28,9 @@ interface SummaryRow {
 
 export function resultsCommand(): Command {
   const command = new Command('results')
-    .description('summarise stored results (deduplicated) per host, platform, workload and metric')
+    .description(
+      'summarise stored results (deduplicated) per host, platform and runtime, workload and metric',
+    )
     .addOption(new Option('--host <id>', 'only this host'))
     .addOption(new Option('--platform <name>', 'only this platform'))
     .addOption(new Option('--workload <name>', 'only this workload'))
@@ -42,15 +45,15 @@ export function resultsCommand(): Command {
     const store = await openStore(settingsOf(command, SETTINGS));
     try {
       const rows = await store.query<SummaryRow>(
-        sql`SELECT host_id AS host, platform, accel, workload, metric, unit,
+        sql`SELECT host_id AS host, platform, runtime, accel, workload, metric, unit,
               count() AS results, avg(value) AS mean, toString(max(taken_at)) AS last
             FROM (${dedupedResults({
               ...(options.host === undefined ? {} : { hostId: options.host }),
               ...(options.platform === undefined ? {} : { platform: options.platform }),
               ...(options.workload === undefined ? {} : { workload: options.workload }),
             })})
-            GROUP BY host, platform, accel, workload, metric, unit
-            ORDER BY host, workload, metric, platform`,
+            GROUP BY host, platform, runtime, accel, workload, metric, unit
+            ORDER BY host, workload, metric, platform, runtime`,
       );
       printTable(
         rows.map((row) => ({

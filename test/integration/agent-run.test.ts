@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { hostInventoryCodec, inventorySubject } from '../../contracts/index.ts';
+import { TEST_DRIVER_REASON } from '../../agents/host-agent/drivers/vm-libvirt.ts';
 import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
@@ -35,21 +36,32 @@ describe('berth agent', () => {
   });
 
   it('lists the platforms of this host with their availability', async () => {
-    const run = await runBerth(['agent', 'platforms', '--json', '--data-dir', dataDir]);
+    const run = await runBerth(['agent', 'platforms', '--json', '--data-dir', dataDir], {
+      BERTH_LIBVIRT_URI: 'test:///default',
+    });
     expect(run.code).toBe(0);
     const rows = JSON.parse(run.stdout) as { platform: string; available: boolean }[];
     expect(rows).toContainEqual(expect.objectContaining({ platform: 'process', available: true }));
     expect(rows).toContainEqual(
       expect.objectContaining({ platform: 'container', available: true }),
     );
+    expect(rows).toContainEqual({
+      platform: 'vm',
+      runtime: 'libvirt',
+      available: false,
+      version: expect.stringMatching(/\(TEST /) as string,
+      accel: '',
+      reason: TEST_DRIVER_REASON,
+    });
   });
 
   it.each(['process', 'container', 'vm', 'container-in-vm'])(
     'runs the quick suite on the %s platform and every result lands once',
     async (platform) => {
+      // libvirt's test driver makes vm:libvirt skip itself, so `vm` runs QEMU alone.
       const run = await runBerth(
         ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
-        { NATS_URL: stack.nats.url },
+        { NATS_URL: stack.nats.url, BERTH_LIBVIRT_URI: 'test:///default' },
       );
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as {
@@ -98,21 +110,27 @@ describe('berth agent', () => {
   );
 
   it('publishes an inventory that matches its contract, with each platform and its reason', async () => {
-    const local = await runBerth(['agent', 'inventory', '--json', '--data-dir', dataDir]);
+    const local = await runBerth(['agent', 'inventory', '--json', '--data-dir', dataDir], {
+      BERTH_LIBVIRT_URI: 'test:///default',
+    });
     expect(local.code, local.stderr).toBe(0);
     const checked = hostInventoryCodec.check(JSON.parse(local.stdout));
     expect(checked.ok, checked.ok ? '' : checked.reason).toBe(true);
     if (!checked.ok) return;
     const inventory = checked.value;
     expect(inventory.cgroup).toBe('hybrid');
-    expect(inventory.platforms.map((row) => row.platform)).toEqual([
-      'process',
-      'container',
-      'vm',
-      'container-in-vm',
+    expect(inventory.platforms.map((row) => `${row.platform}:${row.runtime}`)).toEqual([
+      'process:node',
+      'container:runc',
+      'vm:qemu-microvm',
+      'container-in-vm:qemu-microvm',
+      'vm:libvirt',
     ]);
     expect(inventory.platforms.find((row) => row.platform === 'vm')?.reason).toMatch(
       /^TCG emulation/,
+    );
+    expect(inventory.platforms.find((row) => row.runtime === 'libvirt')?.reason).toBe(
+      TEST_DRIVER_REASON,
     );
 
     const jsm = await jetstreamManager(stack.nc);
@@ -133,7 +151,8 @@ describe('berth agent', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
-      '--platforms: unknown mainframe (known: process, container, vm, container-in-vm)',
+      '--platforms: unknown mainframe (known: process, container, vm, container-in-vm, ' +
+        'process:node, container:runc, vm:qemu-microvm, container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });
 });

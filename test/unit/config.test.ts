@@ -152,6 +152,27 @@ describe('loadConfig', () => {
     expect(problemLines(message)).toEqual([`${settingLabel(name)} ${problem}`]);
   });
 
+  it('takes a libvirt URI of the qemu, xen or test driver, and refuses others', () => {
+    expect(loadConfig(['libvirtUri'], {}, {})).toEqual({ libvirtUri: 'qemu:///system' });
+    for (const uri of ['test:///default', 'xen:///system', 'qemu+ssh://root@host/system']) {
+      expect(loadConfig(['libvirtUri'], {}, { BERTH_LIBVIRT_URI: uri })).toEqual({
+        libvirtUri: uri,
+      });
+    }
+    for (const uri of ['lxc:///', 'qemu:/system', 'qemu:///sys tem', '/var/run/libvirt']) {
+      expect(
+        problemLines(problemsOf(() => loadConfig(['libvirtUri'], { libvirtUri: uri }, {}))),
+      ).toEqual([
+        `--libvirt-uri / BERTH_LIBVIRT_URI must be a libvirt URI of the qemu, xen or test driver (qemu:///system, xen:///system, test:///default), got "${uri}"`,
+      ]);
+    }
+    const message = problemsOf(() =>
+      loadConfig(['libvirtUri'], {}, { BERTH_LIBVIRT_URI: 'lxc+ssh://root:Hunter2@host/' }),
+    );
+    expect(message).not.toContain('Hunter2');
+    expect(message).toContain('got "lxc+ssh://***@host/"');
+  });
+
   it('accepts several NATS servers and checks each', () => {
     expect(loadConfig(['natsUrl'], {}, { NATS_URL: 'nats://a:4222, tls://b:4222' })).toEqual({
       natsUrl: 'nats://a:4222, tls://b:4222',

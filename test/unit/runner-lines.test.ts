@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { runnerLines } from '../../agents/host-agent/drivers/runner-lines.ts';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileLines, runnerLines } from '../../agents/host-agent/drivers/runner-lines.ts';
 
 async function* fromArray(texts: readonly string[]): AsyncGenerator<string> {
   for (const text of texts) {
@@ -46,5 +49,44 @@ describe('runnerLines', () => {
     await expect(
       collect(runnerLines(fromArray([READY, '{"schemaVersion":1,"type":"ready"}']))),
     ).rejects.toThrow(/runner printed a bad line/);
+  });
+});
+
+describe('fileLines', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-lines-'));
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('waits for the file, follows what is appended, and reads the rest when ended', async () => {
+    const path = join(dir, 'console.log');
+    const end = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const line of fileLines(path, end.signal, 5)) seen.push(line);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await writeFile(path, 'boot\r\nfirst ');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual(['boot']);
+    // A character split across two writes still decodes.
+    const euro = Buffer.from('€');
+    await appendFile(path, Buffer.concat([Buffer.from('line\nx'), euro.subarray(0, 1)]));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await appendFile(path, Buffer.concat([euro.subarray(1), Buffer.from('\rtail')]));
+    end.abort();
+    await reading;
+    expect(seen).toEqual(['boot', 'first line', 'x€', 'tail']);
+  });
+
+  it('ends at once, with nothing, when the file never appears', async () => {
+    const end = new AbortController();
+    end.abort();
+    expect(await collect(fileLines(join(dir, 'never'), end.signal))).toEqual([]);
   });
 });

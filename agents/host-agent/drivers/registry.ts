@@ -3,12 +3,17 @@ import type { ImageStep } from '../vm/guest-image.ts';
 import { createRuncDriver } from './container-runc.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
+import { createLibvirtDriver } from './vm-libvirt.ts';
 import { createQemuDriver } from './vm-qemu.ts';
 
-/** Every platform driver Berth knows, in the order a suite runs them: the baseline first. */
+/**
+ * Every platform driver Berth knows, in the order a suite runs them: the baseline first.
+ * `libvirtUri` is the connection of the libvirt VM backend (`--libvirt-uri`).
+ */
 export function createDrivers(
   runnerPath: string,
   agentDir: string,
+  libvirtUri: string,
   onImageStep?: ImageStep,
 ): PlatformDriver[] {
   const bundlesDir = join(agentDir, 'bundles');
@@ -23,5 +28,6 @@ export function createDrivers(
     createRuncDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm' }),
+    createLibvirtDriver({ ...vm, uri: libvirtUri }),
   ];
 }

@@ -1,3 +1,6 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runnerLineCodec, type RunnerLine } from '../../../contracts/index.ts';
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -30,5 +33,59 @@ export async function* runnerLines(
       done += 1;
       if (done >= runners) return;
     }
+  }
+}
+
+/** Opens a file for reading, or gives undefined while it does not exist yet. */
+async function openIfExists(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The lines of a file another process appends to (a VM's serial console written by the
+ * hypervisor), read every pollMs from where the last read stopped; the file may appear late.
+ * When `end` is aborted the file is read once more and the stream ends, with a last line that
+ * has no line break yet given as it is. Lines end at \n, \r\n or \r, as node:readline splits
+ * them.
+ */
+export async function* fileLines(
+  path: string,
+  end: AbortSignal,
+  pollMs = 20,
+): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  const chunk = Buffer.alloc(64 * 1024);
+  let handle: FileHandle | undefined;
+  let position = 0;
+  let partial = '';
+  try {
+    for (;;) {
+      const lastRead = end.aborted;
+      handle ??= await openIfExists(path);
+      let grew = false;
+      for (;;) {
+        if (handle === undefined) break;
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+        if (bytesRead === 0) break;
+        grew = true;
+        position += bytesRead;
+        const lines = (partial + decoder.write(chunk.subarray(0, bytesRead))).split(/\r\n|\n|\r/);
+        partial = lines.pop() ?? '';
+        yield* lines;
+      }
+      if (lastRead) {
+        partial += decoder.end();
+        if (partial !== '') yield partial;
+        return;
+      }
+      if (!grew) await sleep(pollMs, undefined, { signal: end }).catch(() => undefined);
+    }
+  } finally {
+    await handle?.close();
   }
 }
