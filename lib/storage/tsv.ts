@@ -4,7 +4,7 @@ import { BerthError } from '../../contracts/index.ts';
  * Rows for INSERT … FORMAT TabSeparated: the format both ClickHouse 18.16 and chDB parse
  * fastest, and the one way rows reach the store. Values never pass through SQL text.
  */
-export type TsvValue = string | number | boolean | null | undefined;
+export type TsvValue = string | number | boolean | null | undefined | readonly string[];
 
 const NEEDS_ESCAPE = /[\\\t\n\r\0\b\f]/;
 
@@ -26,8 +26,19 @@ function escapeString(value: string): string {
     : wellFormed;
 }
 
-/** One field: strings escaped, null as \N, numbers finite, booleans 1/0. */
+/**
+ * An Array(String) value as ClickHouse reads it in a TabSeparated field: ['a','b\'c']. The
+ * array is parsed straight from the field, so each item is escaped once, as a quoted string
+ * with no raw tab or line break left.
+ */
+function arrayField(items: readonly string[]): string {
+  const quoted = items.map((item) => `'${escapeString(item).replaceAll("'", "\\'")}'`);
+  return `[${quoted.join(',')}]`;
+}
+
+/** One field: strings escaped, null as \N, numbers finite, booleans 1/0, string arrays as literals. */
 export function tsvField(value: TsvValue): string {
+  if (Array.isArray(value)) return arrayField(value);
   switch (typeof value) {
     case 'string':
       return escapeString(value);

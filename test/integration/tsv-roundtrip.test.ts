@@ -79,4 +79,24 @@ describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (back
     );
     expect(Number(count?.n)).toBe(HOSTILE.length);
   });
+
+  it('stores string arrays exactly as given (the audit log keeps result ids so)', async () => {
+    const rows = HOSTILE.map((text, index) => ({
+      advice_id: `a-${index}`,
+      answered_at: 1_764_000_000,
+      answered_at_ms: 1_764_000_000_000 + index,
+      workload: text,
+      top_placement: 'vm',
+      confidence: 0.5,
+      question: '{}',
+      answer: '{}',
+      evidence_ids: [text, `${text}'`, '', "\\'"],
+    }));
+    await testStore.store.insert('advice', rows);
+    const stored = await testStore.store.query<{ workload: string; evidence_ids: string[] }>(
+      sql`SELECT workload, evidence_ids FROM advice ORDER BY answered_at_ms`,
+    );
+    expect(stored.map((row) => row.evidence_ids)).toEqual(rows.map((row) => row.evidence_ids));
+    expect(stored.map((row) => row.workload)).toEqual(HOSTILE);
+  });
 });
