@@ -153,6 +153,8 @@ export const HostFitV1 = Type.Object(
   {
     hostId: Type.String(),
     placement: Type.String(),
+    /** The runtime of the option, where one placement has several (vm: qemu-microvm, libvirt). */
+    runtime: Type.Optional(Type.String()),
     /** Instances of the workload this host's memory holds on that placement. */
     fits: Type.Integer({ minimum: 0 }),
     enough: Type.Boolean(),
