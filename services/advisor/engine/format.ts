@@ -1,0 +1,70 @@
+import type { OptionKey } from './types.ts';
+
+/** How the engine writes numbers, sizes and durations into its sentences. */
+
+const SECONDS_PER_DAY = 86_400;
+const SECONDS_PER_YEAR = 365 * SECONDS_PER_DAY;
+
+export const optionName = (option: OptionKey): string => `${option.placement}/${option.runtime}`;
+
+export function roundTo(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const numberFormats = new Map<number, Intl.NumberFormat>();
+
+/** A number with thousands separators and at most `digits` decimals. */
+export function formatNumber(value: number, digits = 0): string {
+  let format = numberFormats.get(digits);
+  if (format === undefined) {
+    format = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits });
+    numberFormats.set(digits, format);
+  }
+  return format.format(value);
+}
+
+/** Two significant digits, for thresholds found by search. */
+export const twoSignificant = (value: number): number => Number(value.toPrecision(2));
+
+export const formatMs = (ms: number): string => `${formatNumber(ms, ms < 10 ? 1 : 0)} ms`;
+
+export function formatMiB(mib: number): string {
+  return mib >= 1024
+    ? `${formatNumber(mib / 1024, 1)} GiB`
+    : `${formatNumber(mib, mib < 10 ? 1 : 0)} MiB`;
+}
+
+/** A share as a percentage: two significant digits below 1%, whole percents above. */
+export function formatPercent(share: number): string {
+  const percent = share * 100;
+  return `${percent !== 0 && Math.abs(percent) < 1 ? twoSignificant(percent) : Math.round(percent)}%`;
+}
+
+/** A duration in the largest unit that keeps it readable: 45 s, 40 min, 6 h, 3 days, 2 years. */
+export function formatDuration(seconds: number): string {
+  const units: readonly (readonly [string, number])[] = [
+    ['years', SECONDS_PER_YEAR],
+    ['days', SECONDS_PER_DAY],
+    ['h', 3600],
+    ['min', 60],
+  ];
+  for (const [unit, size] of units) {
+    if (seconds >= 2 * size) return `${formatNumber(twoSignificant(seconds / size), 1)} ${unit}`;
+  }
+  return `${formatNumber(twoSignificant(seconds), 1)} s`;
+}
+
+/** "a", "a and b", "a, b and c", or the first `most` and how many more. */
+export function formatList(items: readonly string[], most = 5): string {
+  const shown =
+    items.length > most ? [...items.slice(0, most), `${items.length - most} more`] : [...items];
+  const last = shown.pop();
+  if (last === undefined) return 'none';
+  return shown.length === 0 ? last : `${shown.join(', ')} and ${last}`;
+}
+
+export const plural = (count: number, word: string, words = `${word}s`): string =>
+  `${formatNumber(count)} ${count === 1 ? word : words}`;
+
+export const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
