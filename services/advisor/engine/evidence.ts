@@ -1,0 +1,529 @@
+import type { AdviceQuestion, Evidence, SensitivityName } from '../../../contracts/advice.ts';
+import { formatList, roundTo } from './format.ts';
+import {
+  BASELINE_PLATFORM,
+  candidateOptions,
+  compareText,
+  profileOf,
+  type PlacementProfile,
+} from './placements.ts';
+import {
+  publishedNote,
+  publishedShortName,
+  publishedStandIn,
+  type PublishedFigure,
+  type PublishedMetric,
+} from './published.ts';
+import type { EngineInput, EvidenceRow, HostInfo, OptionKey } from './types.ts';
+
+/**
+ * Picks the evidence behind each option and labels it: measured or published, fresh or
+ * stale, hardware or TCG emulation. Nothing here depends on the question's lifetime, instance
+ * count or trust, so the facts are gathered once and ranked many times.
+ */
+
+export const SENSITIVITY_WORKLOADS: Readonly<Record<SensitivityName, readonly string[]>> = {
+  cpu: ['cpu-sha256', 'cpu-gzip'],
+  memory: ['memory-copy'],
+  io: ['file-fsync'],
+  network: ['net-loopback'],
+  syscall: ['syscall-fstat', 'process-spawn'],
+};
+
+export const ALL_SENSITIVITIES: readonly SensitivityName[] = [
+  'cpu',
+  'memory',
+  'io',
+  'network',
+  'syscall',
+];
+
+/** The pseudo-workload of what the agent measures from outside an instance. */
+export const INSTANCE_WORKLOAD = 'instance';
+
+/** The metrics the engine reads, with the unit each must have (throughput's unit varies by
+ * workload: it need only match the bare process's). */
+export const METRICS = {
+  startup: { metric: 'startup', unit: 'ms' },
+  memoryOverhead: { metric: 'memory-overhead', unit: 'MiB' },
+  memoryPeak: { metric: 'memory-peak', unit: 'MiB' },
+  throughput: { metric: 'throughput', unit: undefined },
+} as const;
+
+const TCG = 'tcg';
+
+/** A figure behind a score: its value, where it comes from and the evidence that shows it. */
+export interface Figure {
+  readonly value: number;
+  readonly source: 'measured' | 'published';
+  readonly stale: boolean;
+  /** Measured under TCG emulation. */
+  readonly tcg: boolean;
+  readonly unverified: boolean;
+  /** Samples behind it (0 for a published figure). */
+  readonly samples: number;
+  readonly hosts: readonly string[];
+  /** Each host's own value, for what that host can hold. */
+  readonly byHost: ReadonlyMap<string, number>;
+  readonly evidence: readonly Evidence[];
+  readonly resultIds: readonly string[];
+  /** Where it comes from, for sentences: "measured on a under TCG emulation". */
+  readonly origin: string;
+}
+
+export interface StartupFigure extends Figure {
+  /** The p95 the start-up budget rule compares (for a published figure, its value). */
+  readonly p95: number;
+}
+
+export interface SensitivityFigures {
+  readonly sensitivity: SensitivityName;
+  /** Ratios to the bare process: one per measured workload, or one published stand-in. */
+  readonly figures: readonly Figure[];
+  /** The mean of the figures; undefined when there is none. */
+  readonly ratio: number | undefined;
+}
+
+export interface OptionFigures {
+  readonly option: OptionKey;
+  readonly profile: PlacementProfile;
+  /** Whether any measurement of this option exists on the hosts considered. */
+  readonly measured: boolean;
+  readonly startup: StartupFigure | undefined;
+  readonly overhead: Figure | undefined;
+  readonly throughput: readonly SensitivityFigures[];
+  /** Throughput measured only under TCG: shown for what it is, never scored. */
+  readonly emulatedThroughput: readonly Figure[];
+}
+
+export interface Facts {
+  /** The hosts the question counts, by id. */
+  readonly hosts: readonly HostInfo[];
+  /** The evidence rows of those hosts. */
+  readonly rows: readonly EvidenceRow[];
+  readonly sensitivities: readonly SensitivityName[];
+  /** The bare process's peak memory: the workload's own when the question gives none. */
+  readonly ownMemory: Figure | undefined;
+  readonly options: readonly OptionFigures[];
+  readonly now: number;
+  readonly staleAfterMs: number;
+}
+
+/** One host's reading of one metric, or a ratio of two. */
+interface Reading {
+  readonly hostId: string;
+  readonly accels: readonly string[];
+  readonly unit: string;
+  readonly value: number;
+  readonly p95: number;
+  readonly samples: number;
+  readonly latestAt: number;
+  readonly resultIds: readonly string[];
+  readonly stale: boolean;
+  readonly tcg: boolean;
+}
+
+interface Shown {
+  readonly option: OptionKey;
+  readonly workload: string;
+  readonly metric: string;
+  readonly unit: string;
+  readonly used: string;
+}
+
+export const isStale = (latestAt: number, now: number, staleAfterMs: number): boolean =>
+  now - latestAt > staleAfterMs;
+
+const unique = (values: readonly string[]): string[] => [...new Set(values)].sort(compareText);
+
+const mean = (values: readonly number[]): number =>
+  values.reduce((sum, value) => sum + value, 0) / values.length;
+
+function readingOf(row: EvidenceRow, now: number, staleAfterMs: number): Reading {
+  return {
+    hostId: row.hostId,
+    accels: [row.accel],
+    unit: row.unit,
+    value: row.mean,
+    p95: row.p95,
+    samples: row.samples,
+    latestAt: row.latestAt,
+    resultIds: row.resultIds,
+    stale: isStale(row.latestAt, now, staleAfterMs),
+    tcg: row.accel === TCG,
+  };
+}
+
+/** Hardware before emulation, then fresh before stale: the readings of the best kind there is. */
+function bestTier(readings: readonly Reading[]): Reading[] {
+  const tier = (reading: Reading): number => (reading.tcg ? 2 : 0) + (reading.stale ? 1 : 0);
+  const best = Math.min(...readings.map(tier));
+  return readings.filter((reading) => tier(reading) === best);
+}
+
+/** One reading per host (the mean of its readings), sorted by host. */
+function perHost(readings: readonly Reading[]): Reading[] {
+  const byHost = new Map<string, Reading[]>();
+  for (const reading of readings) {
+    byHost.set(reading.hostId, [...(byHost.get(reading.hostId) ?? []), reading]);
+  }
+  return [...byHost.entries()]
+    .sort(([a], [b]) => compareText(a, b))
+    .map(([hostId, own]) => ({
+      hostId,
+      accels: unique(own.flatMap((reading) => reading.accels)),
+      unit: own[0]?.unit ?? '',
+      value: mean(own.map((reading) => reading.value)),
+      p95: mean(own.map((reading) => reading.p95)),
+      samples: own.reduce((sum, reading) => sum + reading.samples, 0),
+      latestAt: Math.max(...own.map((reading) => reading.latestAt)),
+      resultIds: own.flatMap((reading) => reading.resultIds),
+      stale: own.some((reading) => reading.stale),
+      tcg: own.some((reading) => reading.tcg),
+    }));
+}
+
+function originOf(readings: readonly Reading[]): string {
+  const hosts = formatList(readings.map((reading) => reading.hostId));
+  const tcg = readings.some((reading) => reading.tcg) ? ' under TCG emulation' : '';
+  const stale = readings.some((reading) => reading.stale) ? ' (stale)' : '';
+  return `measured on ${hosts}${tcg}${stale}`;
+}
+
+/** The mean over hosts of per-host readings (already of one tier), as a figure. */
+function measuredFigure(readings: readonly Reading[], shown: Shown): Figure {
+  const hosts = readings.map((reading) => reading.hostId);
+  const stale = readings.some((reading) => reading.stale);
+  const tcg = readings.some((reading) => reading.tcg);
+  const value = mean(readings.map((reading) => reading.value));
+  const samples = readings.reduce((sum, reading) => sum + reading.samples, 0);
+  const evidence: Evidence = {
+    source: 'measured',
+    platform: shown.option.placement,
+    runtime: shown.option.runtime,
+    accel: unique(readings.flatMap((reading) => reading.accels)).join(','),
+    workload: shown.workload,
+    metric: shown.metric,
+    unit: shown.unit,
+    value: roundTo(value, 4),
+    used: shown.used,
+    samples,
+    hosts,
+    latestAt: Math.max(...readings.map((reading) => reading.latestAt)),
+    stale,
+    ...(tcg ? { note: 'TCG emulation: QEMU emulating the CPU in software, not a hypervisor' } : {}),
+  };
+  return {
+    value,
+    source: 'measured',
+    stale,
+    tcg,
+    unverified: false,
+    samples,
+    hosts,
+    byHost: new Map(readings.map((reading) => [reading.hostId, reading.value])),
+    evidence: [evidence],
+    resultIds: unique(readings.flatMap((reading) => reading.resultIds)),
+    origin: originOf(readings),
+  };
+}
+
+const EVIDENCE_METRIC: Readonly<Record<PublishedMetric, string>> = {
+  startup: 'startup',
+  'memory-overhead': 'memory-overhead',
+  'throughput-ratio': 'throughput',
+};
+
+/** A published figure standing in for a measurement, once per workload it covers. */
+export function publishedFigure(
+  figure: PublishedFigure,
+  workloads: readonly string[],
+  used: string,
+): Figure {
+  const note = publishedNote(figure);
+  return {
+    value: figure.value,
+    source: 'published',
+    stale: false,
+    tcg: false,
+    unverified: figure.unverified,
+    samples: 0,
+    hosts: [],
+    byHost: new Map(),
+    evidence: workloads.map((workload) => ({
+      source: 'published',
+      platform: figure.placement,
+      runtime: figure.runtime,
+      accel: figure.accel,
+      workload,
+      metric: EVIDENCE_METRIC[figure.metric],
+      unit: figure.unit,
+      value: roundTo(figure.value, 4),
+      used,
+      samples: 0,
+      hosts: [],
+      stale: false,
+      note,
+    })),
+    resultIds: [],
+    origin: `published: ${publishedShortName(figure)}${figure.unverified ? ', unverified' : ''}`,
+  };
+}
+
+function readingsOf(
+  rows: readonly EvidenceRow[],
+  where: { platform: string; runtime?: string; workload: string; metric: string; unit?: string },
+  now: number,
+  staleAfterMs: number,
+): Reading[] {
+  return rows
+    .filter(
+      (row) =>
+        row.platform === where.platform &&
+        (where.runtime === undefined || row.runtime === where.runtime) &&
+        row.workload === where.workload &&
+        row.metric === where.metric &&
+        (where.unit === undefined || row.unit === where.unit),
+    )
+    .map((row) => readingOf(row, now, staleAfterMs));
+}
+
+/** A metric of the pseudo-workload `instance`: measured (best tier), else published, else none. */
+function instanceFigure(
+  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs'>,
+  option: OptionKey,
+  profile: PlacementProfile,
+  which: 'startup' | 'memoryOverhead',
+  used: string,
+): { figure: Figure; p95: number } | undefined {
+  const { metric, unit } = METRICS[which];
+  const readings = readingsOf(
+    facts.rows,
+    {
+      platform: option.placement,
+      runtime: option.runtime,
+      workload: INSTANCE_WORKLOAD,
+      metric,
+      unit,
+    },
+    facts.now,
+    facts.staleAfterMs,
+  );
+  if (readings.length > 0) {
+    const hosts = perHost(bestTier(readings));
+    return {
+      figure: measuredFigure(hosts, { option, workload: INSTANCE_WORKLOAD, metric, unit, used }),
+      p95: mean(hosts.map((reading) => reading.p95)),
+    };
+  }
+  const standIn = publishedStandIn(profile.publishedKind, metric);
+  if (standIn === undefined) return undefined;
+  return {
+    figure: publishedFigure(
+      standIn,
+      [INSTANCE_WORKLOAD],
+      `${used} (published, in place of a measurement)`,
+    ),
+    p95: standIn.value,
+  };
+}
+
+/** A published start-up standing in for an option's, as a figure (its p95 is its value). */
+export const publishedStartup = (standIn: PublishedFigure): StartupFigure => ({
+  ...publishedFigure(standIn, [INSTANCE_WORKLOAD], 'start-up (published)'),
+  p95: standIn.value,
+});
+
+/** Per host: the platform's mean throughput over the bare process's, same workload and unit. */
+function ratioReadings(platform: readonly Reading[], baseline: readonly Reading[]): Reading[] {
+  const baselineOf = new Map(
+    perHost(bestTier(baseline)).map((reading) => [reading.hostId, reading]),
+  );
+  return perHost(platform).flatMap((reading) => {
+    const bare = baselineOf.get(reading.hostId);
+    if (bare === undefined || bare.unit !== reading.unit || bare.value <= 0) return [];
+    return [
+      {
+        ...reading,
+        unit: 'ratio',
+        value: reading.value / bare.value,
+        p95: reading.value / bare.value,
+        latestAt: Math.max(reading.latestAt, bare.latestAt),
+        resultIds: [...reading.resultIds, ...bare.resultIds],
+        stale: reading.stale || bare.stale,
+      },
+    ];
+  });
+}
+
+const placementOf = (option: OptionKey): { platform: string; runtime: string } => ({
+  platform: option.placement,
+  runtime: option.runtime,
+});
+
+const RATIO_USED = "mean throughput ÷ the bare process's on the same host";
+
+function sensitivityFigures(
+  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs'>,
+  option: OptionKey,
+  profile: PlacementProfile,
+  sensitivity: SensitivityName,
+): { scored: SensitivityFigures; emulated: Figure[] } {
+  const scored: Figure[] = [];
+  const emulated: Figure[] = [];
+  for (const workload of SENSITIVITY_WORKLOADS[sensitivity]) {
+    const where = { workload, metric: METRICS.throughput.metric };
+    const { now, staleAfterMs } = facts;
+    const platform = readingsOf(
+      facts.rows,
+      { ...where, ...placementOf(option) },
+      now,
+      staleAfterMs,
+    );
+    const baseline = readingsOf(
+      facts.rows,
+      { ...where, platform: BASELINE_PLATFORM },
+      now,
+      staleAfterMs,
+    );
+    const shown = { option, workload, metric: where.metric, unit: 'ratio' };
+    const hardware = ratioReadings(
+      platform.filter((reading) => !reading.tcg),
+      baseline,
+    );
+    if (hardware.length > 0) {
+      scored.push(measuredFigure(bestTier(hardware), { ...shown, used: RATIO_USED }));
+      continue;
+    }
+    const underTcg = ratioReadings(
+      platform.filter((reading) => reading.tcg),
+      baseline,
+    );
+    if (underTcg.length > 0) {
+      emulated.push(
+        measuredFigure(bestTier(underTcg), {
+          ...shown,
+          used: `${RATIO_USED}; measured under TCG emulation, not used: emulation is not what a VM costs`,
+        }),
+      );
+    }
+  }
+  if (scored.length === 0) {
+    const standIn = publishedStandIn(profile.publishedKind, 'throughput-ratio', sensitivity);
+    if (standIn !== undefined) {
+      scored.push(
+        publishedFigure(
+          standIn,
+          SENSITIVITY_WORKLOADS[sensitivity],
+          `${sensitivity} throughput relative to native (published, in place of a measurement)`,
+        ),
+      );
+    }
+  }
+  return {
+    scored: {
+      sensitivity,
+      figures: scored,
+      ratio: scored.length === 0 ? undefined : mean(scored.map((figure) => figure.value)),
+    },
+    emulated,
+  };
+}
+
+function optionFigures(
+  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs' | 'sensitivities'>,
+  option: OptionKey,
+): OptionFigures {
+  const profile = profileOf(option);
+  const startup = instanceFigure(facts, option, profile, 'startup', 'mean start-up');
+  const overhead = instanceFigure(
+    facts,
+    option,
+    profile,
+    'memoryOverhead',
+    'mean memory overhead per instance, net of the bare process',
+  );
+  const throughput = facts.sensitivities.map((sensitivity) =>
+    sensitivityFigures(facts, option, profile, sensitivity),
+  );
+  return {
+    option,
+    profile,
+    measured: facts.rows.some(
+      (row) => row.platform === option.placement && row.runtime === option.runtime,
+    ),
+    startup:
+      startup === undefined
+        ? undefined
+        : { ...startup.figure, p95: startup.p95, evidence: withP95(startup.figure, startup.p95) },
+    overhead: overhead?.figure,
+    throughput: throughput.map((each) => each.scored),
+    emulatedThroughput: throughput.flatMap((each) => each.emulated),
+  };
+}
+
+/** A measured start-up shows its p95 beside its mean: the budget rule reads the p95. */
+function withP95(figure: Figure, p95: number): readonly Evidence[] {
+  if (figure.source === 'published') return figure.evidence;
+  return figure.evidence.flatMap((item) => [
+    item,
+    {
+      ...item,
+      value: roundTo(p95, 4),
+      used: 'p95 start-up, averaged over hosts (the start-up budget rule)',
+    },
+  ]);
+}
+
+/** The question's sensitivities, or all of them when it names none. */
+export const sensitivitiesOf = (question: AdviceQuestion): readonly SensitivityName[] =>
+  question.sensitivity === undefined || question.sensitivity.length === 0
+    ? ALL_SENSITIVITIES
+    : ALL_SENSITIVITIES.filter((sensitivity) => question.sensitivity?.includes(sensitivity));
+
+/**
+ * The facts every ranking of this input shares: the hosts and rows the question counts (only
+ * those of `question.hosts` when it names any), the bare process's memory, and each
+ * candidate option's figures.
+ */
+export function gatherFacts(input: EngineInput): Facts {
+  const wanted = input.question.hosts ?? [];
+  const counts = (hostId: string): boolean => wanted.length === 0 || wanted.includes(hostId);
+  const hosts = input.hosts
+    .filter((host) => counts(host.hostId))
+    .sort((a, b) => compareText(a.hostId, b.hostId));
+  const rows = input.evidence.filter((row) => counts(row.hostId));
+  const base = {
+    rows,
+    now: input.now,
+    staleAfterMs: input.staleAfterMs,
+    sensitivities: sensitivitiesOf(input.question),
+  };
+  const { metric, unit } = METRICS.memoryPeak;
+  const ownReadings = readingsOf(
+    rows,
+    { platform: BASELINE_PLATFORM, workload: INSTANCE_WORKLOAD, metric, unit },
+    input.now,
+    input.staleAfterMs,
+  );
+  return {
+    ...base,
+    hosts,
+    ownMemory:
+      ownReadings.length === 0
+        ? undefined
+        : measuredFigure(perHost(bestTier(ownReadings)), {
+            option: {
+              placement: BASELINE_PLATFORM,
+              runtime: unique(
+                rows.filter((row) => row.platform === BASELINE_PLATFORM).map((row) => row.runtime),
+              ).join(','),
+            },
+            workload: INSTANCE_WORKLOAD,
+            metric,
+            unit,
+            used: "the bare process's mean peak memory, taken as the workload's own",
+          }),
+    options: candidateOptions(rows, hosts).map((option) => optionFigures(base, option)),
+  };
+}

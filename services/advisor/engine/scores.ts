@@ -1,0 +1,229 @@
+import type { AdviceQuestion, ScorePart } from '../../../contracts/advice.ts';
+import type { Figure, OptionFigures, SensitivityFigures } from './evidence.ts';
+import {
+  capitalise,
+  formatDuration,
+  formatList,
+  formatMiB,
+  formatMs,
+  formatNumber,
+  formatPercent,
+  roundTo,
+} from './format.ts';
+import type { IsolationLevel } from './placements.ts';
+
+/**
+ * The weighted score of an option that no rule ruled out. Each part is a value in [0, 1]
+ * (1 best); it adds weight × value × 100 points, and the score is their sum (0–100).
+ * docs/advisor.md states every formula and constant here.
+ */
+
+export type PartName = ScorePart['name'];
+
+/** How much each part counts. They sum to 1, so a perfect option scores 100. */
+export const WEIGHTS: Readonly<Record<PartName, number>> = {
+  startup: 0.2,
+  density: 0.2,
+  throughput: 0.25,
+  isolation: 0.15,
+  lifetime: 0.2,
+};
+
+/** The share of an instance's life spent starting that halves the start-up part. */
+export const STARTUP_TOLERANCE = 0.01;
+/** At or below this life (seconds) work counts as short-lived: the article's containers. */
+export const SHORT_LIFETIME_S = 600;
+/** At or above this life (seconds) work runs for an extended period: the article's VMs. */
+export const LONG_LIFETIME_S = 7 * 86_400;
+/** At or above this many instances at once, density is the first priority. */
+export const DENSE_INSTANCES = 1000;
+/** The value of a part with no figure at all, measured or published: neither good nor bad. */
+export const MISSING_VALUE = 0.5;
+
+export const ISOLATION_VALUES: Readonly<Record<IsolationLevel, number>> = {
+  'shared-kernel': 0.25,
+  'user-space-kernel': 0.5,
+  vm: 0.9,
+  'vm-and-container': 1,
+};
+
+const ISOLATION_WORDS: Readonly<Record<IsolationLevel, string>> = {
+  'shared-kernel':
+    'shares the host kernel (namespaces and cgroups): one kernel hole reaches every instance on the host',
+  'user-space-kernel':
+    'a user-space kernel between the workload and the host kernel: a weaker boundary than a VM',
+  vm: 'its own kernel behind hardware virtualization',
+  'vm-and-container':
+    "its own kernel behind hardware virtualization, with a container's packaging inside",
+};
+
+const clamp01 = (value: number): number => Math.min(1, Math.max(0, value));
+
+/** 1 / (1 + s / tolerance), s = start-up ÷ life: longer lives and faster starts score higher. */
+export function startupValue(startupMs: number, lifetimeSeconds: number): number {
+  const share = startupMs / (lifetimeSeconds * 1000);
+  return 1 / (1 + share / STARTUP_TOLERANCE);
+}
+
+/** own ÷ (own + overhead): the option's instances per GiB relative to the bare process's. */
+export function densityRatio(ownMiB: number, overheadMiB: number): number {
+  return ownMiB / (ownMiB + Math.max(0, overheadMiB));
+}
+
+/**
+ * 1 − denseness × (1 − density ratio): one instance's overhead costs little, so the ratio
+ * counts in full only from the dense count of instances on (log-linear in between).
+ */
+export function densityValue(ownMiB: number, overheadMiB: number, instances: number): number {
+  return 1 - denseness(instances) * (1 - densityRatio(ownMiB, overheadMiB));
+}
+
+/** The mean of the ratios to the bare process, each capped at 1 (faster than bare is noise). */
+export function throughputValue(ratios: readonly number[]): number {
+  return ratios.reduce((sum, ratio) => sum + clamp01(ratio), 0) / ratios.length;
+}
+
+/** 1 at or below the short life, 0 at or above the long one, log-linear in between. */
+export function shortness(lifetimeSeconds: number): number {
+  return clamp01(
+    Math.log(LONG_LIFETIME_S / lifetimeSeconds) / Math.log(LONG_LIFETIME_S / SHORT_LIFETIME_S),
+  );
+}
+
+/** 0 for one instance, 1 at or above the dense count, log-linear in between. */
+export function denseness(instances: number): number {
+  return clamp01(Math.log10(instances) / Math.log10(DENSE_INSTANCES));
+}
+
+/**
+ * The article's rule as a lean from VMs (0) to containers (1): short-lived work or maximum
+ * density favour containers, work that runs for an extended period favours VMs.
+ */
+export const containerLean = (lifetimeSeconds: number, instances: number): number =>
+  Math.max(shortness(lifetimeSeconds), denseness(instances));
+
+/** share × lean + (1 − share) × (1 − lean): containers follow the lean, VMs its opposite. */
+export const lifetimeValue = (containerShare: number, lean: number): number =>
+  containerShare * lean + (1 - containerShare) * (1 - lean);
+
+/** What the score needs besides the option: the workload's own memory, if known. */
+export interface ScoreContext {
+  readonly question: AdviceQuestion;
+  readonly ownMemory: Figure | undefined;
+}
+
+interface PartValue {
+  readonly value: number;
+  readonly why: string;
+}
+
+const missing = (what: string): PartValue => ({
+  value: MISSING_VALUE,
+  why: `${what}: scored ${MISSING_VALUE}, neither good nor bad`,
+});
+
+function startupPart(context: ScoreContext, option: OptionFigures): PartValue {
+  const startup = option.startup;
+  if (startup === undefined) return missing('No start-up figure, measured or published');
+  const lifetime = context.question.lifetimeSeconds;
+  const share = startup.value / (lifetime * 1000);
+  return {
+    value: startupValue(startup.value, lifetime),
+    why: `Start-up ${formatMs(startup.value)} (${startup.origin}) is ${formatPercent(share)} of a ${formatDuration(lifetime)} life; ${formatPercent(STARTUP_TOLERANCE)} would score 0.5.`,
+  };
+}
+
+/** The workload's own memory per instance: the question's, else the bare process's peak. */
+export function ownMemoryOf(context: ScoreContext): { value: number; origin: string } | undefined {
+  const given = context.question.memoryMiB;
+  if (given !== undefined) return { value: given, origin: 'as the question gives it' };
+  const measured = context.ownMemory;
+  return measured === undefined
+    ? undefined
+    : { value: measured.value, origin: `the bare process's peak, ${measured.origin}` };
+}
+
+function densityPart(context: ScoreContext, option: OptionFigures): PartValue {
+  const overhead = option.overhead;
+  if (overhead === undefined) return missing('No memory overhead figure, measured or published');
+  const own = ownMemoryOf(context);
+  if (own === undefined) {
+    return missing(
+      "No figure for the workload's own memory (the question gives no memoryMiB and the bare process was not measured)",
+    );
+  }
+  const instances = context.question.instances;
+  const added = Math.max(0, overhead.value);
+  return {
+    value: densityValue(own.value, added, instances),
+    why: `${formatMiB(added)} overhead per instance (${overhead.origin}) on ${formatMiB(own.value)} of its own (${own.origin}): ${formatPercent(densityRatio(own.value, added))} of the bare process's density, counted at ${formatPercent(denseness(instances))} for ${formatNumber(instances)} at once, which need ${formatMiB(instances * (own.value + added))} against ${formatMiB(instances * own.value)} bare.`,
+  };
+}
+
+function sensitivityWords(each: SensitivityFigures): string {
+  if (each.ratio === undefined) return `${each.sensitivity}: no figure, left out`;
+  const sources = [...new Set(each.figures.map((figure) => figure.source))].join(' and ');
+  return `${each.sensitivity} ${formatPercent(each.ratio)} (${sources})`;
+}
+
+function throughputPart(option: OptionFigures): PartValue {
+  const ratios = option.throughput.flatMap((each) =>
+    each.ratio === undefined ? [] : [each.ratio],
+  );
+  const names = option.throughput.map((each) => each.sensitivity);
+  if (ratios.length === 0) {
+    return missing(`No throughput figure for ${formatList(names)}, measured or published`);
+  }
+  const value = throughputValue(ratios);
+  return {
+    value,
+    why: `Throughput ${formatPercent(value)} of the bare process, the mean over ${formatList(option.throughput.map(sensitivityWords))}.`,
+  };
+}
+
+function isolationPart(option: OptionFigures): PartValue {
+  const level = option.profile.isolation;
+  return {
+    value: ISOLATION_VALUES[level],
+    why: `${capitalise(option.profile.described)}: ${ISOLATION_WORDS[level]}.`,
+  };
+}
+
+function lifetimePart(context: ScoreContext, option: OptionFigures): PartValue {
+  const { lifetimeSeconds, instances } = context.question;
+  const lean = containerLean(lifetimeSeconds, instances);
+  const share = option.profile.containerShare;
+  const kind = share === 1 ? 'a container' : share === 0 ? 'a VM' : 'a container and a VM at once';
+  return {
+    value: lifetimeValue(share, lean),
+    why: `A ${formatDuration(lifetimeSeconds)} life (short-lived ${formatPercent(shortness(lifetimeSeconds))}) and ${formatNumber(instances)} at once (dense ${formatPercent(denseness(instances))}) lean ${formatPercent(lean)} towards containers; this option is ${kind}.`,
+  };
+}
+
+/** The option's parts, in a fixed order, and its score (the sum of their points). */
+export function scoreOption(
+  context: ScoreContext,
+  option: OptionFigures,
+): { parts: ScorePart[]; score: number } {
+  const values: readonly (readonly [PartName, PartValue])[] = [
+    ['startup', startupPart(context, option)],
+    ['density', densityPart(context, option)],
+    ['throughput', throughputPart(option)],
+    ['isolation', isolationPart(option)],
+    ['lifetime', lifetimePart(context, option)],
+  ];
+  const parts = values.map(([name, part]) => ({
+    name,
+    weight: WEIGHTS[name],
+    value: roundTo(part.value, 3),
+    points: roundTo(WEIGHTS[name] * part.value * 100, 1),
+    why: part.why,
+  }));
+  return {
+    parts,
+    score: roundTo(
+      parts.reduce((sum, part) => sum + part.points, 0),
+      1,
+    ),
+  };
+}
