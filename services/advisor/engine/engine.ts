@@ -1,0 +1,61 @@
+import type { AdviceOption } from '../../../contracts/advice.ts';
+import { confidenceOf } from './confidence.ts';
+import { gatherFacts } from './evidence.ts';
+import { optionName } from './format.ts';
+import { hostFits } from './hosts.ts';
+import { compareText, sameOption } from './placements.ts';
+import { rank } from './rank.ts';
+import { evidenceOf, figuresOf, reasonsFor } from './reasons.ts';
+import { refreshNeeds } from './refresh.ts';
+import type { EngineAnswer, EngineInput } from './types.ts';
+import { whatWouldChange } from './what-would-change.ts';
+
+/**
+ * The advisor's decision engine: from a question, the evidence rows and the host inventory,
+ * the ranked options with their score parts, reasons and evidence; the ruled-out options with
+ * their rule; a confidence and what it rests on; what would change the answer; which hosts
+ * can take it; which hosts should measure again; and the result ids behind it all. A pure
+ * function of its input: the same input gives the same answer.
+ */
+export function advise(input: EngineInput): EngineAnswer {
+  const { question } = input;
+  const facts = gatherFacts(input);
+  const ranking = rank(question, facts);
+  const refresh = refreshNeeds(
+    facts,
+    question,
+    ranking.options.map((ranked) => ranked.figures.option),
+  );
+  const options: AdviceOption[] = ranking.options.map((ranked) => ({
+    placement: ranked.figures.option.placement,
+    runtime: ranked.figures.option.runtime,
+    score: ranked.score,
+    parts: [...ranked.parts],
+    reasons: reasonsFor(
+      question,
+      facts,
+      ranked,
+      refresh.byOption.get(optionName(ranked.figures.option)) ?? [],
+    ),
+    evidence: evidenceOf(figuresOf(question, facts, ranked)),
+  }));
+  const rankedIds = ranking.options.flatMap((ranked) =>
+    figuresOf(question, facts, ranked).flatMap((figure) => figure.resultIds),
+  );
+  const budgetIds = facts.options
+    .filter((option) =>
+      ranking.ruledOut.some(
+        (entry) => entry.rule === 'startup-budget' && sameOption(entry, option.option),
+      ),
+    )
+    .flatMap((option) => option.startup?.resultIds ?? []);
+  return {
+    options,
+    ruledOut: [...ranking.ruledOut],
+    confidence: confidenceOf(question, facts, ranking),
+    whatWouldChange: whatWouldChange(question, facts, ranking),
+    hosts: hostFits(question, facts, ranking),
+    refresh: refresh.hosts,
+    evidenceIds: [...new Set([...rankedIds, ...budgetIds])].sort(compareText),
+  };
+}

@@ -1,0 +1,228 @@
+import type { AdviceQuestion } from '../../../contracts/advice.ts';
+import { publishedStartup, type Facts } from './evidence.ts';
+import { formatDuration, formatList, formatMs, formatNumber, optionName } from './format.ts';
+import { sameOption } from './placements.ts';
+import { publishedStandIn, publishedShortName } from './published.ts';
+import { rank, type Ranking } from './rank.ts';
+import type { OptionKey } from './types.ts';
+
+/**
+ * What would change the answer, found by running the ranking again over varied inputs: the
+ * lifetime and the instance count (searched up and down until the first option changes, then
+ * narrowed down to the threshold), the trust level, the start-up budget, and a KVM host in
+ * place of TCG emulation. Every sentence states what the re-run found.
+ */
+
+export const LIFETIME_RANGE_S = { lowest: 1, highest: 10 * 365 * 86_400 } as const;
+export const INSTANCES_RANGE = { lowest: 1, highest: 1_000_000 } as const;
+
+/** Halving steps of the narrowing search on a continuous input. */
+const NARROWING_STEPS = 16;
+
+type Top = OptionKey | undefined;
+
+export const topOf = (ranking: Ranking): Top => ranking.options[0]?.figures.option;
+
+const sameTop = (a: Top, b: Top): boolean =>
+  a === undefined || b === undefined ? a === b : sameOption(a, b);
+
+const nameOf = (top: Top): string => (top === undefined ? 'no option' : optionName(top));
+
+export interface Threshold {
+  /** The first value, going from the question's, where another option ranks first. */
+  readonly at: number;
+  readonly from: Top;
+  readonly to: Top;
+}
+
+/**
+ * Steps from `start` towards `limit` (doubling or halving) until the first option differs,
+ * then narrows the step down to where it changes. Integers narrow to adjacent values.
+ */
+export function findThreshold(
+  start: number,
+  limit: number,
+  integer: boolean,
+  topAt: (value: number) => Top,
+): Threshold | undefined {
+  const from = topAt(start);
+  const upward = limit > start;
+  let same = start;
+  while (upward ? same < limit : same > limit) {
+    const next = upward ? Math.min(limit, same * 2) : Math.max(limit, same / 2);
+    const step = integer ? (upward ? Math.ceil(next) : Math.floor(next)) : next;
+    if (!sameTop(topAt(step), from)) return narrow(same, step, integer, from, topAt);
+    same = step;
+  }
+  return undefined;
+}
+
+function narrow(
+  same: number,
+  differs: number,
+  integer: boolean,
+  from: Top,
+  topAt: (value: number) => Top,
+): Threshold {
+  let kept = same;
+  let changed = differs;
+  for (let step = 0; step < NARROWING_STEPS; step += 1) {
+    if (integer && Math.abs(changed - kept) <= 1) break;
+    const middle = integer ? Math.round((kept + changed) / 2) : Math.sqrt(kept * changed);
+    if (sameTop(topAt(middle), from)) kept = middle;
+    else changed = middle;
+  }
+  return { at: changed, from, to: topAt(changed) };
+}
+
+export function lifetimeThresholds(
+  question: AdviceQuestion,
+  facts: Facts,
+): { above?: Threshold; below?: Threshold } {
+  const topAt = (lifetimeSeconds: number): Top =>
+    topOf(rank({ ...question, lifetimeSeconds }, facts));
+  const above = findThreshold(question.lifetimeSeconds, LIFETIME_RANGE_S.highest, false, topAt);
+  const below = findThreshold(question.lifetimeSeconds, LIFETIME_RANGE_S.lowest, false, topAt);
+  return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
+}
+
+export function instanceThresholds(
+  question: AdviceQuestion,
+  facts: Facts,
+): { above?: Threshold; below?: Threshold } {
+  const topAt = (instances: number): Top => topOf(rank({ ...question, instances }, facts));
+  const above = findThreshold(question.instances, INSTANCES_RANGE.highest, true, topAt);
+  const below = findThreshold(question.instances, INSTANCES_RANGE.lowest, true, topAt);
+  return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
+}
+
+const instead = (threshold: Threshold): string =>
+  `${nameOf(threshold.to)} ranks first instead of ${nameOf(threshold.from)}`;
+
+function lifetimeSentences(question: AdviceQuestion, facts: Facts): string[] {
+  const { above, below } = lifetimeThresholds(question, facts);
+  return [
+    ...(above === undefined
+      ? []
+      : [`Above a ${formatDuration(above.at)} lifetime, ${instead(above)}.`]),
+    ...(below === undefined
+      ? []
+      : [`Below a ${formatDuration(below.at)} lifetime, ${instead(below)}.`]),
+  ];
+}
+
+function instanceSentences(question: AdviceQuestion, facts: Facts): string[] {
+  const { above, below } = instanceThresholds(question, facts);
+  return [
+    ...(above === undefined
+      ? []
+      : [`From ${formatNumber(above.at)} instances at once, ${instead(above)}.`]),
+    ...(below === undefined
+      ? []
+      : [`At ${formatNumber(below.at)} instances or fewer, ${instead(below)}.`]),
+  ];
+}
+
+function trustSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+  const trust = question.trust === 'trusted' ? 'untrusted' : 'trusted';
+  const flipped = rank({ ...question, trust }, facts);
+  const from = topOf(current);
+  const to = topOf(flipped);
+  if (sameTop(from, to)) return [];
+  const ruledOut = flipped.ruledOut.some(
+    (entry) => entry.rule === 'untrusted' && from !== undefined && sameOption(entry, from),
+  );
+  const why = ruledOut ? ` (${nameOf(from)} is ruled out for untrusted code)` : '';
+  return [
+    to === undefined
+      ? `If the code were ${trust}, no option would be left${why}.`
+      : `If the code were ${trust}, ${nameOf(to)} would rank first instead of ${nameOf(from)}${why}.`,
+  ];
+}
+
+function budgetSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+  const budget = question.startupBudgetMs;
+  if (budget === undefined || !current.ruledOut.some((entry) => entry.rule === 'startup-budget')) {
+    return [];
+  }
+  const unbounded = rank({ ...question, startupBudgetMs: Number.POSITIVE_INFINITY }, facts);
+  const to = unbounded.options[0];
+  if (to === undefined || sameTop(topOf(current), to.figures.option)) return [];
+  const p95 = to.figures.startup?.p95;
+  const needed =
+    p95 === undefined ? '' : `; a budget of ${formatMs(Math.ceil(p95))} or more lets it in`;
+  return [
+    `Without the ${formatMs(budget)} start-up budget, ${optionName(to.figures.option)} would rank first instead of ${nameOf(topOf(current))}${needed}.`,
+  ];
+}
+
+/** The ranking again with the published hardware-virtualization start-up in place of TCG's. */
+function kvmSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+  const emulated = facts.options.flatMap((option) => {
+    const standIn =
+      option.startup?.tcg === true
+        ? publishedStandIn(option.profile.publishedKind, 'startup')
+        : undefined;
+    return standIn === undefined ? [] : [{ option, standIn }];
+  });
+  if (emulated.length === 0) return [];
+  const onKvm: Facts = {
+    ...facts,
+    options: facts.options.map((option) => {
+      const standIn = emulated.find((each) => each.option === option)?.standIn;
+      return standIn === undefined ? option : { ...option, startup: publishedStartup(standIn) };
+    }),
+  };
+  const ranking = rank(question, onKvm);
+  const wasRuledOut = (option: OptionKey): boolean =>
+    current.ruledOut.some((entry) => entry.rule === 'startup-budget' && sameOption(entry, option));
+  const admitted = ranking.options
+    .map((ranked, index) => ({ option: ranked.figures.option, place: index + 1 }))
+    .filter((each) => wasRuledOut(each.option));
+  const topChanged = !sameTop(topOf(current), topOf(ranking));
+  if (!topChanged && admitted.length === 0) return [];
+  const firstInstead = `first instead of ${nameOf(topOf(current))}`;
+  const figures = emulated.map(
+    ({ option, standIn }) =>
+      `${optionName(option.option)} about ${formatMs(standIn.value)}: ${standIn.claim}, ${publishedShortName(standIn)}`,
+  );
+  const consequences = [
+    ...admitted.map(
+      (each) =>
+        `${optionName(each.option)} would meet the start-up budget and rank ${each.place === 1 && topChanged ? firstInstead : ordinal(each.place)}`,
+    ),
+    ...(topChanged && !admitted.some((each) => each.place === 1)
+      ? [`${nameOf(topOf(ranking))} would rank ${firstInstead}`]
+      : []),
+  ];
+  return [
+    `On a KVM host instead of TCG emulation, with published start-up figures (${figures.join('; ')}), ${formatList(consequences)}.`,
+  ];
+}
+
+const ordinal = (place: number): string =>
+  place === 1 ? 'first' : place === 2 ? 'second' : place === 3 ? 'third' : `${place}th`;
+
+export function whatWouldChange(
+  question: AdviceQuestion,
+  facts: Facts,
+  current: Ranking,
+): string[] {
+  const searched = [
+    ...lifetimeSentences(question, facts),
+    ...instanceSentences(question, facts),
+    ...trustSentences(question, facts, current),
+  ];
+  const holds =
+    searched.length === 0
+      ? [
+          `${nameOf(topOf(current))} stays first at every lifetime tried (doubling steps) from ${formatDuration(LIFETIME_RANGE_S.lowest)} to ${formatDuration(LIFETIME_RANGE_S.highest)}, every count tried from ${formatNumber(INSTANCES_RANGE.lowest)} to ${formatNumber(INSTANCES_RANGE.highest)} instances, and either trust level.`,
+        ]
+      : [];
+  return [
+    ...searched,
+    ...holds,
+    ...budgetSentences(question, facts, current),
+    ...kvmSentences(question, facts, current),
+  ];
+}
