@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Advice, AdviceQuestion } from '../../contracts/advice.ts';
+import {
+  describeError,
+  jobProgressCodec,
+  jobRequestCodec,
+  jobsSubject,
+} from '../../contracts/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AuditLog } from './audit-log.ts';
+import { advise } from './engine/engine.ts';
+import type { EngineAnswer } from './engine/types.ts';
+import type { EvidenceCache, EvidenceChange } from './evidence-cache.ts';
+import type { Fleet } from './fleet.ts';
+
+export interface AdvisorOptions {
+  /** Evidence older than this is stale: the answer says so and asks for fresh runs. */
+  readonly staleAfterMs: number;
+  /** A host is asked for a fresh run at most this often. */
+  readonly jobCooldownMs: number;
+  /** Hosts silent for longer are not asked for runs. */
+  readonly hostAliveMs: number;
+}
+
+export const DEFAULT_ADVISOR_OPTIONS: AdvisorOptions = {
+  staleAfterMs: 7 * 24 * 60 * 60 * 1000,
+  jobCooldownMs: 10 * 60 * 1000,
+  hostAliveMs: 2 * 60 * 1000,
+};
+
+export interface AdvisorDeps {
+  readonly nc: NatsConnection;
+  readonly evidence: EvidenceCache;
+  readonly fleet: Fleet;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly options?: Partial<AdvisorOptions>;
+}
+
+/** A fresh run the advisor asked a host for, and what the host answered. */
+export interface RequestedRun {
+  readonly hostId: string;
+  readonly jobId: string;
+  readonly state: 'accepted' | 'rejected' | 'unanswered';
+  readonly detail?: string;
+}
+
+export interface Advisor {
+  /** Answers a checked question, keeps the answer in the audit log, asks for fresh runs. */
+  ask(question: AdviceQuestion): Advice;
+  /** A stored answer by id. */
+  get(id: string): Promise<Advice | undefined>;
+  /**
+   * Answers the question now and again whenever new evidence changes the answer; returns an
+   * unsubscribe.
+   */
+  watch(
+    question: AdviceQuestion,
+    listener: (advice: Advice, why: 'asked' | 'evidence') => void,
+  ): () => void;
+  /** Called when new results land (after the evidence is read again). */
+  onResults(listener: (change: EvidenceChange) => void): () => void;
+  /** Runs asked of hosts, newest last. */
+  requestedRuns(): readonly RequestedRun[];
+}
+
+function newAdviceId(now: number): string {
+  return `adv-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** What makes two answers to one question differ for a reader (not the id or the time). */
+function substance(answer: EngineAnswer): string {
+  return JSON.stringify([
+    answer.options,
+    answer.ruledOut,
+    answer.confidence,
+    answer.whatWouldChange,
+    answer.hosts,
+  ]);
+}
+
+/**
+ * The advisor: the decision engine over the evidence held in memory and the fleet's
+ * inventory. Every answer is kept in the audit log; hosts whose evidence is missing or stale
+ * are asked for a fresh run on berth.jobs.<hostId> (at most once per cooldown), and watchers
+ * get the new answer when the runs land.
+ */
+export function createAdvisor(deps: AdvisorDeps): Advisor {
+  const options = { ...DEFAULT_ADVISOR_OPTIONS, ...deps.options };
+  const { nc, evidence, fleet, audit, logger } = deps;
+  const lastAsked = new Map<string, number>();
+  const runs: RequestedRun[] = [];
+
+  const requestRun = (hostId: string, reason: string): void => {
+    const now = Date.now();
+    const jobId = `job-adv-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
+    lastAsked.set(hostId, now);
+    const request = jobRequestCodec.encode({
+      schemaVersion: 1,
+      id: jobId,
+      hostId,
+      requestedAt: now,
+      requestedBy: 'advisor',
+      suite: 'quick',
+      reason: reason.slice(0, 512),
+    });
+    const remember = (run: RequestedRun): void => {
+      runs.push(run);
+      if (runs.length > 100) runs.shift();
+    };
+    nc.request(jobsSubject(hostId), request, { timeout: 10_000 }).then(
+      (reply) => {
+        const decoded = jobProgressCodec.decode(reply.data, 1 << 20);
+        const state = decoded.ok && decoded.value.state === 'accepted' ? 'accepted' : 'rejected';
+        const detail = decoded.ok ? decoded.value.error?.message : decoded.reason;
+        remember({ hostId, jobId, state, ...(detail === undefined ? {} : { detail }) });
+        logger.info({ hostId, jobId, state, detail }, 'fresh run requested');
+      },
+      (error: unknown) => {
+        remember({ hostId, jobId, state: 'unanswered', detail: describeError(error) });
+        logger.warn({ hostId, jobId, err: describeError(error) }, 'fresh run not requested');
+      },
+    );
+  };
+
+  const askForRuns = (answer: EngineAnswer, workload: string): void => {
+    const now = Date.now();
+    const alive = new Map(fleet.hosts().map((host) => [host.hostId, host.lastSeenAt]));
+    for (const hostId of answer.refresh) {
+      const seen = alive.get(hostId);
+      if (seen === undefined || now - seen > options.hostAliveMs) continue;
+      if (now - (lastAsked.get(hostId) ?? 0) < options.jobCooldownMs) continue;
+      requestRun(hostId, `the advisor lacks fresh evidence for "${workload}"`);
+    }
+  };
+
+  const answer = (question: AdviceQuestion): EngineAnswer => {
+    const hostIds = question.hosts === undefined ? undefined : new Set(question.hosts);
+    return advise({
+      question,
+      evidence:
+        hostIds === undefined
+          ? evidence.rows()
+          : evidence.rows().filter((row) => hostIds.has(row.hostId)),
+      hosts:
+        hostIds === undefined
+          ? fleet.hostInfos()
+          : fleet.hostInfos().filter((host) => hostIds.has(host.hostId)),
+      now: Date.now(),
+      staleAfterMs: options.staleAfterMs,
+    });
+  };
+
+  const publish = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
+    const now = Date.now();
+    const advice: Advice = {
+      schemaVersion: 1,
+      id: newAdviceId(now),
+      answeredAt: now,
+      question,
+      options: engine.options,
+      ruledOut: engine.ruledOut,
+      confidence: engine.confidence,
+      whatWouldChange: engine.whatWouldChange,
+      hosts: engine.hosts,
+    };
+    audit.record(advice, engine.evidenceIds);
+    askForRuns(engine, question.workload);
+    return advice;
+  };
+
+  return {
+    ask: (question) => publish(question, answer(question)),
+    get: (id) => audit.get(id),
+    watch: (question, listener) => {
+      const first = answer(question);
+      let last = substance(first);
+      listener(publish(question, first), 'asked');
+      return evidence.onChange(() => {
+        const next = answer(question);
+        const now = substance(next);
+        if (now === last) return;
+        last = now;
+        listener(publish(question, next), 'evidence');
+      });
+    },
+    onResults: (listener) => evidence.onChange(listener),
+    requestedRuns: () => runs,
+  };
+}

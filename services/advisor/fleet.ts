@@ -1,0 +1,130 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import {
+  describeError,
+  heartbeatCodec,
+  hostInventoryCodec,
+  INVENTORY_SUBJECTS,
+  type HostInventory,
+} from '../../contracts/index.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
+import type { HostInfo } from './engine/types.ts';
+
+const MAX_INVENTORY_BYTES = 1 << 20;
+
+/** What the advisor knows of one host: its last inventory and its last sign of life. */
+export interface FleetHost {
+  readonly hostId: string;
+  readonly inventory?: HostInventory;
+  /** When the host last sent anything (inventory or heartbeat), epoch ms. */
+  readonly lastSeenAt: number;
+  readonly busy: boolean;
+  readonly runId?: string;
+}
+
+export interface Fleet {
+  hosts(): FleetHost[];
+  /** The hosts with an inventory, as the decision engine reads them. */
+  hostInfos(): HostInfo[];
+  /** Called with the host whenever its inventory or heartbeat changes; returns an unsubscribe. */
+  onChange(listener: (host: FleetHost) => void): () => void;
+  stop(): Promise<void>;
+}
+
+/** A host's inventory as the engine reads it. */
+export function hostInfoOf(host: FleetHost & { inventory: HostInventory }): HostInfo {
+  const inventory = host.inventory;
+  return {
+    hostId: host.hostId,
+    kernel: inventory.os.kernel,
+    osFamily: inventory.os.family.toLowerCase(),
+    memoryBytes: inventory.memoryBytes,
+    lastSeenAt: host.lastSeenAt,
+    platforms: inventory.platforms.map((row) => ({
+      platform: row.platform,
+      runtime: row.runtime,
+      available: row.available,
+      ...(row.reason === undefined ? {} : { reason: row.reason }),
+      ...(row.accel === undefined ? {} : { accel: row.accel }),
+    })),
+  };
+}
+
+/**
+ * Follows `berth.inventory.*` from the stream's start (it keeps the last messages of each
+ * host) and then live, with an ordered consumer: every advisor builds the same picture of
+ * the fleet, and one that restarts rebuilds it. Messages that break the contract are
+ * skipped (ingest is not involved here; the agent is the only writer).
+ */
+export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fleet> {
+  const known = new Map<string, FleetHost>();
+  const listeners = new Set<(host: FleetHost) => void>();
+  const consumer = await jetstream(nc).consumers.get(INVENTORY_STREAM, {
+    filter_subjects: [INVENTORY_SUBJECTS],
+    deliver_policy: DeliverPolicy.All,
+  });
+  const messages: ConsumerMessages = await consumer.consume();
+
+  const update = (host: FleetHost): void => {
+    known.set(host.hostId, host);
+    for (const listener of listeners) listener(host);
+  };
+
+  const loop = (async () => {
+    for await (const message of messages) {
+      const parsed = hostInventoryCodec.parse(message.data, MAX_INVENTORY_BYTES);
+      if (!parsed.ok) continue;
+      const type = (parsed.value as { type?: unknown }).type;
+      if (type === 'inventory') {
+        const checked = hostInventoryCodec.check(parsed.value);
+        if (!checked.ok) {
+          logger.warn({ subject: message.subject, reason: checked.reason }, 'inventory skipped');
+          continue;
+        }
+        const inventory = checked.value;
+        const before = known.get(inventory.hostId);
+        update({
+          hostId: inventory.hostId,
+          inventory,
+          lastSeenAt: Math.max(before?.lastSeenAt ?? 0, inventory.sentAt),
+          busy: before?.busy ?? false,
+          ...(before?.runId === undefined ? {} : { runId: before.runId }),
+        });
+      } else if (type === 'heartbeat') {
+        const checked = heartbeatCodec.check(parsed.value);
+        if (!checked.ok) continue;
+        const beat = checked.value;
+        const before = known.get(beat.hostId);
+        update({
+          hostId: beat.hostId,
+          ...(before?.inventory === undefined ? {} : { inventory: before.inventory }),
+          lastSeenAt: Math.max(before?.lastSeenAt ?? 0, beat.sentAt),
+          busy: beat.busy,
+          ...(beat.runId === undefined ? {} : { runId: beat.runId }),
+        });
+      }
+    }
+  })().catch((error: unknown) => {
+    logger.error({ err: describeError(error) }, 'fleet watch ended');
+  });
+
+  return {
+    hosts: () => [...known.values()].sort((a, b) => a.hostId.localeCompare(b.hostId)),
+    hostInfos: () =>
+      [...known.values()]
+        .filter(
+          (host): host is FleetHost & { inventory: HostInventory } => host.inventory !== undefined,
+        )
+        .map(hostInfoOf)
+        .sort((a, b) => a.hostId.localeCompare(b.hostId)),
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop: async () => {
+      messages.stop();
+      await loop;
+    },
+  };
+}
