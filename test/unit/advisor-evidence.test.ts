@@ -268,6 +268,10 @@ describe('which hosts count', () => {
     expect(answer.evidenceIds.every((id) => id.startsWith('r-host-kvm-'))).toBe(true);
   });
 
+  it('an empty list of hosts counts them all', () => {
+    expect(advise({ ...fleet, question: question({ hosts: [] }) })).toEqual(advise(fleet));
+  });
+
   it('an unknown host id is no error: it has no evidence, and the confidence says so', () => {
     const answer = advise({ ...fleet, question: question({ hosts: ['host-gone'] }) });
     expect(answer.evidenceIds).toEqual([]);

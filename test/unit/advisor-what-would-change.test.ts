@@ -107,6 +107,30 @@ describe('what would change the answer', () => {
     ]);
   });
 
+  it('with every option ruled out, says what would let one in', () => {
+    const none = advise(
+      engineInput({
+        question: question({ os: { family: 'linux', fullOs: true }, startupBudgetMs: 1_000 }),
+      }),
+    );
+    expect(none.options).toEqual([]);
+    expect(none.whatWouldChange).toContain(
+      'Without the 1,000 ms start-up budget, vm/qemu-microvm would rank first, where now no option is left; a budget of 5,200 ms or more lets it in.',
+    );
+  });
+
+  it('says so when every option stays ruled out whatever the lifetime, count and trust', () => {
+    const nothing = advise(
+      engineInput({
+        question: question({ os: { family: 'windows', fullOs: true }, startupBudgetMs: 10 }),
+      }),
+    );
+    expect(nothing.options).toEqual([]);
+    expect(nothing.whatWouldChange[0]).toMatch(
+      /^Every option stays ruled out at every lifetime tried .* and either trust level\.$/,
+    );
+  });
+
   it('under TCG, says what the published KVM start-up would change', () => {
     const budget = question({ startupBudgetMs: 1_000, lifetimeSeconds: 30 * DAY_S, instances: 2 });
     const answer = advise(engineInput({ question: budget }));

@@ -28,6 +28,12 @@ const sameTop = (a: Top, b: Top): boolean =>
 
 const nameOf = (top: Top): string => (top === undefined ? 'no option' : optionName(top));
 
+/** "first instead of X", or where every option is ruled out now, says so. */
+const firstInsteadOf = (from: Top): string =>
+  from === undefined
+    ? 'first, where now no option is left'
+    : `first instead of ${optionName(from)}`;
+
 export interface Threshold {
   /** The first value, going from the question's, where another option ranks first. */
   readonly at: number;
@@ -97,7 +103,7 @@ export function instanceThresholds(
 }
 
 const instead = (threshold: Threshold): string =>
-  `${nameOf(threshold.to)} ranks first instead of ${nameOf(threshold.from)}`;
+  `${nameOf(threshold.to)} ranks ${firstInsteadOf(threshold.from)}`;
 
 function lifetimeSentences(question: AdviceQuestion, facts: Facts): string[] {
   const { above, below } = lifetimeThresholds(question, facts);
@@ -136,7 +142,7 @@ function trustSentences(question: AdviceQuestion, facts: Facts, current: Ranking
   return [
     to === undefined
       ? `If the code were ${trust}, no option would be left${why}.`
-      : `If the code were ${trust}, ${nameOf(to)} would rank first instead of ${nameOf(from)}${why}.`,
+      : `If the code were ${trust}, ${nameOf(to)} would rank ${firstInsteadOf(from)}${why}.`,
   ];
 }
 
@@ -152,7 +158,7 @@ function budgetSentences(question: AdviceQuestion, facts: Facts, current: Rankin
   const needed =
     p95 === undefined ? '' : `; a budget of ${formatMs(Math.ceil(p95))} or more lets it in`;
   return [
-    `Without the ${formatMs(budget)} start-up budget, ${optionName(to.figures.option)} would rank first instead of ${nameOf(topOf(current))}${needed}.`,
+    `Without the ${formatMs(budget)} start-up budget, ${optionName(to.figures.option)} would rank ${firstInsteadOf(topOf(current))}${needed}.`,
   ];
 }
 
@@ -181,7 +187,7 @@ function kvmSentences(question: AdviceQuestion, facts: Facts, current: Ranking):
     .filter((each) => wasRuledOut(each.option));
   const topChanged = !sameTop(topOf(current), topOf(ranking));
   if (!topChanged && admitted.length === 0) return [];
-  const firstInstead = `first instead of ${nameOf(topOf(current))}`;
+  const firstInstead = firstInsteadOf(topOf(current));
   const figures = emulated.map(
     ({ option, standIn }) =>
       `${optionName(option.option)} about ${formatMs(standIn.value)}: ${standIn.claim}, ${publishedShortName(standIn)}`,
@@ -213,12 +219,16 @@ export function whatWouldChange(
     ...instanceSentences(question, facts),
     ...trustSentences(question, facts, current),
   ];
+  const tried = `every lifetime tried (doubling steps) from ${formatDuration(LIFETIME_RANGE_S.lowest)} to ${formatDuration(LIFETIME_RANGE_S.highest)}, every count tried from ${formatNumber(INSTANCES_RANGE.lowest)} to ${formatNumber(INSTANCES_RANGE.highest)} instances, and either trust level`;
+  const top = topOf(current);
   const holds =
-    searched.length === 0
-      ? [
-          `${nameOf(topOf(current))} stays first at every lifetime tried (doubling steps) from ${formatDuration(LIFETIME_RANGE_S.lowest)} to ${formatDuration(LIFETIME_RANGE_S.highest)}, every count tried from ${formatNumber(INSTANCES_RANGE.lowest)} to ${formatNumber(INSTANCES_RANGE.highest)} instances, and either trust level.`,
-        ]
-      : [];
+    searched.length > 0
+      ? []
+      : [
+          top === undefined
+            ? `Every option stays ruled out at ${tried}.`
+            : `${optionName(top)} stays first at ${tried}.`,
+        ];
   return [
     ...searched,
     ...holds,
