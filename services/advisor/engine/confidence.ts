@@ -1,5 +1,11 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
-import type { Facts, Figure, OptionFigures } from './evidence.ts';
+import {
+  scoredFigures,
+  type Facts,
+  type Figure,
+  type OptionFigures,
+  type ScoredFigures,
+} from './evidence.ts';
 import { formatDuration, formatList, formatNumber, optionName, plural, roundTo } from './format.ts';
 import { compareText } from './placements.ts';
 import type { Ranking } from './rank.ts';
@@ -42,27 +48,14 @@ export function figureQuality(figure: Figure | undefined): number {
   );
 }
 
-interface Item {
-  readonly label: string;
-  readonly figures: readonly Figure[];
-}
+type Item = ScoredFigures;
 
-/** The figures an option's score reads: start-up, memory overhead, each sensitivity's ratios. */
-function itemsOf(option: OptionFigures): Item[] {
-  const name = optionName(option.option);
-  const one = (label: string, figure: Figure | undefined): Item => ({
-    label: `${name} ${label}`,
-    figures: figure === undefined ? [] : [figure],
-  });
-  return [
-    one('start-up', option.startup),
-    one('memory overhead', option.overhead),
-    ...option.throughput.map((each) => ({
-      label: `${name} ${each.sensitivity} throughput`,
-      figures: each.figures,
-    })),
-  ];
-}
+/** The figures an option's score reads, named with the option. */
+const itemsOf = (option: OptionFigures): Item[] =>
+  scoredFigures(option).map((item) => ({
+    ...item,
+    label: `${optionName(option.option)} ${item.label}`,
+  }));
 
 type ItemKind = 'fresh' | 'stale' | 'published' | 'missing';
 

@@ -475,6 +475,28 @@ function withP95(figure: Figure, p95: number): readonly Evidence[] {
   ]);
 }
 
+/** A figure the score reads, by name, with the figures behind it (none: no figure at all). */
+export interface ScoredFigures {
+  readonly label: string;
+  readonly figures: readonly Figure[];
+}
+
+/** What an option's score reads: start-up, memory overhead, and each sensitivity's ratios. */
+export function scoredFigures(option: OptionFigures): ScoredFigures[] {
+  const one = (label: string, figure: Figure | undefined): ScoredFigures => ({
+    label,
+    figures: figure === undefined ? [] : [figure],
+  });
+  return [
+    one('start-up', option.startup),
+    one('memory overhead', option.overhead),
+    ...option.throughput.map((each) => ({
+      label: `${each.sensitivity} throughput`,
+      figures: each.figures,
+    })),
+  ];
+}
+
 /** The question's sensitivities, or all of them when it names none. */
 export const sensitivitiesOf = (question: AdviceQuestion): readonly SensitivityName[] =>
   question.sensitivity === undefined || question.sensitivity.length === 0

@@ -1,32 +1,14 @@
 import type { AdviceQuestion, Evidence } from '../../../contracts/advice.ts';
-import type { Facts, Figure } from './evidence.ts';
+import { scoredFigures, type Facts, type Figure, type ScoredFigures } from './evidence.ts';
 import { formatDuration, formatList, formatMs, formatPercent } from './format.ts';
 import type { RankedOption } from './rank.ts';
 
 /** An option's reasons (sentences with the numbers that decided it) and the evidence it shows. */
 
-interface Labelled {
-  readonly label: string;
-  readonly figure: Figure | undefined;
-}
-
-function labelled(ranked: RankedOption): Labelled[] {
-  const { startup, overhead, throughput } = ranked.figures;
-  return [
-    { label: 'start-up', figure: startup },
-    { label: 'memory overhead', figure: overhead },
-    ...throughput.flatMap((each): Labelled[] =>
-      each.figures.length === 0
-        ? [{ label: `${each.sensitivity} throughput`, figure: undefined }]
-        : each.figures.map((figure) => ({ label: `${each.sensitivity} throughput`, figure })),
-    ),
-  ];
-}
-
 const labelsWhere = (
-  items: readonly Labelled[],
-  test: (figure: Figure | undefined) => boolean,
-): string[] => [...new Set(items.filter((item) => test(item.figure)).map((item) => item.label))];
+  items: readonly ScoredFigures[],
+  test: (figures: readonly Figure[]) => boolean,
+): string[] => items.filter((item) => test(item.figures)).map((item) => item.label);
 
 function partsSentence(ranked: RankedOption): string {
   const byValue = [...ranked.parts].sort((a, b) => b.value - a.value);
@@ -85,15 +67,19 @@ function evidenceSentences(
   facts: Facts,
   refresh: readonly string[],
 ): string[] {
-  const items = labelled(ranked);
-  const published = items.filter((item) => item.figure?.source === 'published');
-  const missing = labelsWhere(items, (figure) => figure === undefined);
-  const stale = labelsWhere(items, (figure) => figure?.stale === true);
+  const items = scoredFigures(ranked.figures);
+  const published = items.flatMap((item) =>
+    item.figures
+      .filter((figure) => figure.source === 'published')
+      .map((figure) => `${item.label} (${figure.origin})`),
+  );
+  const missing = labelsWhere(items, (figures) => figures.length === 0);
+  const stale = labelsWhere(items, (figures) => figures.some((figure) => figure.stale));
   return [
     ...(published.length === 0
       ? []
       : [
-          `Published figures stand in where no usable measurement exists: ${formatList(published.map((item) => `${item.label} (${item.figure?.origin ?? ''})`))}.`,
+          `Published figures stand in where no usable measurement exists: ${formatList(published)}.`,
         ]),
     ...(missing.length === 0
       ? []

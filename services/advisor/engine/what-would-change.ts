@@ -81,26 +81,32 @@ function narrow(
   return { at: changed, from, to: topAt(changed) };
 }
 
-export function lifetimeThresholds(
-  question: AdviceQuestion,
-  facts: Facts,
-): { above?: Threshold; below?: Threshold } {
-  const topAt = (lifetimeSeconds: number): Top =>
-    topOf(rank({ ...question, lifetimeSeconds }, facts));
-  const above = findThreshold(question.lifetimeSeconds, LIFETIME_RANGE_S.highest, false, topAt);
-  const below = findThreshold(question.lifetimeSeconds, LIFETIME_RANGE_S.lowest, false, topAt);
+export interface Thresholds {
+  readonly above?: Threshold;
+  readonly below?: Threshold;
+}
+
+/** The nearest change of the first option above and below `start`, within the range. */
+function thresholdsAround(
+  start: number,
+  range: { readonly lowest: number; readonly highest: number },
+  integer: boolean,
+  topAt: (value: number) => Top,
+): Thresholds {
+  const above = findThreshold(start, range.highest, integer, topAt);
+  const below = findThreshold(start, range.lowest, integer, topAt);
   return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
 }
 
-export function instanceThresholds(
-  question: AdviceQuestion,
-  facts: Facts,
-): { above?: Threshold; below?: Threshold } {
-  const topAt = (instances: number): Top => topOf(rank({ ...question, instances }, facts));
-  const above = findThreshold(question.instances, INSTANCES_RANGE.highest, true, topAt);
-  const below = findThreshold(question.instances, INSTANCES_RANGE.lowest, true, topAt);
-  return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
-}
+export const lifetimeThresholds = (question: AdviceQuestion, facts: Facts): Thresholds =>
+  thresholdsAround(question.lifetimeSeconds, LIFETIME_RANGE_S, false, (lifetimeSeconds) =>
+    topOf(rank({ ...question, lifetimeSeconds }, facts)),
+  );
+
+export const instanceThresholds = (question: AdviceQuestion, facts: Facts): Thresholds =>
+  thresholdsAround(question.instances, INSTANCES_RANGE, true, (instances) =>
+    topOf(rank({ ...question, instances }, facts)),
+  );
 
 const instead = (threshold: Threshold): string =>
   `${nameOf(threshold.to)} ranks ${firstInsteadOf(threshold.from)}`;
