@@ -15,7 +15,8 @@ import type {
   PlatformDriver,
 } from '../agents/host-agent/drivers/driver.ts';
 import { guestCommand, qemuArgs, type QemuMode } from '../agents/host-agent/drivers/vm-qemu.ts';
-import { agentDir, selectDrivers } from '../agents/host-agent/run.ts';
+import { agentDir, selectDrivers, type DriverConfig } from '../agents/host-agent/run.ts';
+import { SETTINGS } from '../lib/config.ts';
 import { runnerBundle } from '../agents/host-agent/runner-bundle.ts';
 import { metricFromSamples } from '../agents/host-agent/stats.ts';
 import { newRunId } from '../agents/host-agent/suite.ts';
@@ -543,6 +544,15 @@ function variantsFor(
   return undefined;
 }
 
+/** The drivers as an agent with default settings makes them, over the benchmark's data folder. */
+function defaultDriverConfig(dataDir: string): DriverConfig {
+  return {
+    dataDir,
+    libvirtUri: SETTINGS.libvirtUri.defaultValue,
+    containersPerVm: SETTINGS.containersPerVm.defaultValue,
+  };
+}
+
 async function startupStep(
   options: DriversBenchOptions,
   dataDir: string,
@@ -555,7 +565,7 @@ async function startupStep(
     "start-up: from the launch to the runner's ready line (runner started with --workloads '' --hold)",
   );
   say();
-  for (const driver of await selectDrivers(dataDir, options.platforms)) {
+  for (const driver of await selectDrivers(defaultDriverConfig(dataDir), options.platforms)) {
     const chosen = variantsFor(driver, dataDir, runnerPath);
     if (chosen === undefined) {
       say(
@@ -751,7 +761,7 @@ async function spreadStep(
   runId: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const [driver] = await selectDrivers(dataDir, ['process']);
+  const [driver] = await selectDrivers(defaultDriverConfig(dataDir), ['process']);
   if (driver === undefined) throw new Error('no process driver');
   const workload = 'cpu-sha256';
   say(

@@ -177,12 +177,42 @@ export const SETTINGS = {
     defaultValue: 9464,
     parse: integer(0, 65_535),
   },
+  advisorHost: {
+    env: 'BERTH_ADVISOR_HOST',
+    flag: '--host <host>',
+    description: 'address of the advisor (HTTP API, WebSocket and dashboard)',
+    defaultValue: '127.0.0.1',
+    parse: text,
+  },
+  advisorPort: {
+    env: 'BERTH_ADVISOR_PORT',
+    flag: '--port <port>',
+    description: 'port of the advisor (0 picks a free one)',
+    defaultValue: 7700,
+    parse: integer(0, 65_535),
+  },
+  advisorToken: {
+    env: 'BERTH_ADVISOR_TOKEN',
+    flag: '--token <token>',
+    description:
+      'bearer token the advisor requires (needed when it listens on anything but loopback; prefer the variable)',
+    defaultValue: undefined as string | undefined,
+    parse: optionalText,
+    secret: true,
+  },
   libvirtUri: {
     env: 'BERTH_LIBVIRT_URI',
     flag: '--libvirt-uri <uri>',
     description: 'libvirt connection of the vm:libvirt platform (qemu, xen or test driver)',
     defaultValue: 'qemu:///system',
     parse: libvirtUri,
+  },
+  containersPerVm: {
+    env: 'BERTH_CONTAINERS_PER_VM',
+    flag: '--containers-per-vm <k>',
+    description: 'containers the container-in-vm platform starts side by side in one VM',
+    defaultValue: 1,
+    parse: integer(1, 8),
   },
   logLevel: {
     env: 'BERTH_LOG_LEVEL',

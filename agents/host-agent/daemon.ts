@@ -20,10 +20,15 @@ import { matchDrivers, unknownPlatformsMessage } from './drivers/select.ts';
 import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
-import { agentDir, publishInventory, selectDrivers, type AgentConfig } from './run.ts';
-import { newRunId, platformSteps, runSuite, SUITES, suiteSteps } from './suite.ts';
+import { agentDir, baselineOf, publishInventory, selectDrivers, type AgentConfig } from './run.ts';
+import { ALL_WORKLOADS, newRunId, platformSteps, runSuite, SUITES, suiteSteps } from './suite.ts';
 
 const HEARTBEAT_MS = 15_000;
+/**
+ * The inventory goes out again with every 10th heartbeat: the stream keeps the last 16
+ * messages of a host, so one of them is always the inventory, for an advisor that starts later.
+ */
+const INVENTORY_EVERY_HEARTBEATS = 10;
 const MAX_JOB_BYTES = 64 * 1024;
 
 interface Running {
@@ -43,7 +48,7 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
   await removeLeftovers(dir, logger, config.libvirtUri);
-  const allDrivers = await selectDrivers(config.dataDir, [], config.libvirtUri);
+  const allDrivers = await selectDrivers(config, []);
   const nc: NatsConnection = await connectNats({
     url: config.natsUrl,
     name: `berth-agent-${hostId}`,
@@ -99,7 +104,10 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
         : job.platforms.length === 0
           ? []
           : matchDrivers(allDrivers, job.platforms).selected;
-    const suite = SUITES[job.suite];
+    const suite = {
+      ...SUITES[job.suite],
+      ...(job.workloads === undefined ? {} : { workloads: job.workloads }),
+    };
     const total = suiteSteps(suite, drivers.length);
     let done = 0;
     const progress = (state: JobProgress['state'], text?: string): void => {
@@ -124,6 +132,7 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
       runId,
       suite,
       drivers,
+      ...baselineOf(allDrivers),
       deliver: (batch) => outbox.add(batch),
       signal: abort.signal,
       onEvent: (event) => {
@@ -190,6 +199,18 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
         );
         return;
       }
+      const unknownWorkloads = (job.workloads ?? []).filter(
+        (name) => !ALL_WORKLOADS.includes(name),
+      );
+      if (unknownWorkloads.length > 0) {
+        reject(
+          message,
+          jobId,
+          'BERTH_ERR_UNKNOWN_WORKLOAD',
+          `workloads: unknown ${unknownWorkloads.join(', ')} (known: ${ALL_WORKLOADS.join(', ')})`,
+        );
+        return;
+      }
       if (running !== undefined) {
         reject(
           message,
@@ -203,9 +224,18 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
     },
   });
 
-  await publishInventory(nc, await collectInventory(hostId, allDrivers), logger);
+  const inventory = await collectInventory(hostId, allDrivers);
+  await publishInventory(nc, inventory, logger);
   heartbeat();
-  const timer = setInterval(heartbeat, HEARTBEAT_MS);
+  let beats = 0;
+  const timer = setInterval(() => {
+    beats += 1;
+    if (beats % INVENTORY_EVERY_HEARTBEATS === 0) {
+      void publishInventory(nc, { ...inventory, sentAt: Date.now() }, logger);
+    } else {
+      heartbeat();
+    }
+  }, HEARTBEAT_MS);
   process.stdout.write(`berth agent ready: host ${hostId}, jobs on ${jobsSubject(hostId)}\n`);
 
   const signal = await untilSignal(logger);

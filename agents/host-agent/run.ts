@@ -10,7 +10,7 @@ import {
   type HostInventory,
   type ResultBatch,
 } from '../../contracts/index.ts';
-import { SETTINGS, type Config } from '../../lib/config.ts';
+import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { createDrivers } from './drivers/registry.ts';
@@ -23,7 +23,9 @@ import { openOutbox } from './outbox.ts';
 import { runnerBundle } from './runner-bundle.ts';
 import { newRunId, platformSteps, runSuite, SUITES, suiteSteps, type SuiteName } from './suite.ts';
 
-export type AgentConfig = Config<'dataDir' | 'natsUrl' | 'libvirtUri'>;
+/** What choosing and making the drivers reads of the configuration. */
+export type DriverConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm'>;
+export type AgentConfig = DriverConfig & Config<'natsUrl'>;
 
 export interface AgentRunOptions {
   readonly suite: SuiteName;
@@ -78,16 +80,14 @@ export function printImageStep(done: number, total: number, what: string): void 
  * drivers, `platform:runtime` (`vm:libvirt`) one.
  */
 export async function selectDrivers(
-  dataDir: string,
+  config: DriverConfig,
   platforms: readonly string[],
-  libvirtUri: string = SETTINGS.libvirtUri.defaultValue,
 ): Promise<PlatformDriver[]> {
-  const drivers = createDrivers(
-    await runnerBundle(dataDir),
-    agentDir(dataDir),
-    libvirtUri,
-    printImageStep,
-  );
+  const drivers = createDrivers(await runnerBundle(config.dataDir), agentDir(config.dataDir), {
+    libvirtUri: config.libvirtUri,
+    containersPerVm: config.containersPerVm,
+    onImageStep: printImageStep,
+  });
   const { selected, unknown } = matchDrivers(drivers, platforms);
   if (unknown.length > 0) {
     throw new BerthError(
@@ -96,6 +96,12 @@ export async function selectDrivers(
     );
   }
   return selected;
+}
+
+/** The bare process driver among the drivers, as a suite's memory baseline. */
+export function baselineOf(drivers: readonly PlatformDriver[]): { baseline?: PlatformDriver } {
+  const baseline = drivers.find((driver) => driver.platform === 'process');
+  return baseline === undefined ? {} : { baseline };
 }
 
 /**
@@ -111,13 +117,10 @@ export async function runAgentSuite(
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
   await removeLeftovers(dir, logger, config.libvirtUri);
-  const drivers = await selectDrivers(config.dataDir, options.platforms, config.libvirtUri);
+  const drivers = await selectDrivers(config, options.platforms);
+  const allDrivers = await selectDrivers(config, []);
   const nc = await connectNats({ url: config.natsUrl, name: `berth-agent-${hostId}` });
-  await publishInventory(
-    nc,
-    await collectInventory(hostId, await selectDrivers(config.dataDir, [], config.libvirtUri)),
-    logger,
-  );
+  await publishInventory(nc, await collectInventory(hostId, allDrivers), logger);
   const outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);
   const runId = newRunId();
   const suite = SUITES[options.suite];
@@ -137,6 +140,7 @@ export async function runAgentSuite(
       runId,
       suite,
       drivers,
+      ...baselineOf(allDrivers),
       deliver: (batch) => outbox.add(batch),
       ...(signal === undefined ? {} : { signal }),
       onEvent: (event) => {

@@ -18,7 +18,8 @@ export interface Suite {
   readonly densityCap: number;
 }
 
-const ALL_WORKLOADS = [
+/** Every workload the runner has, in the order a suite runs them. */
+export const ALL_WORKLOADS: readonly string[] = [
   'cpu-sha256',
   'cpu-gzip',
   'memory-copy',

@@ -17,9 +17,9 @@ import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
-const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'logLevel'] as const;
+const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'containersPerVm', 'logLevel'] as const;
 /** What the commands that only look at the platforms read. */
-const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri'] as const;
+const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm'] as const;
 
 function runCommand(): Command {
   const command = new Command('run')
@@ -98,7 +98,7 @@ function platformsCommand(): Command {
     .option('--json', 'print JSON instead of a table');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
-    const drivers = await selectDrivers(config.dataDir, [], config.libvirtUri);
+    const drivers = await selectDrivers(config, []);
     const rows = (await platformAvailability(drivers)).map((row) => ({
       platform: row.platform,
       runtime: row.runtime,
@@ -149,10 +149,7 @@ function inventoryCommand(): Command {
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
     const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));
-    const inventory = await collectInventory(
-      hostId,
-      await selectDrivers(config.dataDir, [], config.libvirtUri),
-    );
+    const inventory = await collectInventory(hostId, await selectDrivers(config, []));
     if (command.opts<{ json?: boolean }>().json === true) {
       process.stdout.write(`${JSON.stringify(inventory, null, 2)}\n`);
       return;

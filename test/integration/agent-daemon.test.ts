@@ -91,6 +91,11 @@ describe('berth agent start', () => {
       () => jobRequestCodec.encode(job({ platforms: ['mainframe'] })),
       'BERTH_ERR_UNKNOWN_PLATFORM',
     ],
+    [
+      'an unknown workload',
+      () => jobRequestCodec.encode(job({ workloads: ['cpu-sha256', 'bitcoin'] })),
+      'BERTH_ERR_UNKNOWN_WORKLOAD',
+    ],
   ])('rejects %s with the reason, and carries on', async (_, payload, code) => {
     const answer = await ask(payload());
     expect(answer.state).toBe('rejected');
@@ -107,7 +112,7 @@ describe('berth agent start', () => {
         if (decoded.ok) progress.push(decoded.value);
       },
     });
-    const request = job();
+    const request = job({ workloads: ['syscall-fstat', 'cpu-sha256'] });
     const accepted = await ask(jobRequestCodec.encode(request));
     expect(accepted).toMatchObject({ state: 'accepted', jobId: request.id });
     const busy = await ask(jobRequestCodec.encode(job({ id: 'job-second' })));
@@ -128,7 +133,8 @@ describe('berth agent start', () => {
     expect(
       await countStoredResults(stack.testStore.store, { runId: accepted.runId ?? '' }),
     ).toMatchObject({
-      results: 8,
+      // The instance result and one per workload the job asked for.
+      results: 3,
       duplicateRows: 0,
     });
   }, 120_000);

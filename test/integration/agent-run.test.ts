@@ -55,13 +55,23 @@ describe('berth agent', () => {
     });
   });
 
-  it.each(['process', 'container', 'vm', 'container-in-vm'])(
-    'runs the quick suite on the %s platform and every result lands once',
-    async (platform) => {
+  it.each([
+    ['process', 1],
+    ['container', 1],
+    ['vm', 1],
+    ['container-in-vm', 1],
+    ['container-in-vm', 2],
+  ] as const)(
+    'runs the quick suite on the %s platform (%i per VM) and every result lands once',
+    async (platform, containersPerVm) => {
       // libvirt's test driver makes vm:libvirt skip itself, so `vm` runs QEMU alone.
       const run = await runBerth(
         ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
-        { NATS_URL: stack.nats.url, BERTH_LIBVIRT_URI: 'test:///default' },
+        {
+          NATS_URL: stack.nats.url,
+          BERTH_LIBVIRT_URI: 'test:///default',
+          BERTH_CONTAINERS_PER_VM: String(containersPerVm),
+        },
       );
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as {
@@ -70,12 +80,31 @@ describe('berth agent', () => {
         batches: {
           workload: { name: string };
           platform: { name: string; accel: string; settings: Record<string, unknown> };
+          metrics: { name: string; value: number }[];
         }[];
         failed: unknown[];
       };
       expect(report.failed).toEqual([]);
-      expect(report.batches).toHaveLength(WORKLOADS + 1);
-      expect(report.batches.map((batch) => batch.workload.name)).toContain('instance');
+      // With K containers in the VM, each workload gives one result per container.
+      const expected = WORKLOADS * containersPerVm + 1;
+      expect(report.batches).toHaveLength(expected);
+      const instance = report.batches.find((batch) => batch.workload.name === 'instance');
+      const metricNames = instance?.metrics.map((metric) => metric.name);
+      expect(metricNames).toEqual(
+        platform === 'process'
+          ? ['startup', 'memory-peak', 'density']
+          : ['startup', 'memory-peak', 'memory-overhead', 'density'],
+      );
+      expect(instance?.metrics.find((metric) => metric.name === 'density')?.value).toBeGreaterThan(
+        0,
+      );
+      if (containersPerVm > 1) {
+        const containers = report.batches
+          .filter((batch) => batch.workload.name === 'cpu-sha256')
+          .map((batch) => batch.platform.settings['container']);
+        expect(containers.sort()).toEqual(['c1', 'c2']);
+        expect(instance?.platform.settings['containersPerVm']).toBe(2);
+      }
       const vm = platform.endsWith('vm');
       for (const batch of report.batches) {
         // A VM here runs under TCG emulation, and every result says so.
@@ -87,7 +116,7 @@ describe('berth agent', () => {
       expect(
         await countStoredResults(stack.testStore.store, { runId: report.runId }),
       ).toMatchObject({
-        results: WORKLOADS + 1,
+        results: expected,
         duplicateRows: 0,
       });
       const startup = await stack.testStore.store.query<{

@@ -6,15 +6,19 @@ import { createProcessDriver } from './process.ts';
 import { createLibvirtDriver } from './vm-libvirt.ts';
 import { createQemuDriver } from './vm-qemu.ts';
 
-/**
- * Every platform driver Berth knows, in the order a suite runs them: the baseline first.
- * `libvirtUri` is the connection of the libvirt VM backend (`--libvirt-uri`).
- */
+export interface DriverOptions {
+  /** The connection of the libvirt VM backend (`--libvirt-uri`). */
+  readonly libvirtUri: string;
+  /** Containers side by side in one VM on the container-in-vm platform (`--containers-per-vm`). */
+  readonly containersPerVm: number;
+  readonly onImageStep?: ImageStep;
+}
+
+/** Every platform driver Berth knows, in the order a suite runs them: the baseline first. */
 export function createDrivers(
   runnerPath: string,
   agentDir: string,
-  libvirtUri: string,
-  onImageStep?: ImageStep,
+  { libvirtUri, containersPerVm, onImageStep }: DriverOptions,
 ): PlatformDriver[] {
   const bundlesDir = join(agentDir, 'bundles');
   const vm = {
@@ -27,7 +31,7 @@ export function createDrivers(
     createProcessDriver(runnerPath, join(agentDir, 'scratch')),
     createRuncDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
-    createQemuDriver({ ...vm, mode: 'container-in-vm' }),
+    createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
   ];
 }

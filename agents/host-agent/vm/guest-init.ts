@@ -1,8 +1,9 @@
 /**
- * The modules the guest needs for virtio-mmio and 9p (Debian builds them as modules). The
- * image builder adds what they depend on and writes them to /modules/order, dependencies first.
+ * The modules the guest needs for virtio over MMIO (QEMU's microvm), over PCI (the machines
+ * libvirt defines) and 9p (Debian builds them as modules). The image builder adds what they
+ * depend on and writes them to /modules/order, dependencies first.
  */
-export const GUEST_MODULES = ['virtio_mmio', '9pnet_virtio', '9p'];
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_pci', '9pnet_virtio', '9p'];
 
 /**
  * The guest's /init (busybox sh). It mounts the host's root read-only over 9p at /host and a
