@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BerthError, describeError } from '../contracts/index.ts';
+import { adviseCommand } from './commands/advise.ts';
 import { agentCommand } from './commands/agent.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { ingestCommand } from './commands/ingest.ts';
@@ -20,7 +21,8 @@ const program = new Command('berth')
   .addCommand(ingestCommand())
   .addCommand(resultsCommand())
   .addCommand(dlqCommand())
-  .addCommand(agentCommand());
+  .addCommand(agentCommand())
+  .addCommand(adviseCommand());
 
 const exitOverrideAll = (command: Command): void => {
   command.exitOverride();

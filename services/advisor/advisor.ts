@@ -65,7 +65,7 @@ export interface Advisor {
   requestedRuns(): readonly RequestedRun[];
 }
 
-function newAdviceId(now: number): string {
+export function newAdviceId(now: number): string {
   return `adv-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 

@@ -1,5 +1,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+} from '@nats-io/jetstream';
 import {
   describeError,
   heartbeatCodec,
@@ -25,6 +30,8 @@ export interface FleetHost {
 
 export interface Fleet {
   hosts(): FleetHost[];
+  /** Resolves once every message the stream held at the start has been read. */
+  ready(): Promise<void>;
   /** The hosts with an inventory, as the decision engine reads them. */
   hostInfos(): HostInfo[];
   /** Called with the host whenever its inventory or heartbeat changes; returns an unsubscribe. */
@@ -65,6 +72,17 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
     deliver_policy: DeliverPolicy.All,
   });
   const messages: ConsumerMessages = await consumer.consume();
+  const held = (await jetstreamManager(nc)).streams.info(INVENTORY_STREAM);
+  let caughtUp!: () => void;
+  const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+  void held.then(
+    (info) => {
+      if (info.state.messages === 0) caughtUp();
+    },
+    () => {
+      caughtUp();
+    },
+  );
 
   const update = (host: FleetHost): void => {
     known.set(host.hostId, host);
@@ -73,6 +91,7 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
 
   const loop = (async () => {
     for await (const message of messages) {
+      if (message.info.pending === 0) caughtUp();
       const parsed = hostInventoryCodec.parse(message.data, MAX_INVENTORY_BYTES);
       if (!parsed.ok) continue;
       const type = (parsed.value as { type?: unknown }).type;
@@ -105,11 +124,14 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
         });
       }
     }
-  })().catch((error: unknown) => {
-    logger.error({ err: describeError(error) }, 'fleet watch ended');
-  });
+  })()
+    .catch((error: unknown) => {
+      logger.error({ err: describeError(error) }, 'fleet watch ended');
+    })
+    .finally(caughtUp);
 
   return {
+    ready: () => ready,
     hosts: () => [...known.values()].sort((a, b) => a.hostId.localeCompare(b.hostId)),
     hostInfos: () =>
       [...known.values()]

@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { checkQuestion, type Advice } from '../../contracts/advice.ts';
+import { BerthError } from '../../contracts/index.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { adviseOnce } from '../../services/advisor/advise-once.ts';
+import { printTable } from '../output.ts';
+import { settingsOf, withSettings } from '../options.ts';
+
+const SETTINGS = [
+  'dataDir',
+  'natsUrl',
+  'clickhouseUrl',
+  'clickhouseUser',
+  'clickhousePassword',
+  'clickhouseDatabase',
+  'advisorHost',
+  'advisorPort',
+  'advisorToken',
+  'logLevel',
+] as const;
+
+/** The question from a file, or from standard input when the file is "-". */
+async function readQuestion(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text =
+      file === '-'
+        ? await new Response(process.stdin).text()
+        : await readFile(file, 'utf8');
+  } catch (error) {
+    throw new BerthError(
+      'BERTH_ERR_QUESTION',
+      `cannot read the question from ${file}: ${(error as Error).message}`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new BerthError('BERTH_ERR_QUESTION', `${file} is not JSON`);
+  }
+}
+
+function printAdvice(advice: Advice, via: string, notes: readonly string[]): void {
+  const say = (line = ''): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  say(`advice ${advice.id} for "${advice.question.workload}" (answered by ${via})`);
+  say();
+  printTable(
+    advice.options.map((option, index) => ({
+      rank: index + 1,
+      placement: option.placement,
+      runtime: option.runtime,
+      score: option.score.toFixed(1),
+      ...Object.fromEntries(option.parts.map((part) => [part.name, part.points.toFixed(1)])),
+    })),
+    false,
+  );
+  for (const option of advice.options.slice(0, 1)) {
+    say();
+    say(`why ${option.placement} (${option.runtime}):`);
+    for (const reason of option.reasons) say(`  - ${reason}`);
+  }
+  if (advice.ruledOut.length > 0) {
+    say();
+    say('ruled out:');
+    for (const out of advice.ruledOut) {
+      say(
+        `  - ${out.placement}${out.runtime === undefined ? '' : ` (${out.runtime})`} [${out.rule}]: ${out.sentence}`,
+      );
+    }
+  }
+  say();
+  say(`confidence ${advice.confidence.value.toFixed(2)}, resting on:`);
+  for (const fact of advice.confidence.restsOn) say(`  - ${fact}`);
+  if (advice.whatWouldChange.length > 0) {
+    say();
+    say('what would change the answer:');
+    for (const change of advice.whatWouldChange) say(`  - ${change}`);
+  }
+  if (advice.hosts.length > 0) {
+    say();
+    printTable(
+      advice.hosts.map((host) => ({
+        host: host.hostId,
+        placement: host.placement,
+        fits: host.fits,
+        enough: host.enough,
+        why: host.why,
+      })),
+      false,
+    );
+  }
+  for (const note of notes) process.stderr.write(`note: ${note}\n`);
+}
+
+export function adviseCommand(): Command {
+  const command = new Command('advise')
+    .description(
+      'recommend a placement for a workload described in a JSON question file ("-" for standard input); asks the running advisor, or answers from the store',
+    )
+    .argument('<question.json>', 'the question (see docs/advisor-api.md)')
+    .option('--json', 'print the answer document as JSON');
+  return withSettings(command, SETTINGS).action(async (file: string) => {
+    const options = command.opts<{ json?: boolean }>();
+    const config = settingsOf(command, SETTINGS);
+    const checked = checkQuestion(await readQuestion(file));
+    if (!checked.ok) {
+      throw new BerthError(
+        'BERTH_ERR_QUESTION',
+        `${checked.problem.field} ${checked.problem.message}`,
+      );
+    }
+    const logger = createLogger('berth-advise', config.logLevel);
+    const outcome = await adviseOnce(config, checked.question, logger);
+    if (options.json === true) {
+      process.stdout.write(`${JSON.stringify(outcome.advice, null, 2)}\n`);
+      for (const note of outcome.notes) process.stderr.write(`note: ${note}\n`);
+      return;
+    }
+    printAdvice(outcome.advice, outcome.via, outcome.notes);
+  });
+}

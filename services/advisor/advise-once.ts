@@ -1,0 +1,155 @@
+import { AdviceV1, type Advice, type AdviceQuestion } from '../../contracts/advice.ts';
+import { describeError } from '../../contracts/index.ts';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Config } from '../../lib/config.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import type { StoreConfig } from '../../lib/storage/open-store.ts';
+import { openStore } from '../../lib/storage/open-store.ts';
+import { openAuditLog } from './audit-log.ts';
+import { DEFAULT_ADVISOR_OPTIONS, newAdviceId } from './advisor.ts';
+import { advise } from './engine/engine.ts';
+import type { HostInfo } from './engine/types.ts';
+import { loadEvidence } from './evidence-query.ts';
+import { watchFleet } from './fleet.ts';
+
+export type AdviseConfig = StoreConfig &
+  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken'>;
+
+export interface AdviseOutcome {
+  readonly advice: Advice;
+  /** Which way the answer came: a running advisor, or this process from the store. */
+  readonly via: string;
+  /** Why the answer may know less than a running advisor would (no inventory, …). */
+  readonly notes: readonly string[];
+}
+
+const adviceCheck = TypeCompiler.Compile(AdviceV1);
+
+/** The advisor's address as a client reaches it (a wildcard bind is reached on loopback). */
+export function advisorUrl(config: Config<'advisorHost' | 'advisorPort'>): string {
+  const host = ['0.0.0.0', '::', ''].includes(config.advisorHost)
+    ? '127.0.0.1'
+    : config.advisorHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.advisorPort}`;
+}
+
+/** Asks a running advisor; undefined when none answers at that address. */
+async function askRunning(
+  config: AdviseConfig,
+  question: AdviceQuestion,
+): Promise<Advice | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(`${advisorUrl(config)}/v1/advice`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(config.advisorToken === undefined
+          ? {}
+          : { authorization: `Bearer ${config.advisorToken}` }),
+      },
+      body: JSON.stringify(question),
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch {
+    return undefined;
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const message = (body as { error?: { message?: string; field?: string } } | undefined)?.error;
+    throw new Error(
+      `the advisor at ${advisorUrl(config)} answered ${response.status}: ${message?.field ?? ''} ${message?.message ?? ''}`.trim(),
+    );
+  }
+  if (!adviceCheck.Check(body)) {
+    throw new Error(
+      `the advisor at ${advisorUrl(config)} answered with something that is not advice`,
+    );
+  }
+  return body;
+}
+
+/** The fleet's inventory from NATS, or none (with why) when NATS does not answer. */
+async function readHosts(
+  config: AdviseConfig,
+  logger: Logger,
+): Promise<{ hosts: HostInfo[]; note?: string }> {
+  let nc;
+  try {
+    nc = await connectNats({ url: config.natsUrl, name: 'berth-advise', timeoutMs: 2_000 });
+  } catch (error) {
+    return { hosts: [], note: `no host inventory: ${describeError(error)}` };
+  }
+  try {
+    const fleet = await watchFleet(nc, logger);
+    await Promise.race([fleet.ready(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    const hosts = fleet.hostInfos();
+    await fleet.stop();
+    return { hosts };
+  } catch (error) {
+    return { hosts: [], note: `no host inventory: ${describeError(error)}` };
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * `berth advise`: asks the advisor running on this machine when there is one (the embedded
+ * store admits one process), else answers here from the configured store and the inventory
+ * on NATS, and keeps the answer in the audit log as the service would.
+ */
+export async function adviseOnce(
+  config: AdviseConfig,
+  question: AdviceQuestion,
+  logger: Logger,
+): Promise<AdviseOutcome> {
+  const running = await askRunning(config, question);
+  if (running !== undefined)
+    return { advice: running, via: `the advisor at ${advisorUrl(config)}`, notes: [] };
+  const { hosts, note } = await readHosts(config, logger);
+  const store = await openStore(config);
+  try {
+    const now = Date.now();
+    const engine = advise({
+      question,
+      evidence: await loadEvidence(
+        store,
+        question.hosts === undefined ? {} : { hostIds: question.hosts },
+      ),
+      hosts:
+        question.hosts === undefined
+          ? hosts
+          : hosts.filter((host) => question.hosts?.includes(host.hostId)),
+      now,
+      staleAfterMs: DEFAULT_ADVISOR_OPTIONS.staleAfterMs,
+    });
+    const advice: Advice = {
+      schemaVersion: 1,
+      id: newAdviceId(now),
+      answeredAt: now,
+      question,
+      options: engine.options,
+      ruledOut: engine.ruledOut,
+      confidence: engine.confidence,
+      whatWouldChange: engine.whatWouldChange,
+      hosts: engine.hosts,
+    };
+    const audit = openAuditLog(store, logger);
+    audit.record(advice, engine.evidenceIds);
+    await audit.stop();
+    const notes = note === undefined ? [] : [note];
+    if (engine.refresh.length > 0) {
+      notes.push(
+        `fresh runs would help on ${engine.refresh.join(', ')}; a running advisor asks for them`,
+      );
+    }
+    return {
+      advice,
+      via: `this process, from the ${store.backend} store at ${store.location}`,
+      notes,
+    };
+  } finally {
+    await store.close();
+  }
+}
