@@ -1,0 +1,99 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdviceV1 } from '../../contracts/advice.ts';
+import { sql } from '../../lib/storage/sql.ts';
+import { openStore } from '../../lib/storage/open-store.ts';
+import { runBerth } from '../helpers/cli.ts';
+import { removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+
+const adviceCheck = TypeCompiler.Compile(AdviceV1);
+
+const QUESTION = {
+  workload: 'nightly-report',
+  os: { family: 'linux' },
+  lifetimeSeconds: 7200,
+  instances: 4,
+  trust: 'untrusted',
+  sensitivity: ['cpu'],
+};
+
+describe('berth advise', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  const writeQuestion = async (name: string, question: unknown): Promise<string> => {
+    const path = join(dataDir, name);
+    await writeFile(path, typeof question === 'string' ? question : JSON.stringify(question));
+    return path;
+  };
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    dataDir = await tempDir('advise');
+    // Port 1 has no advisor, so the command answers from the store itself.
+    env = { BERTH_DATA_DIR: dataDir, NATS_URL: nats.url, BERTH_ADVISOR_PORT: '1' };
+  });
+
+  afterAll(async () => {
+    await nats.stop();
+    await removeDir(dataDir);
+  });
+
+  it('answers from the store when no advisor runs, and keeps the answer in the audit log', async () => {
+    const run = await runBerth(
+      ['advise', await writeQuestion('good.json', QUESTION), '--json'],
+      env,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const advice: unknown = JSON.parse(run.stdout);
+    expect(adviceCheck.Check(advice)).toBe(true);
+    if (!adviceCheck.Check(advice)) return;
+    expect(advice.question).toEqual(QUESTION);
+    // Untrusted code never lands on the shared host kernel.
+    expect(advice.options.map((option) => option.placement)).not.toContain('container');
+    expect(advice.ruledOut.map((out) => out.placement)).toContain('container');
+
+    const store = await openStore({
+      dataDir,
+      clickhouseUrl: undefined,
+      clickhouseUser: undefined,
+      clickhousePassword: undefined,
+      clickhouseDatabase: 'berth',
+    });
+    try {
+      const rows = await store.query<{ advice_id: string; workload: string }>(
+        sql`SELECT advice_id, workload FROM advice FINAL`,
+      );
+      expect(rows).toEqual([{ advice_id: advice.id, workload: 'nightly-report' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('prints a readable answer with the ranking, the ruled-out options and the confidence', async () => {
+    const run = await runBerth(['advise', await writeQuestion('good.json', QUESTION)], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^rank\s+placement\s+runtime\s+score/m);
+    expect(run.stdout).toContain('ruled out:');
+    expect(run.stdout).toMatch(/confidence \d\.\d\d, resting on:/);
+  });
+
+  it.each([
+    [
+      'a question with a bad field',
+      { ...QUESTION, trust: 'maybe' },
+      /trust must be one of trusted, untrusted/,
+    ],
+    ['a question missing a field', { workload: 'x' }, /os is required/],
+    ['a file that is not JSON', 'lifetime: long', /is not JSON/],
+  ])('refuses %s, naming what is wrong, with a non-zero exit', async (_, question, message) => {
+    const run = await runBerth(['advise', await writeQuestion('bad.json', question)], env);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain('BERTH_ERR_QUESTION');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
