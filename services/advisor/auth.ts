@@ -1,0 +1,35 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { BerthError } from '../../contracts/index.ts';
+
+/** True for an address only this machine can reach: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** Refuses a server that others can reach and that has no token to ask them for. */
+export function assertTokenPolicy(host: string, token: string | undefined): void {
+  if (!isLoopback(host) && (token === undefined || token === '')) {
+    throw new BerthError(
+      'BERTH_ERR_CONFIG',
+      `the advisor listens on ${host}, which is not a loopback address, and has no token: set a token, or listen on 127.0.0.1`,
+    );
+  }
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * Whether a request carries the token: `Authorization: Bearer <token>`, or (for a WebSocket,
+ * whose browser API cannot set headers) `?token=`. Compared in constant time.
+ */
+export function carriesToken(
+  token: string,
+  authorization: string | undefined,
+  queryToken: string | undefined,
+): boolean {
+  const bearer = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
+  const given = bearer ?? queryToken;
+  return given !== undefined && timingSafeEqual(digest(given), digest(token));
+}

@@ -1,0 +1,197 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { AdviceQuestionV1, AdviceV1 } from '../../contracts/advice.ts';
+import { ClientFrame, HostView, ServerFrame } from '../../contracts/advisor-frames.ts';
+import { SAFE_TOKEN_PATTERN } from '../../contracts/ids.ts';
+
+/** The body of every HTTP error the advisor sends. */
+export const ApiErrorBody = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: 'a code of docs/errors.md' }),
+        field: Type.Optional(
+          Type.String({ description: 'the field or parameter at fault, as a dotted path' }),
+        ),
+        message: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ApiErrorBody = Static<typeof ApiErrorBody>;
+
+const ResultView = Type.Object({
+  hostId: Type.String(),
+  platform: Type.String(),
+  runtime: Type.String(),
+  accel: Type.String(),
+  workload: Type.String(),
+  metric: Type.String(),
+  unit: Type.String(),
+  results: Type.Integer(),
+  samples: Type.Integer(),
+  mean: Type.Number(),
+  p50: Type.Number(),
+  p95: Type.Number(),
+  latestAt: Type.Integer(),
+  resultIds: Type.Array(Type.String()),
+  ratioToProcess: Type.Union([Type.Number(), Type.Null()], {
+    description: 'mean over the bare process mean of the same host, workload and metric',
+  }),
+});
+
+const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unhealthy')]),
+  problems: Type.Array(Type.String()),
+});
+
+/** A TypeBox schema as plain JSON Schema, without the $id each contract gives itself. */
+function plain(schema: TSchema): unknown {
+  return JSON.parse(
+    JSON.stringify(schema, (key, value: unknown) => (key === '$id' ? undefined : value)),
+  );
+}
+
+const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string): { content: { 'application/json': { schema: { $ref: string } } } } => ({
+  content: { 'application/json': { schema: ref(name) } },
+});
+const failure = (description: string): object => ({ description, ...json('ApiError') });
+
+const tokenParameter = (name: string, description: string): object => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema: { type: 'string', pattern: SAFE_TOKEN_PATTERN },
+});
+
+/** The advisor's API as an OpenAPI 3.1 document; its schemas are the contracts' own. */
+export function openApiDocument(): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Berth advisor',
+      version: '1',
+      description:
+        'Ask where a workload should run; see the fleet and the evidence. See docs/advisor-api.md.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        AdviceQuestion: plain(AdviceQuestionV1),
+        Advice: plain(AdviceV1),
+        HostView: plain(HostView),
+        ResultView: plain(ResultView),
+        ApiError: plain(ApiErrorBody),
+        Health: plain(Health),
+        ClientFrame: plain(ClientFrame),
+        ServerFrame: plain(ServerFrame),
+      },
+    },
+    security: [{}, { bearer: [] }],
+    paths: {
+      '/v1/advice': {
+        post: {
+          summary: 'Ask a question',
+          requestBody: { required: true, ...json('AdviceQuestion') },
+          responses: {
+            200: { description: 'the answer, kept in the audit log', ...json('Advice') },
+            400: failure('the body is not JSON, or the question breaks the schema (field named)'),
+            401: failure('a token is required'),
+            413: failure('the body is over 64 KiB'),
+          },
+        },
+      },
+      '/v1/advice/{id}': {
+        get: {
+          summary: 'An answer given before',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            200: { description: 'the answer', ...json('Advice') },
+            404: failure('no answer with that id'),
+          },
+        },
+      },
+      '/v1/hosts': {
+        get: {
+          summary: 'The fleet: inventory, heartbeat age, platforms, busy',
+          responses: {
+            200: {
+              description: 'hosts by id',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: { hosts: { type: 'array', items: ref('HostView') } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      '/v1/results': {
+        get: {
+          summary: 'The evidence aggregates, filtered, with ratios to the bare process',
+          parameters: [
+            tokenParameter('host', 'only this host'),
+            tokenParameter('platform', 'only this platform'),
+            tokenParameter('workload', 'only this workload (instance for start-up and memory)'),
+          ],
+          responses: {
+            200: {
+              description: 'aggregates',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      readAt: { type: 'integer' },
+                      problem: { type: 'string' },
+                      results: { type: 'array', items: ref('ResultView') },
+                    },
+                  },
+                },
+              },
+            },
+            400: failure('a parameter is not a safe token (parameter named)'),
+          },
+        },
+      },
+      '/v1/ws': {
+        get: {
+          summary: 'WebSocket: ClientFrame in, ServerFrame out (see docs/advisor-api.md)',
+          parameters: [
+            {
+              name: 'token',
+              in: 'query',
+              required: false,
+              schema: { type: 'string' },
+              description: 'the token, for clients that cannot set Authorization',
+            },
+          ],
+          responses: { 101: { description: 'switching to WebSocket' } },
+        },
+      },
+      '/healthz': {
+        get: {
+          summary: 'Health',
+          security: [{}],
+          responses: {
+            200: { description: 'healthy', ...json('Health') },
+            503: { description: 'unhealthy, with the problems', ...json('Health') },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { 200: { description: 'text exposition format' } },
+        },
+      },
+    },
+  };
+}

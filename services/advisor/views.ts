@@ -1,0 +1,70 @@
+import type { HostView } from '../../contracts/advisor-frames.ts';
+import type { EvidenceRow } from './engine/types.ts';
+import type { FleetHost } from './fleet.ts';
+
+/** The platform every ratio is taken against. */
+const BASELINE_PLATFORM = 'process';
+
+/** A host as /v1/hosts and the `host` frame show it: inventory summary, age, platforms. */
+export function hostView(host: FleetHost, now: number): HostView {
+  const inventory = host.inventory;
+  return {
+    hostId: host.hostId,
+    lastSeenAt: host.lastSeenAt,
+    heartbeatAgeMs: Math.max(0, now - host.lastSeenAt),
+    busy: host.busy,
+    ...(host.runId === undefined ? {} : { runId: host.runId }),
+    ...(inventory === undefined
+      ? {}
+      : {
+          inventory: {
+            sentAt: inventory.sentAt,
+            agentVersion: inventory.agentVersion,
+            cpu: {
+              model: inventory.cpu.model,
+              cores: inventory.cpu.cores,
+              threads: inventory.cpu.threads,
+            },
+            memoryBytes: inventory.memoryBytes,
+            os: inventory.os,
+            virtualised: inventory.virtualised,
+            cgroup: inventory.cgroup,
+          },
+        }),
+    platforms: inventory?.platforms ?? [],
+  };
+}
+
+export interface ResultFilter {
+  readonly host?: string;
+  readonly platform?: string;
+  readonly workload?: string;
+}
+
+export type ResultView = EvidenceRow & {
+  /** The mean over the bare process's mean for the same host, workload and metric. */
+  readonly ratioToProcess: number | null;
+};
+
+/** The evidence aggregates that match the filter, each with its ratio to the bare process. */
+export function resultViews(rows: readonly EvidenceRow[], filter: ResultFilter): ResultView[] {
+  const key = (row: EvidenceRow): string => `${row.hostId}\n${row.workload}\n${row.metric}`;
+  const baseline = new Map(
+    rows.filter((row) => row.platform === BASELINE_PLATFORM).map((row) => [key(row), row.mean]),
+  );
+  return rows
+    .filter(
+      (row) =>
+        (filter.host === undefined || row.hostId === filter.host) &&
+        (filter.platform === undefined || row.platform === filter.platform) &&
+        (filter.workload === undefined || row.workload === filter.workload),
+    )
+    .map((row) => {
+      const processMean = baseline.get(key(row));
+      return {
+        ...row,
+        ratioToProcess:
+          processMean === undefined || processMean === 0 ? null : row.mean / processMean,
+      };
+    });
+}
