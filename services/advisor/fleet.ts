@@ -68,7 +68,7 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
   const known = new Map<string, FleetHost>();
   const listeners = new Set<(host: FleetHost) => void>();
   const consumer = await jetstream(nc).consumers.get(INVENTORY_STREAM, {
-    filter_subjects: [INVENTORY_SUBJECTS],
+    filter_subjects: INVENTORY_SUBJECTS,
     deliver_policy: DeliverPolicy.All,
   });
   const messages: ConsumerMessages = await consumer.consume();
