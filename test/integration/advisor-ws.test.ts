@@ -1,0 +1,343 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Msg } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Advice } from '../../contracts/advice.ts';
+import {
+  jobProgressCodec,
+  jobRequestCodec,
+  jobsSubject,
+  type JobRequest,
+} from '../../contracts/index.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { createAdvisorServer } from '../../services/advisor/server.ts';
+import { CLOSE_GOING_AWAY } from '../../services/advisor/ws.ts';
+import {
+  CONTAINER,
+  CONTAINER_IN_VM_TCG,
+  DAY_MS,
+  PROCESS,
+  VM_TCG,
+} from '../helpers/advice-fixtures.ts';
+import {
+  goodQuestion,
+  openTestSocket,
+  platformResults,
+  seedInventory,
+  seedResults,
+  startAdvisorStack,
+  type AdvisorStack,
+  type Frame,
+} from '../helpers/advisor.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+let stack: AdvisorStack | undefined;
+
+setFlagsFromString('--expose-gc');
+/** A full collection, so heap figures show what is still held, not what is not yet freed. */
+const collectGarbage = runInNewContext('gc') as () => void;
+
+function running(): AdvisorStack {
+  if (stack === undefined) throw new Error('the advisor stack did not start');
+  return stack;
+}
+
+const isType =
+  (type: string, id?: string) =>
+  (frame: Frame): boolean =>
+    frame.type === type && (id === undefined || frame['id'] === id);
+
+const platformsOf = (advice: Advice): string[] =>
+  [
+    ...advice.options.map((option) => option.placement),
+    ...advice.ruledOut.map((ruled) => ruled.placement),
+  ].sort();
+
+beforeAll(async () => {
+  // No cooldown, so every stale answer asks its host again.
+  stack = await startAdvisorStack({ advisor: { jobCooldownMs: 0 } });
+  await seedInventory(stack, 'host-a');
+  await seedResults(
+    stack,
+    [PROCESS, CONTAINER].flatMap((figures) => platformResults('host-a', figures)),
+  );
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('the advisor over WebSocket', () => {
+  it('answers an ask once, with the id the client gave', async () => {
+    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    try {
+      client.send({ type: 'ask', id: 'q1', question: goodQuestion() });
+      const answer = await client.next(isType('answer', 'q1'));
+      expect(answer['why']).toBe('asked');
+      const advice = answer['advice'] as Advice;
+      expect(advice.options.length).toBeGreaterThan(0);
+      const stored = await fetch(`${running().url}/v1/advice/${advice.id}`);
+      expect(stored.status).toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('an answer changes when new measurements arrive', async () => {
+    const watcher = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    const subscriber = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    try {
+      subscriber.send({ type: 'subscribe', topics: ['results', 'fleet'] });
+      watcher.send({ type: 'watch', id: 'ci', question: goodQuestion({ hosts: ['host-a'] }) });
+      const first = await watcher.next(isType('answer', 'ci'));
+      expect(first['why']).toBe('asked');
+      const before = first['advice'] as Advice;
+      const measuredBefore = before.options.flatMap((option) =>
+        option.evidence.filter((e) => e.source === 'measured').map((e) => e.platform),
+      );
+      expect(measuredBefore).not.toContain('vm');
+
+      await seedResults(
+        running(),
+        [VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) => platformResults('host-a', figures)),
+      );
+
+      const second = await watcher.next(isType('answer', 'ci'));
+      expect(second['why']).toBe('evidence');
+      const after = second['advice'] as Advice;
+      expect(after.id).not.toBe(before.id);
+      const measuredAfter = after.options.flatMap((option) =>
+        option.evidence.filter((e) => e.source === 'measured').map((e) => e.platform),
+      );
+      expect(measuredAfter).toContain('vm');
+      expect(platformsOf(after)).toEqual(expect.arrayContaining(['vm']));
+
+      const results = await subscriber.next(isType('results'));
+      expect(results['hosts']).toContain('host-a');
+      expect(results['results']).toBeGreaterThan(0);
+
+      await seedInventory(running(), 'host-b');
+      const host = await subscriber.next(
+        (frame) =>
+          frame.type === 'host' && (frame['host'] as { hostId: string }).hostId === 'host-b',
+      );
+      expect(host['host']).toMatchObject({ hostId: 'host-b', busy: false });
+
+      watcher.send({ type: 'unwatch', id: 'ci' });
+      watcher.send({ type: 'unwatch', id: 'ci' });
+      const notWatched = await watcher.next(isType('error', 'ci'));
+      expect(notWatched).toMatchObject({ code: 'BERTH_ERR_NOT_FOUND', field: 'id' });
+    } finally {
+      await watcher.close();
+      await subscriber.close();
+    }
+  });
+
+  it('a stale answer triggers a job on the agent subject', async () => {
+    const hostId = 'host-old';
+    const requests: JobRequest[] = [];
+    const subscription = running().ingest.nc.subscribe(jobsSubject(hostId), {
+      callback: (error, message: Msg) => {
+        if (error !== null) return;
+        const decoded = jobRequestCodec.decode(message.data, 1 << 20);
+        if (!decoded.ok) return;
+        requests.push(decoded.value);
+        message.respond(
+          jobProgressCodec.encode({
+            schemaVersion: 1,
+            jobId: decoded.value.id,
+            hostId,
+            at: Date.now(),
+            state: 'accepted',
+            done: 0,
+            total: 1,
+          }),
+        );
+      },
+    });
+    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    try {
+      const monthAgo = Date.now() - 30 * DAY_MS;
+      await seedResults(
+        running(),
+        [PROCESS, CONTAINER].flatMap((figures) => platformResults(hostId, figures, monthAgo)),
+      );
+      await seedInventory(running(), hostId);
+
+      client.send({ type: 'ask', id: 'old', question: goodQuestion({ hosts: [hostId] }) });
+      const answer = await client.next(isType('answer', 'old'));
+      const advice = answer['advice'] as Advice;
+      expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
+
+      await waitFor('a job request on berth.jobs.host-old', () => requests.length > 0, 10_000);
+      expect(requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
+      await waitFor('the advisor to see the job accepted', () =>
+        running()
+          .advisor.requestedRuns()
+          .some((run) => run.hostId === hostId && run.state === 'accepted'),
+      );
+    } finally {
+      subscription.unsubscribe();
+      await client.close();
+    }
+  });
+
+  it('rejects 1,000 malformed frames naming the field, stays open, and keeps memory flat', async () => {
+    const good = goodQuestion();
+    const kinds: readonly [unknown, string, string][] = [
+      ['{"type": "ask", ', 'BERTH_ERR_NOT_JSON', '(the frame)'],
+      ['[1, 2, 3]', 'BERTH_ERR_FRAME', '(the frame)'],
+      ['"a string"', 'BERTH_ERR_FRAME', '(the frame)'],
+      [{ type: 'shout' }, 'BERTH_ERR_FRAME', 'type'],
+      [{ question: good }, 'BERTH_ERR_FRAME', 'type'],
+      [{ type: 'ask' }, 'BERTH_ERR_FRAME', 'question'],
+      [{ type: 'ask', id: 7, question: good }, 'BERTH_ERR_FRAME', 'id'],
+      [{ type: 'ask', question: good, extra: true }, 'BERTH_ERR_FRAME', 'extra'],
+      [{ type: 'unwatch' }, 'BERTH_ERR_FRAME', 'id'],
+      [{ type: 'subscribe', topics: ['weather'] }, 'BERTH_ERR_FRAME', 'topics[0]'],
+      [{ type: 'ask', question: 'why' }, 'BERTH_ERR_QUESTION', 'question'],
+      [
+        { type: 'ask', question: { ...good, os: { family: 'plan9' } } },
+        'BERTH_ERR_QUESTION',
+        'question.os.family',
+      ],
+      [
+        { type: 'watch', question: { ...good, instances: 0 } },
+        'BERTH_ERR_QUESTION',
+        'question.instances',
+      ],
+      [
+        { type: 'ask', question: { ...good, os: { family: 'linux', kernel: 'new' } } },
+        'BERTH_ERR_QUESTION',
+        'question.os.kernel',
+      ],
+      [
+        { type: 'ask', question: { ...good, hosts: ['host-a', 'host-nowhere'] } },
+        'BERTH_ERR_QUESTION',
+        'question.hosts[1]',
+      ],
+      [
+        { type: 'ask', question: { ...good, workload: 'x'.repeat(70_000) } },
+        'BERTH_ERR_TOO_LARGE',
+        '(the frame)',
+      ],
+    ];
+    const badPosts: readonly [string, number, string, string | undefined][] = [
+      ['{"workload": ', 400, 'BERTH_ERR_NOT_JSON', undefined],
+      ['[1, 2, 3]', 400, 'BERTH_ERR_QUESTION', '(the question)'],
+      ['"a string"', 400, 'BERTH_ERR_QUESTION', '(the question)'],
+      ['{}', 400, 'BERTH_ERR_QUESTION', 'workload'],
+      [
+        JSON.stringify({ ...good, os: { family: 'plan9' } }),
+        400,
+        'BERTH_ERR_QUESTION',
+        'os.family',
+      ],
+      [JSON.stringify({ ...good, instances: 0 }), 400, 'BERTH_ERR_QUESTION', 'instances'],
+      [JSON.stringify({ ...good, trust: 'maybe' }), 400, 'BERTH_ERR_QUESTION', 'trust'],
+      [
+        JSON.stringify({ ...good, os: { family: 'linux', kernel: 'new' } }),
+        400,
+        'BERTH_ERR_QUESTION',
+        'os.kernel',
+      ],
+      [JSON.stringify({ ...good, hosts: ['host-nowhere'] }), 400, 'BERTH_ERR_QUESTION', 'hosts[0]'],
+      [JSON.stringify({ ...good, extra: true }), 400, 'BERTH_ERR_QUESTION', 'extra'],
+      [
+        JSON.stringify({ ...good, sensitivity: ['gpu'] }),
+        400,
+        'BERTH_ERR_QUESTION',
+        'sensitivity[0]',
+      ],
+      [
+        JSON.stringify({ ...good, workload: 'x'.repeat(70_000) }),
+        413,
+        'BERTH_ERR_TOO_LARGE',
+        undefined,
+      ],
+    ];
+    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    const bodies = kinds.map(([frame]) =>
+      typeof frame === 'string' ? frame : JSON.stringify(frame),
+    );
+    const round = async (count: number): Promise<void> => {
+      for (let index = 0; index < count; index += 1) client.send(bodies[index % bodies.length]);
+      for (let index = 0; index < count; index += 1) {
+        const [, code, field] = kinds[index % kinds.length] ?? [];
+        const frame = await client.next();
+        expect(frame).toMatchObject({ type: 'error', code, field });
+        expect(typeof frame['message']).toBe('string');
+      }
+      for (let start = 0; start < count; start += 20) {
+        await Promise.all(
+          Array.from({ length: Math.min(20, count - start) }, async (_, offset) => {
+            const [body, status, code, field] = badPosts[(start + offset) % badPosts.length] ?? [];
+            const response = await fetch(`${running().url}/v1/advice`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: body ?? '',
+            });
+            expect(response.status).toBe(status);
+            const reply = (await response.json()) as { error: { code: string; field?: string } };
+            expect(reply.error.code).toBe(code);
+            expect(reply.error.field).toBe(field);
+          }),
+        );
+      }
+    };
+    const heapUsed = (): number => {
+      collectGarbage();
+      return process.memoryUsage().heapUsed;
+    };
+    try {
+      await round(200);
+      const before = heapUsed();
+      await round(1000);
+      const grownMiB = (heapUsed() - before) / 2 ** 20;
+      expect(grownMiB).toBeLessThan(8);
+
+      client.send({ type: 'ask', id: 'still-here', question: good });
+      const answer = await client.next(isType('answer', 'still-here'));
+      expect((answer['advice'] as Advice).options.length).toBeGreaterThan(0);
+
+      const metrics = await (await fetch(`${running().url}/metrics`)).text();
+      expect(metrics).toMatch(/berth_advisor_bad_questions_total\{field="os\.family"\} \d+/);
+      expect(metrics).toMatch(/berth_advisor_ws_frames_in_total \d{4}/);
+      expect(metrics).toMatch(/berth_advisor_ws_clients 1/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('wants the token on the socket when it has one, in the header or the query', async () => {
+    const token = 'ws-token-8125';
+    const guarded = await createAdvisorServer({
+      advisor: running().advisor,
+      evidence: running().evidence,
+      fleet: running().fleet,
+      logger: silentLogger,
+      host: '0.0.0.0',
+      port: 0,
+      token,
+      health: () => ({ healthy: true, problems: [] }),
+    });
+    const base = `ws://127.0.0.1:${new URL(guarded.address()).port}/v1/ws`;
+    try {
+      await expect(openTestSocket(base)).rejects.toThrow(/401/);
+      const byHeader = await openTestSocket(base, { authorization: `Bearer ${token}` });
+      const byQuery = await openTestSocket(`${base}?token=${token}`);
+      byQuery.send({ type: 'ask', question: goodQuestion() });
+      expect((await byQuery.next()).type).toBe('answer');
+
+      const closed = new Promise<number>((resolve) => {
+        byHeader.socket.once('close', (code: number) => {
+          resolve(code);
+        });
+      });
+      await guarded.close();
+      expect(await closed).toBe(CLOSE_GOING_AWAY);
+    } finally {
+      await guarded.close().catch(() => undefined);
+    }
+  });
+});
