@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Msg } from '@nats-io/nats-core';
+import type { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Advice } from '../../contracts/advice.ts';
 import {
@@ -306,6 +307,44 @@ describe('the advisor over WebSocket', () => {
       expect(metrics).toMatch(/berth_advisor_ws_clients 1/);
     } finally {
       await client.close();
+    }
+  });
+
+  it('drops frames for a client that does not read, closes it, and keeps serving the others', async () => {
+    const limited = await createAdvisorServer({
+      advisor: running().advisor,
+      evidence: running().evidence,
+      fleet: running().fleet,
+      logger: silentLogger,
+      host: '127.0.0.1',
+      port: 0,
+      health: () => ({ healthy: true, problems: [] }),
+      socketLimits: { bufferLimitBytes: 64 * 1024, slowCloseMs: 300 },
+    });
+    const base = `${limited.address().replace(/^http/, 'ws')}/v1/ws`;
+    const slow = await openTestSocket(base);
+    const fast = await openTestSocket(base);
+    try {
+      slow.socket.pause();
+      const count = async (counter: Counter): Promise<number> =>
+        (await counter.get()).values[0]?.value ?? 0;
+      let slowClosed = false;
+      for (let sent = 0; sent < 5000 && !slowClosed; sent += 1) {
+        slow.send({ type: 'ask', question: goodQuestion() });
+        if (sent % 50 === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          slowClosed = (await count(limited.metrics.slowClientsClosed)) > 0;
+        }
+      }
+      expect(slowClosed).toBe(true);
+      expect(await count(limited.metrics.framesDropped)).toBeGreaterThan(0);
+
+      fast.send({ type: 'ask', id: 'fast', question: goodQuestion() });
+      expect((await fast.next(isType('answer', 'fast'), 5_000))['why']).toBe('asked');
+    } finally {
+      slow.socket.terminate();
+      await fast.close();
+      await limited.close();
     }
   });
 
