@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BerthError, describeError } from '../contracts/index.ts';
 import { adviseCommand } from './commands/advise.ts';
+import { advisorCommand } from './commands/advisor.ts';
 import { agentCommand } from './commands/agent.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { ingestCommand } from './commands/ingest.ts';
@@ -19,6 +20,7 @@ const program = new Command('berth')
   .exitOverride()
   .addCommand(upCommand())
   .addCommand(ingestCommand())
+  .addCommand(advisorCommand())
   .addCommand(resultsCommand())
   .addCommand(dlqCommand())
   .addCommand(agentCommand())

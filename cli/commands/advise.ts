@@ -24,10 +24,7 @@ const SETTINGS = [
 async function readQuestion(file: string): Promise<unknown> {
   let text: string;
   try {
-    text =
-      file === '-'
-        ? await new Response(process.stdin).text()
-        : await readFile(file, 'utf8');
+    text = file === '-' ? await new Response(process.stdin).text() : await readFile(file, 'utf8');
   } catch (error) {
     throw new BerthError(
       'BERTH_ERR_QUESTION',

@@ -5,14 +5,16 @@ import { connectNats } from '../../lib/nats/connect.ts';
 import { startNatsServer } from '../../lib/servers/nats-server.ts';
 import { shutDown, untilSignal, type ShutdownStep } from '../../lib/shutdown.ts';
 import { openStore } from '../../lib/storage/open-store.ts';
+import { startAdvisorService, type AdvisorConfig } from '../advisor/main.ts';
 import { startIngestService, type IngestConfig } from '../ingest/main.ts';
 
-export type UpConfig = IngestConfig & Config<'natsUrl'>;
+export type UpConfig = IngestConfig & AdvisorConfig & Config<'natsUrl'>;
 
 /**
  * `berth up`: everything on one machine in one process tree. nats-server runs as a child
  * (unless a NATS URL is given), the store is embedded chDB (unless a ClickHouse URL is
- * given), and ingest runs in this process beside it.
+ * given), and ingest and the advisor run in this process beside it (the embedded store
+ * admits one process).
  */
 export async function runUp(
   config: UpConfig,
@@ -44,6 +46,9 @@ export async function runUp(
     const ingest = await startIngestService(nc, store, config, logger);
     steps.push({ name: 'ingest', run: () => ingest.stop() });
     say(`ingest: consuming berth.results.*; metrics at ${ingest.metricsUrl}`);
+    const advisor = await startAdvisorService(nc, store, { ...config, natsUrl }, logger);
+    steps.push({ name: 'advisor', run: () => advisor.stop() });
+    say(`advisor: ${advisor.url} (API /v1, WebSocket /v1/ws)`);
     say('Berth is up. Press Ctrl-C to stop.');
   } catch (error) {
     await stopAll();

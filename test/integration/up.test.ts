@@ -17,13 +17,14 @@ describe('berth up', () => {
     await removeDir(dataDir);
   });
 
-  it('starts nats-server, the embedded store and ingest, and stops them all on SIGINT', async () => {
-    const up = spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0'], {
+  it('starts nats-server, the embedded store, ingest and the advisor, and stops them all on SIGINT', async () => {
+    const up = spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0', '--port', '0'], {
       NATS_URL: '',
     });
     await up.waitForLine(/Berth is up/, 60_000);
     const natsUrl = /NATS: (nats:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
     const metricsUrl = /metrics at (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
+    const advisorUrl = /advisor: (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
     expect(up.stdout()).toMatch(/store: chdb at .*chdb/);
     expect(processesMatching(`${dataDir}/nats`)).toHaveLength(1);
 
@@ -34,6 +35,22 @@ describe('berth up', () => {
       const text = await (await fetch(metricsUrl)).text();
       return /berth_ingest_stored_results_total 2/.test(text);
     });
+
+    const answer = await fetch(`${advisorUrl}/v1/advice`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        workload: 'batch',
+        os: { family: 'linux' },
+        lifetimeSeconds: 60,
+        instances: 10,
+        trust: 'trusted',
+      }),
+    });
+    expect(answer.status).toBe(200);
+    const advice = (await answer.json()) as { id: string; options: unknown[] };
+    expect(advice.options.length).toBeGreaterThan(0);
+    expect((await fetch(`${advisorUrl}/v1/advice/${advice.id}`)).status).toBe(200);
 
     up.child.kill('SIGINT');
     expect(await up.exited()).toBe(0);

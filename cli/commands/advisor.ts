@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import type { SettingName } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { runAdvisor } from '../../services/advisor/main.ts';
+import { settingsOf, withSettings } from '../options.ts';
+
+export const ADVISOR_SETTINGS = [
+  'dataDir',
+  'natsUrl',
+  'clickhouseUrl',
+  'clickhouseUser',
+  'clickhousePassword',
+  'clickhouseDatabase',
+  'advisorHost',
+  'advisorPort',
+  'advisorToken',
+  'logLevel',
+] as const satisfies readonly SettingName[];
+
+export function advisorCommand(): Command {
+  const command = new Command('advisor').description(
+    'serve the advisor: POST /v1/advice, GET /v1/advice/:id, /v1/hosts, /v1/results, WebSocket /v1/ws (docs/advisor-api.md)',
+  );
+  return withSettings(command, ADVISOR_SETTINGS).action(async () => {
+    const config = settingsOf(command, ADVISOR_SETTINGS);
+    await runAdvisor(config, createLogger('advisor', config.logLevel));
+  });
+}

@@ -1,0 +1,93 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { Config } from '../../lib/config.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { ensureStreams } from '../../lib/nats/streams.ts';
+import { shutDown, untilSignal, type ShutdownStep } from '../../lib/shutdown.ts';
+import { openStore, type StoreConfig } from '../../lib/storage/open-store.ts';
+import type { Store } from '../../lib/storage/store.ts';
+import { createAdvisor } from './advisor.ts';
+import { openAuditLog } from './audit-log.ts';
+import { openEvidenceCache } from './evidence-cache.ts';
+import { watchFleet } from './fleet.ts';
+import { createAdvisorServer } from './server.ts';
+
+export type AdvisorConfig = StoreConfig &
+  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken'>;
+
+export interface AdvisorService {
+  /** http://host:port of the API, the WebSocket and the dashboard. */
+  readonly url: string;
+  /** Stops the server, the subscriptions and writes the audit log's last answers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the advisor on an open NATS connection and store: the evidence held in memory, the
+ * fleet from the inventory stream, the audit log, and the HTTP/WebSocket server. Each part
+ * started is stopped again if a later one fails.
+ */
+export async function startAdvisorService(
+  nc: NatsConnection,
+  store: Store,
+  config: AdvisorConfig,
+  logger: Logger,
+): Promise<AdvisorService> {
+  const steps: ShutdownStep[] = [];
+  const stop = async (): Promise<void> => {
+    await shutDown([...steps].reverse(), logger);
+  };
+  try {
+    await ensureStreams(await jetstreamManager(nc));
+    const evidence = await openEvidenceCache(store, nc, logger);
+    steps.push({ name: 'evidence', run: () => evidence.stop() });
+    const fleet = await watchFleet(nc, logger);
+    steps.push({ name: 'fleet', run: () => fleet.stop() });
+    const audit = openAuditLog(store, logger);
+    steps.push({ name: 'audit log', run: () => audit.stop() });
+    const advisor = createAdvisor({ nc, evidence, fleet, audit, logger });
+    const server = await createAdvisorServer({
+      advisor,
+      evidence,
+      fleet,
+      logger,
+      host: config.advisorHost,
+      port: config.advisorPort,
+      ...(config.advisorToken === undefined ? {} : { token: config.advisorToken }),
+      health: () => {
+        const problems: string[] = [];
+        if (nc.isClosed()) problems.push('the NATS connection is closed');
+        const evidenceProblem = evidence.problem();
+        if (evidenceProblem !== undefined) problems.push(evidenceProblem);
+        if (audit.pending() > 10_000) problems.push(`${audit.pending()} answers not yet logged`);
+        return { healthy: problems.length === 0, problems };
+      },
+    });
+    steps.push({ name: 'advisor server', run: () => server.close() });
+    return { url: server.address(), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** `berth advisor`: the advisor as a process of its own, until SIGINT/SIGTERM. */
+export async function runAdvisor(config: AdvisorConfig, logger: Logger): Promise<void> {
+  const steps: ShutdownStep[] = [];
+  try {
+    const store = await openStore(config);
+    steps.push({ name: 'store', run: () => store.close() });
+    const nc = await connectNats({ url: config.natsUrl, name: 'berth-advisor' });
+    steps.push({ name: 'nats connection', run: () => nc.drain() });
+    const service = await startAdvisorService(nc, store, config, logger);
+    steps.push({ name: 'advisor', run: () => service.stop() });
+    process.stdout.write(`advisor ready at ${service.url} (API /v1, WebSocket /v1/ws)\n`);
+  } catch (error) {
+    await shutDown([...steps].reverse(), logger);
+    throw error;
+  }
+  await untilSignal(logger);
+  const clean = await shutDown([...steps].reverse(), logger);
+  if (!clean) process.exitCode = 1;
+}
