@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { Accel, ResultMetric, RunnerLine } from '../contracts/index.ts';
 import { removeEmptyBerthCgroups } from '../agents/host-agent/cgroups.ts';
 import { endRunner, spawnRunner } from '../agents/host-agent/drivers/child-instance.ts';
-import { writeBundle } from '../agents/host-agent/drivers/container-runc.ts';
+import { writeBundle } from '../agents/host-agent/drivers/container-oci.ts';
 import type {
   Availability,
   Instance,
@@ -23,7 +23,7 @@ import { newRunId } from '../agents/host-agent/suite.ts';
 import { buildGuestImage, type GuestImage } from '../agents/host-agent/vm/guest-image.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
 import { spawnBerth } from '../test/helpers/cli.ts';
-import { processesMatching, runcContainers } from '../test/helpers/leftovers.ts';
+import { ociContainers, processesMatching } from '../test/helpers/leftovers.ts';
 
 const run = promisify(execFile);
 
@@ -288,6 +288,7 @@ function runcVariant(runnerPath: string, bundlesDir: string): Variant {
       const scratchDir = join(bundleDir, 'scratch');
       await mkdir(scratchDir, { recursive: true });
       await writeBundle(
+        'runc',
         bundleDir,
         id,
         [process.execPath, runnerPath, '--scratch', '/scratch', ...STARTUP_ARGS],
@@ -878,7 +879,7 @@ async function cgroupsOf(runId: string): Promise<string[]> {
 async function leftoversOf(runId: string, dataDir: string): Promise<string[]> {
   let containers: string[];
   try {
-    containers = runcContainers(runId);
+    containers = ociContainers('runc', runId);
   } catch {
     containers = [];
   }

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nats-server clickhouse-server runc qemu-system-x86 busybox-static cpio xz-utils libvirt-clients)
+APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

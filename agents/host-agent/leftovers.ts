@@ -1,18 +1,15 @@
-import { execFile } from 'node:child_process';
 import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from '../../lib/logger.ts';
 import { removeStaleCgroups } from './cgroups.ts';
+import { removeLeftoverContainers } from './drivers/container-oci.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
-
-const run = promisify(execFile);
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers still registered with
- * runc for one of its bundles, libvirt domains of its bundles (those with a domain.xml) at
- * `libvirtUri`, bundle and scratch folders, and cgroups with no process left. Removed when
- * the next agent starts, before it starts instances of its own.
+ * runc or crun for one of its bundles, libvirt domains of its bundles (those with a
+ * domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups with no process left.
+ * Removed when the next agent starts, before it starts instances of its own.
  */
 export async function removeLeftovers(
   agentDir: string,
@@ -21,9 +18,7 @@ export async function removeLeftovers(
 ): Promise<void> {
   const bundlesDir = join(agentDir, 'bundles');
   const bundles = await readdir(bundlesDir).catch(() => [] as string[]);
-  for (const id of bundles) {
-    await run('runc', ['delete', '--force', id]).catch(() => undefined);
-  }
+  const containers = await removeLeftoverContainers(bundles);
   const domainBundles: string[] = [];
   for (const id of bundles) {
     const hasDomain = await access(join(bundlesDir, id, 'domain.xml')).then(
@@ -46,6 +41,7 @@ export async function removeLeftovers(
     logger.info(
       {
         bundles: bundles.length,
+        containers: containers.length,
         domains: domains.removed.length,
         scratch: scratch.length,
         cgroups: cgroups.length,

@@ -10,9 +10,9 @@ export function processesMatching(pattern: string): string[] {
   }
 }
 
-/** Containers runc still knows whose id starts with prefix (a run id). */
-export function runcContainers(prefix: string): string[] {
-  return execFileSync('runc', ['list', '-q'], { encoding: 'utf8' })
+/** Containers an OCI runtime (runc, crun) still knows whose id starts with prefix (a run id). */
+export function ociContainers(runtime: 'runc' | 'crun', prefix: string): string[] {
+  return execFileSync(runtime, ['list', '-q'], { encoding: 'utf8' })
     .split('\n')
     .filter((id) => id !== '' && id.startsWith(prefix));
 }

@@ -9,15 +9,14 @@ import { sql } from '../../lib/storage/sql.ts';
 import { runBerth } from '../helpers/cli.ts';
 import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
 import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
-import {
-  cgroupsOfRun,
-  entriesOf,
-  processesMatching,
-  runcContainers,
-} from '../helpers/leftovers.ts';
+import { cgroupsOfRun, entriesOf, ociContainers, processesMatching } from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const WORKLOADS = 7;
+
+/** This host's cgroups are hybrid with hugetlb on v2, which crun refuses. */
+const CRUN_REASON =
+  'crun cannot start a container here: cgroups in hybrid mode not supported, drop all controllers from cgroupv2';
 
 describe('berth agent', () => {
   let dataDir: string;
@@ -40,10 +39,22 @@ describe('berth agent', () => {
       BERTH_LIBVIRT_URI: 'test:///default',
     });
     expect(run.code).toBe(0);
-    const rows = JSON.parse(run.stdout) as { platform: string; available: boolean }[];
+    const rows = JSON.parse(run.stdout) as {
+      platform: string;
+      runtime: string;
+      available: boolean;
+    }[];
     expect(rows).toContainEqual(expect.objectContaining({ platform: 'process', available: true }));
     expect(rows).toContainEqual(
-      expect.objectContaining({ platform: 'container', available: true }),
+      expect.objectContaining({ platform: 'container', runtime: 'runc', available: true }),
+    );
+    expect(rows).toContainEqual(
+      expect.objectContaining({
+        platform: 'container',
+        runtime: 'crun',
+        available: false,
+        reason: CRUN_REASON,
+      }),
     );
     expect(rows).toContainEqual({
       platform: 'vm',
@@ -57,7 +68,7 @@ describe('berth agent', () => {
 
   it.each([
     ['process', 1],
-    ['container', 1],
+    ['container:runc', 1],
     ['vm', 1],
     ['container-in-vm', 1],
     ['container-in-vm', 2],
@@ -128,12 +139,34 @@ describe('berth agent', () => {
       expect(Number(startup[0]?.samples)).toBe(5);
       expect(startup[0]?.value).toBeGreaterThan(0);
 
-      expect(report.batches.every((batch) => batch.platform.name === platform)).toBe(true);
+      const platformName = platform.split(':')[0];
+      expect(report.batches.every((batch) => batch.platform.name === platformName)).toBe(true);
       expect(cgroupsOfRun(report.runId)).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'scratch'))).toEqual([]);
-      expect(runcContainers(report.runId)).toEqual([]);
+      expect(ociContainers('runc', report.runId)).toEqual([]);
       expect(processesMatching(dataDir)).toEqual([]);
+    },
+    240_000,
+  );
+
+  it.each([['container:crun', CRUN_REASON]])(
+    'skips %s, which cannot run here, with its reason, and exits 0',
+    async (platform, reason) => {
+      const run = await runBerth(
+        ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
+        { NATS_URL: stack.nats.url, BERTH_LIBVIRT_URI: 'test:///default' },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        batches: unknown[];
+        skipped: { platform: string; reason: string }[];
+        failed: unknown[];
+      };
+      expect(report.skipped).toEqual([{ platform: 'container', reason }]);
+      expect(report.failed).toEqual([]);
+      expect(report.batches).toEqual([]);
+      expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
     },
     240_000,
   );
@@ -151,6 +184,7 @@ describe('berth agent', () => {
     expect(inventory.platforms.map((row) => `${row.platform}:${row.runtime}`)).toEqual([
       'process:node',
       'container:runc',
+      'container:crun',
       'vm:qemu-microvm',
       'container-in-vm:qemu-microvm',
       'vm:libvirt',
@@ -181,7 +215,8 @@ describe('berth agent', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       '--platforms: unknown mainframe (known: process, container, vm, container-in-vm, ' +
-        'process:node, container:runc, vm:qemu-microvm, container-in-vm:qemu-microvm, vm:libvirt)',
+        'process:node, container:runc, container:crun, vm:qemu-microvm, ' +
+        'container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });
 });

@@ -2,12 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnBerth } from '../helpers/cli.ts';
 import { cleanUp, removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
-import {
-  cgroupsOfRun,
-  entriesOf,
-  processesMatching,
-  runcContainers,
-} from '../helpers/leftovers.ts';
+import { cgroupsOfRun, entriesOf, processesMatching, ociContainers } from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('berth agent run stops cleanly on SIGTERM', () => {
@@ -41,7 +36,7 @@ describe('berth agent run stops cleanly on SIGTERM', () => {
 
       const { runId } = JSON.parse(agent.stdout()) as { runId: string };
       expect(entriesOf(bundles)).toEqual([]);
-      expect(runcContainers(runId)).toEqual([]);
+      expect(ociContainers('runc', runId)).toEqual([]);
       // The QEMU command line names the instance's files under the data folder.
       expect(processesMatching(dataDir)).toEqual([]);
       expect(cgroupsOfRun(runId)).toEqual([]);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSafeToken, type ResultBatch } from '../../contracts/index.ts';
-import { createRuncDriver } from '../../agents/host-agent/drivers/container-runc.ts';
+import { createOciDriver } from '../../agents/host-agent/drivers/container-oci.ts';
 import type { PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
 import { createProcessDriver } from '../../agents/host-agent/drivers/process.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
@@ -12,7 +12,7 @@ import {
   type Suite,
   type SuiteEvent,
 } from '../../agents/host-agent/suite.ts';
-import { cgroupsOfRun, entriesOf, runcContainers } from '../helpers/leftovers.ts';
+import { cgroupsOfRun, entriesOf, ociContainers } from '../helpers/leftovers.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
 
 /** One cheap workload, two launches: what these tests look at is measured from outside. */
@@ -91,7 +91,7 @@ describe('agent suite, measured from outside the instances', () => {
     dataDir = await tempDir('suite');
     const runner = await runnerBundle(dataDir);
     processDriver = createProcessDriver(runner, join(dataDir, 'scratch'));
-    containerDriver = createRuncDriver(runner, join(dataDir, 'bundles'));
+    containerDriver = createOciDriver('runc', runner, join(dataDir, 'bundles'));
   });
 
   afterAll(async () => {
@@ -131,7 +131,7 @@ describe('agent suite, measured from outside the instances', () => {
     expect(peak).toBeDefined();
     expect(overhead).toBeCloseTo((peak ?? 0) - Number(baseline?.[1]), 0);
     expect(outcome.batches.every((each) => each.platform.name === 'container')).toBe(true);
-    expect(runcContainers(outcome.runId)).toEqual([]);
+    expect(ociContainers('runc', outcome.runId)).toEqual([]);
     expect(entriesOf(join(dataDir, 'bundles'))).toEqual([]);
   });
 

@@ -12,6 +12,7 @@ import { makeResult } from '../helpers/results.ts';
 const DRIVERS = [
   { platform: 'process', runtime: 'node' },
   { platform: 'container', runtime: 'runc' },
+  { platform: 'container', runtime: 'crun' },
   { platform: 'vm', runtime: 'qemu-microvm' },
   { platform: 'container-in-vm', runtime: 'qemu-microvm' },
   { platform: 'vm', runtime: 'libvirt' },
@@ -30,6 +31,10 @@ describe('platform selection', () => {
     expect(names(matchDrivers(DRIVERS, ['vm']).selected)).toEqual([
       'vm:qemu-microvm',
       'vm:libvirt',
+    ]);
+    expect(names(matchDrivers(DRIVERS, ['container']).selected)).toEqual([
+      'container:runc',
+      'container:crun',
     ]);
   });
 
@@ -54,7 +59,8 @@ describe('platform selection', () => {
     expect(unknown).toEqual(['mainframe', 'vm:xen', 'libvirt']);
     expect(unknownPlatformsMessage(unknown, DRIVERS)).toBe(
       'unknown mainframe, vm:xen, libvirt (known: process, container, vm, container-in-vm, ' +
-        'process:node, container:runc, vm:qemu-microvm, container-in-vm:qemu-microvm, vm:libvirt)',
+        'process:node, container:runc, container:crun, vm:qemu-microvm, ' +
+        'container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });
 

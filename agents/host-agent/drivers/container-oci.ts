@@ -13,8 +13,39 @@ import type { Availability, Instance, InstanceOptions, PlatformDriver } from './
 
 const run = promisify(execFile);
 
+/** The OCI runtimes the container platform drives with a bundle the agent writes. */
+export const OCI_RUNTIMES = ['runc', 'crun'] as const;
+export type OciRuntime = (typeof OCI_RUNTIMES)[number];
+
+/**
+ * Whether availability starts a trial container: crun checks the host's cgroup layout only
+ * when it starts one (it refuses a hybrid layout with a controller on the v2 hierarchy).
+ */
+const TRIAL_RUN: Record<OciRuntime, boolean> = { runc: false, crun: true };
+
 /** The host's top-level links (Debian's merged /usr), recreated inside the rootfs. */
 const USR_LINKS = ['bin', 'lib', 'lib64', 'sbin'];
+
+/** A rootfs of mount points only: its empty folders and the links to /usr. */
+export interface RootfsEntries {
+  readonly dirs: readonly string[];
+  readonly links: readonly { readonly path: string; readonly target: string }[];
+}
+
+/** What a rootfs of mount points holds for a runner in runnerDir. */
+export function rootfsEntries(runnerDir: string): RootfsEntries {
+  return {
+    dirs: ['usr', 'etc', 'proc', 'dev', 'sys', 'tmp', 'scratch', runnerDir.slice(1)],
+    links: USR_LINKS.map((link) => ({ path: link, target: `usr/${link}` })),
+  };
+}
+
+/** Writes the rootfs of mount points for a runner in runnerDir into the folder rootfs. */
+export async function writeRootfs(rootfs: string, runnerDir: string): Promise<void> {
+  const { dirs, links } = rootfsEntries(runnerDir);
+  for (const dir of dirs) await mkdir(join(rootfs, dir), { recursive: true });
+  for (const link of links) await symlink(link.target, join(rootfs, link.path));
+}
 
 interface Mount {
   destination: string;
@@ -30,16 +61,20 @@ interface Spec {
   linux: { cgroupsPath?: string };
 }
 
-let runcDefaultSpec: Promise<Spec> | undefined;
+const defaultSpecs = new Map<OciRuntime, Promise<Spec>>();
 
-/** runc's default spec, asked for once (`runc spec` writes it into a bundle folder). */
-function defaultSpec(bundleDir: string): Promise<Spec> {
-  runcDefaultSpec ??= (async () => {
-    await run('runc', ['spec', '--bundle', bundleDir]);
-    return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Spec;
-  })();
-  runcDefaultSpec.catch(() => (runcDefaultSpec = undefined));
-  return runcDefaultSpec;
+/** The runtime's default spec, asked for once (`<runtime> spec` writes it into a bundle folder). */
+function defaultSpec(runtime: OciRuntime, bundleDir: string): Promise<Spec> {
+  let spec = defaultSpecs.get(runtime);
+  if (spec === undefined) {
+    spec = (async () => {
+      await run(runtime, ['spec', '--bundle', bundleDir]);
+      return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Spec;
+    })();
+    spec.catch(() => defaultSpecs.delete(runtime));
+    defaultSpecs.set(runtime, spec);
+  }
+  return spec;
 }
 
 /**
@@ -47,21 +82,18 @@ function defaultSpec(bundleDir: string): Promise<Spec> {
  * give the container the same node the host runs, and the runner's folder is bound at the
  * same path; /scratch is a folder on the host's disk, so file I/O is measured on the same
  * file system as on the process platform. Its own network namespace (loopback only), pid, ipc, uts and mount namespaces,
- * and a cgroup at berth/<id>.
+ * and a cgroup at berth/<id>. The rest is the runtime's default spec.
  */
 export async function writeBundle(
+  runtime: OciRuntime,
   bundleDir: string,
   id: string,
   args: readonly string[],
   runnerDir: string,
   scratchDir: string,
 ): Promise<void> {
-  const rootfs = join(bundleDir, 'rootfs');
-  for (const dir of ['usr', 'etc', 'proc', 'dev', 'sys', 'tmp', 'scratch', runnerDir.slice(1)]) {
-    await mkdir(join(rootfs, dir), { recursive: true });
-  }
-  for (const link of USR_LINKS) await symlink(`usr/${link}`, join(rootfs, link));
-  const spec = structuredClone(await defaultSpec(bundleDir));
+  await writeRootfs(join(bundleDir, 'rootfs'), runnerDir);
+  const spec = structuredClone(await defaultSpec(runtime, bundleDir));
   spec.process.terminal = false;
   spec.process.args = [...args];
   spec.process.env = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/tmp'];
@@ -82,39 +114,97 @@ export async function writeBundle(
   await writeFile(join(bundleDir, 'config.json'), JSON.stringify(spec, null, 2));
 }
 
-export function createRuncDriver(runnerPath: string, bundlesDir: string): PlatformDriver {
+/** A fresh bundle folder for container id running args, with its scratch folder. */
+async function prepareBundle(
+  runtime: OciRuntime,
+  bundleDir: string,
+  id: string,
+  args: readonly string[],
+  runnerPath: string,
+): Promise<void> {
+  await rm(bundleDir, { recursive: true, force: true });
+  const scratchDir = join(bundleDir, 'scratch');
+  await mkdir(scratchDir, { recursive: true });
+  await writeBundle(runtime, bundleDir, id, args, dirname(runnerPath), scratchDir);
+}
+
+/** Removes container id, its cgroups and its bundle folder. */
+async function removeContainer(runtime: OciRuntime, id: string, bundleDir: string): Promise<void> {
+  await run(runtime, ['delete', '--force', id]).catch(() => undefined);
+  await removeEmptyBerthCgroups();
+  await rm(bundleDir, { recursive: true, force: true });
+}
+
+let trials = 0;
+
+/** Runs `true` in a bundle like an instance's: the runtime's error, or undefined when it ran. */
+async function trialRunError(
+  runtime: OciRuntime,
+  runnerPath: string,
+  bundlesDir: string,
+): Promise<string | undefined> {
+  trials += 1;
+  const id = `berth-trial-${runtime}-${process.pid}-${trials}`;
+  const bundleDir = join(bundlesDir, id);
+  try {
+    await prepareBundle(runtime, bundleDir, id, ['/usr/bin/true'], runnerPath);
+    await run(runtime, ['run', '--bundle', bundleDir, id], { timeout: 10_000 });
+    return undefined;
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
+    return stderr === '' ? (error as Error).message : stderr;
+  } finally {
+    await removeContainer(runtime, id, bundleDir);
+  }
+}
+
+export function createOciDriver(
+  runtime: OciRuntime,
+  runnerPath: string,
+  bundlesDir: string,
+): PlatformDriver {
   let version: string | undefined;
   return {
     platform: 'container',
-    runtime: 'runc',
+    runtime,
     availability: async (): Promise<Availability> => {
       try {
-        const { stdout } = await run('runc', ['--version']);
-        version = /runc version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+        const { stdout } = await run(runtime, ['--version']);
+        version = new RegExp(`${runtime} version (\\S+)`).exec(stdout)?.[1] ?? 'unknown';
       } catch {
-        return { available: false, reason: 'runc is not installed (apt-get install runc)' };
+        return {
+          available: false,
+          reason: `${runtime} is not installed (apt-get install ${runtime})`,
+        };
       }
       if (process.getuid?.() !== 0) {
         return {
           available: false,
-          reason: 'runc needs root here (rootless containers are not set up)',
+          reason: `${runtime} needs root here (rootless containers are not set up)`,
+        };
+      }
+      const trialError = TRIAL_RUN[runtime]
+        ? await trialRunError(runtime, runnerPath, bundlesDir)
+        : undefined;
+      if (trialError !== undefined) {
+        return {
+          available: false,
+          version,
+          reason: `${runtime} cannot start a container here: ${trialError}`,
         };
       }
       return { available: true, version, accel: 'none' };
     },
     start: async (options: InstanceOptions): Promise<Instance> => {
       const bundleDir = join(bundlesDir, options.id);
-      await rm(bundleDir, { recursive: true, force: true });
-      const scratchDir = join(bundleDir, 'scratch');
-      await mkdir(scratchDir, { recursive: true });
-      await writeBundle(
+      await prepareBundle(
+        runtime,
         bundleDir,
         options.id,
         [process.execPath, runnerPath, '--scratch', '/scratch', ...options.runnerArgs],
-        dirname(runnerPath),
-        scratchDir,
+        runnerPath,
       );
-      const runner = spawnRunner('runc', ['run', '--bundle', bundleDir, options.id]);
+      const runner = spawnRunner(runtime, ['run', '--bundle', bundleDir, options.id]);
       return {
         launchedAt: runner.launchedAt,
         runners: 1,
@@ -128,11 +218,34 @@ export function createRuncDriver(runnerPath: string, bundlesDir: string): Platfo
         peakMemoryBytes: () => readPeakMemory(options.id),
         stop: async () => {
           await endRunner(runner);
-          await run('runc', ['delete', '--force', options.id]).catch(() => undefined);
-          await removeEmptyBerthCgroups();
-          await rm(bundleDir, { recursive: true, force: true });
+          await removeContainer(runtime, options.id, bundleDir);
         },
       };
     },
   };
+}
+
+/**
+ * Removes the containers an earlier agent left with any OCI runtime: those whose id is one
+ * of `ids` (the names of its bundle folders). Returns them as `runtime:id`.
+ */
+export async function removeLeftoverContainers(ids: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const runtime of OCI_RUNTIMES) {
+    let listed: { id: string }[] | null;
+    try {
+      const { stdout } = await run(runtime, ['list', '--format', 'json']);
+      listed = JSON.parse(stdout) as { id: string }[] | null;
+    } catch {
+      continue;
+    }
+    for (const { id } of listed ?? []) {
+      if (!ids.includes(id)) continue;
+      await run(runtime, ['delete', '--force', id]).then(
+        () => removed.push(`${runtime}:${id}`),
+        () => undefined,
+      );
+    }
+  }
+  return removed;
 }

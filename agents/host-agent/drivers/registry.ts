@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ImageStep } from '../vm/guest-image.ts';
-import { createRuncDriver } from './container-runc.ts';
+import { createOciDriver } from './container-oci.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
 import { createLibvirtDriver } from './vm-libvirt.ts';
@@ -29,7 +29,8 @@ export function createDrivers(
   };
   return [
     createProcessDriver(runnerPath, join(agentDir, 'scratch')),
-    createRuncDriver(runnerPath, bundlesDir),
+    createOciDriver('runc', runnerPath, bundlesDir),
+    createOciDriver('crun', runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
