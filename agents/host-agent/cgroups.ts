@@ -119,6 +119,32 @@ export function readPeakMemory(name: string, root = ROOT): Promise<number | unde
 }
 
 /**
+ * The file that holds the peak memory of the cgroup a process is in, from its
+ * /proc/<pid>/cgroup: the v1 memory controller's cgroup where the host has one, else the v2
+ * cgroup. Undefined when neither is listed.
+ */
+export function peakMemoryFileOf(procCgroup: string, root = ROOT): string | undefined {
+  const entries = procCgroup
+    .split('\n')
+    .map((line) => /^\d+:([^:]*):(.+)$/.exec(line))
+    .filter((match) => match !== null);
+  const v1 = entries.find((match) => match[1]?.split(',').includes('memory'));
+  if (v1?.[2] !== undefined) return join(root, 'memory', v1[2], 'memory.max_usage_in_bytes');
+  const v2 = entries.find((match) => match[1] === '');
+  return v2?.[2] === undefined ? undefined : join(root, v2[2], 'memory.peak');
+}
+
+/** Peak memory of the cgroup process pid is in (a container some engine made), bytes. */
+export async function readPeakMemoryOfProcess(
+  pid: number,
+  root = ROOT,
+): Promise<number | undefined> {
+  const procCgroup = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+  const file = peakMemoryFileOf(procCgroup, root);
+  return file === undefined ? undefined : readNumber(file);
+}
+
+/**
  * Berth's instance cgroups that no process is in any more (left by a killed agent). Only
  * those older than olderThanMs: a cgroup another agent just made may not have its process yet.
  */

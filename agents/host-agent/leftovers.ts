@@ -2,14 +2,16 @@ import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { removeStaleCgroups } from './cgroups.ts';
+import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
 import { removeLeftoverContainers } from './drivers/container-oci.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 
 /**
- * What an agent killed with SIGKILL could not tear down: containers still registered with
- * runc or crun for one of its bundles, libvirt domains of its bundles (those with a
- * domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups with no process left.
- * Removed when the next agent starts, before it starts instances of its own.
+ * What an agent killed with SIGKILL could not tear down: containers named by one of its
+ * bundles (runc's, crun's, and Docker's where an engine answers), libvirt domains of its
+ * bundles (those with a domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups
+ * with no process left. Removed when the next agent starts, before it starts instances of
+ * its own.
  */
 export async function removeLeftovers(
   agentDir: string,
@@ -18,7 +20,10 @@ export async function removeLeftovers(
 ): Promise<void> {
   const bundlesDir = join(agentDir, 'bundles');
   const bundles = await readdir(bundlesDir).catch(() => [] as string[]);
-  const containers = await removeLeftoverContainers(bundles);
+  const containers = [
+    ...(await removeLeftoverContainers(bundles)),
+    ...(await removeLeftoverDockerContainers(bundles)),
+  ];
   const domainBundles: string[] = [];
   for (const id of bundles) {
     const hasDomain = await access(join(bundlesDir, id, 'domain.xml')).then(

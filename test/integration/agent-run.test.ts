@@ -17,6 +17,8 @@ const WORKLOADS = 7;
 /** This host's cgroups are hybrid with hugetlb on v2, which crun refuses. */
 const CRUN_REASON =
   'crun cannot start a container here: cgroups in hybrid mode not supported, drop all controllers from cgroupv2';
+/** The docker client is installed here, but no engine runs. */
+const DOCKER_REASON = /^no Docker engine answers: Cannot connect to the Docker daemon at /;
 
 describe('berth agent', () => {
   let dataDir: string;
@@ -54,6 +56,14 @@ describe('berth agent', () => {
         runtime: 'crun',
         available: false,
         reason: CRUN_REASON,
+      }),
+    );
+    expect(rows).toContainEqual(
+      expect.objectContaining({
+        platform: 'container',
+        runtime: 'docker',
+        available: false,
+        reason: expect.stringMatching(DOCKER_REASON) as string,
       }),
     );
     expect(rows).toContainEqual({
@@ -150,7 +160,10 @@ describe('berth agent', () => {
     240_000,
   );
 
-  it.each([['container:crun', CRUN_REASON]])(
+  it.each([
+    ['container:crun', CRUN_REASON],
+    ['container:docker', expect.stringMatching(DOCKER_REASON) as string],
+  ])(
     'skips %s, which cannot run here, with its reason, and exits 0',
     async (platform, reason) => {
       const run = await runBerth(
@@ -185,6 +198,7 @@ describe('berth agent', () => {
       'process:node',
       'container:runc',
       'container:crun',
+      'container:docker',
       'vm:qemu-microvm',
       'container-in-vm:qemu-microvm',
       'vm:libvirt',
@@ -215,7 +229,7 @@ describe('berth agent', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       '--platforms: unknown mainframe (known: process, container, vm, container-in-vm, ' +
-        'process:node, container:runc, container:crun, vm:qemu-microvm, ' +
+        'process:node, container:runc, container:crun, container:docker, vm:qemu-microvm, ' +
         'container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });

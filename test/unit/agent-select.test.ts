@@ -13,6 +13,7 @@ const DRIVERS = [
   { platform: 'process', runtime: 'node' },
   { platform: 'container', runtime: 'runc' },
   { platform: 'container', runtime: 'crun' },
+  { platform: 'container', runtime: 'docker' },
   { platform: 'vm', runtime: 'qemu-microvm' },
   { platform: 'container-in-vm', runtime: 'qemu-microvm' },
   { platform: 'vm', runtime: 'libvirt' },
@@ -35,6 +36,7 @@ describe('platform selection', () => {
     expect(names(matchDrivers(DRIVERS, ['container']).selected)).toEqual([
       'container:runc',
       'container:crun',
+      'container:docker',
     ]);
   });
 
@@ -59,7 +61,7 @@ describe('platform selection', () => {
     expect(unknown).toEqual(['mainframe', 'vm:xen', 'libvirt']);
     expect(unknownPlatformsMessage(unknown, DRIVERS)).toBe(
       'unknown mainframe, vm:xen, libvirt (known: process, container, vm, container-in-vm, ' +
-        'process:node, container:runc, container:crun, vm:qemu-microvm, ' +
+        'process:node, container:runc, container:crun, container:docker, vm:qemu-microvm, ' +
         'container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });

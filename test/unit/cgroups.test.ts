@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cgroupVersion, staleCgroups } from '../../agents/host-agent/cgroups.ts';
+import { cgroupVersion, peakMemoryFileOf, staleCgroups } from '../../agents/host-agent/cgroups.ts';
 
 describe('cgroups', () => {
   let root: string;
@@ -43,5 +43,13 @@ describe('cgroups', () => {
     expect(await staleCgroups(root, 60_000)).toEqual([stale]);
     expect(existsSync(busy)).toBe(true);
     expect(existsSync(young)).toBe(true);
+  });
+
+  it("finds the peak memory file of a process's cgroup, v1 memory controller first", () => {
+    const hybrid = '9:name=systemd:/docker/abc\n4:memory:/docker/abc\n1:cpu,cpuacct:/x\n0::/\n';
+    expect(peakMemoryFileOf(hybrid, '/cg')).toBe('/cg/memory/docker/abc/memory.max_usage_in_bytes');
+    const unified = '0::/system.slice/docker-abc.scope\n';
+    expect(peakMemoryFileOf(unified, '/cg')).toBe('/cg/system.slice/docker-abc.scope/memory.peak');
+    expect(peakMemoryFileOf('', '/cg')).toBeUndefined();
   });
 });

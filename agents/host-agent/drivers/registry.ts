@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ImageStep } from '../vm/guest-image.ts';
+import { createDockerDriver } from './container-docker.ts';
 import { createOciDriver } from './container-oci.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
@@ -31,6 +32,7 @@ export function createDrivers(
     createProcessDriver(runnerPath, join(agentDir, 'scratch')),
     createOciDriver('runc', runnerPath, bundlesDir),
     createOciDriver('crun', runnerPath, bundlesDir),
+    createDockerDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
