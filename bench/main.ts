@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { benchAdvisor } from './advisor.ts';
 import { benchDrivers } from './drivers.ts';
 import { benchIngest } from './ingest.ts';
 
@@ -19,6 +20,17 @@ const program = new Command('bench')
   .description('Berth benchmarks; each prints ratios against a baseline measured in the same run')
   .exitOverride();
 
+/** A comma-separated list of storage backends, each one Berth knows. */
+function backendList(text: string): ('chdb' | 'clickhouse')[] {
+  const backends = text.split(',').map((name) => name.trim());
+  for (const backend of backends) {
+    if (backend !== 'chdb' && backend !== 'clickhouse') {
+      throw new Error(`--backends: unknown backend "${backend}" (chdb, clickhouse)`);
+    }
+  }
+  return backends as ('chdb' | 'clickhouse')[];
+}
+
 program
   .command('ingest')
   .description(
@@ -28,16 +40,39 @@ program
   .option('--batch-size <n>', 'results per batch, for ingest and the raw insert alike', '5000')
   .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
   .action(async (options: { results: string; batchSize: string; backends: string }) => {
-    const backends = options.backends.split(',').map((name) => name.trim());
-    for (const backend of backends) {
-      if (backend !== 'chdb' && backend !== 'clickhouse') {
-        throw new Error(`--backends: unknown backend "${backend}" (chdb, clickhouse)`);
-      }
-    }
+    const backends = backendList(options.backends);
     const results = wholeNumber('--results', options.results, 1000);
     const batchSize = wholeNumber('--batch-size', options.batchSize, 1, 100_000);
-    await benchIngest({ results, batchSize, backends: backends as ('chdb' | 'clickhouse')[] });
+    await benchIngest({ results, batchSize, backends });
   });
+
+program
+  .command('advisor')
+  .description(
+    'answer latency with many result rows loaded and many WebSocket clients asking varied questions, against the evidence query alone, per backend',
+  )
+  .option('--rows <n>', 'result rows loaded before asking', '1000000')
+  .option('--hosts <n>', 'hosts the rows and inventories belong to', '50')
+  .option('--clients <n>', 'WebSocket clients asking at once', '50')
+  .option('--questions <n>', 'questions each client asks, one after another', '40')
+  .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
+  .action(
+    async (options: {
+      rows: string;
+      hosts: string;
+      clients: string;
+      questions: string;
+      backends: string;
+    }) => {
+      await benchAdvisor({
+        rows: wholeNumber('--rows', options.rows, 1000),
+        hosts: wholeNumber('--hosts', options.hosts, 1, 10_000),
+        clients: wholeNumber('--clients', options.clients, 1, 1000),
+        questionsPerClient: wholeNumber('--questions', options.questions, 1),
+        backends: backendList(options.backends),
+      });
+    },
+  );
 
 program
   .command('drivers')

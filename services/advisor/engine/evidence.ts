@@ -270,19 +270,39 @@ export function publishedFigure(
   };
 }
 
+const rowIndexes = new WeakMap<readonly EvidenceRow[], Map<string, EvidenceRow[]>>();
+
+/** The rows of one platform, workload and metric; the index is built once per list of rows. */
+function rowsFor(
+  rows: readonly EvidenceRow[],
+  platform: string,
+  workload: string,
+  metric: string,
+): readonly EvidenceRow[] {
+  let index = rowIndexes.get(rows);
+  if (index === undefined) {
+    index = new Map();
+    for (const row of rows) {
+      const key = `${row.platform}\0${row.workload}\0${row.metric}`;
+      const bucket = index.get(key);
+      if (bucket === undefined) index.set(key, [row]);
+      else bucket.push(row);
+    }
+    rowIndexes.set(rows, index);
+  }
+  return index.get(`${platform}\0${workload}\0${metric}`) ?? [];
+}
+
 function readingsOf(
   rows: readonly EvidenceRow[],
   where: { platform: string; runtime?: string; workload: string; metric: string; unit?: string },
   now: number,
   staleAfterMs: number,
 ): Reading[] {
-  return rows
+  return rowsFor(rows, where.platform, where.workload, where.metric)
     .filter(
       (row) =>
-        row.platform === where.platform &&
         (where.runtime === undefined || row.runtime === where.runtime) &&
-        row.workload === where.workload &&
-        row.metric === where.metric &&
         (where.unit === undefined || row.unit === where.unit),
     )
     .map((row) => readingOf(row, now, staleAfterMs));

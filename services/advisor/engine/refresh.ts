@@ -36,8 +36,21 @@ function neededFor(facts: Facts, question: AdviceQuestion, baseline: boolean): N
   return [...instance.map((metric) => ({ workload: INSTANCE_WORKLOAD, metric })), ...throughput];
 }
 
+/** Keys of the fresh figures: host, platform, workload, metric, with and without runtime. */
+function freshKeys(facts: Facts): Set<string> {
+  const keys = new Set<string>();
+  for (const row of facts.rows) {
+    if (isStale(row.latestAt, facts.now, facts.staleAfterMs)) continue;
+    const figure = `${row.workload}\0${row.metric}`;
+    keys.add(`${row.hostId}\0${row.platform}\0\0${figure}`);
+    keys.add(`${row.hostId}\0${row.platform}\0${row.runtime}\0${figure}`);
+  }
+  return keys;
+}
+
 function hostsToRefresh(
   facts: Facts,
+  fresh: ReadonlySet<string>,
   platform: string,
   runtime: string | undefined,
   needed: readonly Needed[],
@@ -52,14 +65,7 @@ function hostsToRefresh(
   return hosts.filter((hostId) =>
     needed.some(
       (need) =>
-        !facts.rows.some(
-          (row) =>
-            row.hostId === hostId &&
-            matches(row) &&
-            row.workload === need.workload &&
-            row.metric === need.metric &&
-            !isStale(row.latestAt, facts.now, facts.staleAfterMs),
-        ),
+        !fresh.has(`${hostId}\0${platform}\0${runtime ?? ''}\0${need.workload}\0${need.metric}`),
     ),
   );
 }
@@ -76,17 +82,18 @@ export function refreshNeeds(
   question: AdviceQuestion,
   options: readonly OptionKey[],
 ): RefreshNeeds {
+  const fresh = freshKeys(facts);
   const byOption = new Map<string, readonly string[]>([
     [
       BASELINE_PLATFORM,
-      hostsToRefresh(facts, BASELINE_PLATFORM, undefined, neededFor(facts, question, true)),
+      hostsToRefresh(facts, fresh, BASELINE_PLATFORM, undefined, neededFor(facts, question, true)),
     ],
   ]);
   const optionNeeds = neededFor(facts, question, false);
   for (const option of options) {
     byOption.set(
       optionName(option),
-      hostsToRefresh(facts, option.placement, option.runtime, optionNeeds),
+      hostsToRefresh(facts, fresh, option.placement, option.runtime, optionNeeds),
     );
   }
   const hosts = [...new Set([...byOption.values()].flat())].sort(compareText);

@@ -1,0 +1,258 @@
+import { availableParallelism } from 'node:os';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { drainPending } from 'chdb';
+import WebSocket from 'ws';
+import type { AdviceQuestion, SensitivityName } from '../contracts/advice.ts';
+import { hostInventoryCodec, inventorySubject } from '../contracts/index.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { ensureStreams } from '../lib/nats/streams.ts';
+import { startClickHouseServer } from '../lib/servers/clickhouse-server.ts';
+import { startNatsServer } from '../lib/servers/nats-server.ts';
+import { openChdbStore } from '../lib/storage/chdb-store.ts';
+import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
+import { migrate } from '../lib/storage/migrations.ts';
+import { countStoredResults, resultTsv, RESULT_COLUMNS } from '../lib/storage/results.ts';
+import type { Store } from '../lib/storage/store.ts';
+import { loadEvidence } from '../services/advisor/evidence-query.ts';
+import { startAdvisorService } from '../services/advisor/main.ts';
+import {
+  CONTAINER,
+  CONTAINER_IN_VM_TCG,
+  PROCESS,
+  PROCESS_THROUGHPUT,
+  VM_TCG,
+} from '../test/helpers/advice-fixtures.ts';
+import { inventoryOf, platformResults } from '../test/helpers/advisor.ts';
+import { removeDir, tempDir } from '../test/helpers/servers.ts';
+
+export interface AdvisorBenchOptions {
+  readonly rows: number;
+  readonly clients: number;
+  readonly questionsPerClient: number;
+  readonly hosts: number;
+  readonly backends: readonly ('chdb' | 'clickhouse')[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ALL_WORKLOADS = Object.keys(PROCESS_THROUGHPUT) as (keyof typeof PROCESS_THROUGHPUT)[];
+const SENSITIVITIES: readonly SensitivityName[] = ['cpu', 'memory', 'io', 'network', 'syscall'];
+
+function say(line = ''): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+const ms = (value: number): string => `${value.toFixed(1)} ms`;
+
+/** A deterministic stream of numbers in [0, 1), so every run asks the same questions. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function hostIds(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `bench-host-${index}`);
+}
+
+/** Loads about `rows` metric rows: quick suites of every host, spread over 30 days. */
+async function loadRows(store: Store, options: AdvisorBenchOptions): Promise<number> {
+  const hosts = hostIds(options.hosts);
+  const now = Date.now();
+  let rows = 0;
+  let body = '';
+  let pending = 0;
+  for (let run = 0; rows < options.rows; run += 1) {
+    const takenAt = now - 30 * DAY_MS + (run * DAY_MS) / 10;
+    for (const hostId of hosts) {
+      for (const figures of [PROCESS, CONTAINER, VM_TCG, CONTAINER_IN_VM_TCG]) {
+        for (const batch of platformResults(hostId, figures, takenAt, ALL_WORKLOADS)) {
+          body += resultTsv(batch, now);
+          pending += batch.metrics.length;
+        }
+      }
+    }
+    if (pending >= 50_000) {
+      await store.insertTsv('results', RESULT_COLUMNS, body);
+      rows += pending;
+      body = '';
+      pending = 0;
+      process.stderr.write(`\r  loaded ${rows.toLocaleString('en')} rows`);
+    }
+  }
+  say();
+  return rows;
+}
+
+function question(random: () => number, hosts: readonly string[]): AdviceQuestion {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const sensitivity = SENSITIVITIES.filter(() => random() < 0.4);
+  return {
+    workload: `bench-${Math.floor(random() * 1000)}`,
+    os: {
+      family: random() < 0.9 ? 'linux' : pick(['windows', 'freebsd'] as const),
+      ...(random() < 0.2 ? { kernel: pick(['>=5.10', '>=6.8', '^6.1']) } : {}),
+      ...(random() < 0.1 ? { fullOs: true } : {}),
+    },
+    lifetimeSeconds: Math.round(10 ** (1 + random() * 5)),
+    instances: Math.ceil(10 ** (random() * 3)),
+    trust: random() < 0.3 ? 'untrusted' : 'trusted',
+    ...(random() < 0.3 ? { startupBudgetMs: pick([200, 1000, 10_000]) } : {}),
+    ...(random() < 0.5 ? { memoryMiB: pick([64, 256, 1024]) } : {}),
+    ...(sensitivity.length > 0 ? { sensitivity } : {}),
+    ...(random() < 0.3 ? { hosts: hosts.filter(() => random() < 0.2).slice(0, 8) } : {}),
+  };
+}
+
+/** One client: asks its questions one after another over one WebSocket; gives each latency. */
+async function client(url: string, questions: readonly AdviceQuestion[]): Promise<number[]> {
+  const socket = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => {
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+  const latencies: number[] = [];
+  try {
+    for (const [index, asked] of questions.entries()) {
+      const id = `q${index}`;
+      const started = performance.now();
+      const answered = new Promise<void>((resolve, reject) => {
+        const onMessage = (data: Buffer): void => {
+          const frame = JSON.parse(data.toString('utf8')) as {
+            type: string;
+            id?: string;
+            message?: string;
+          };
+          if (frame.id !== id) return;
+          socket.off('message', onMessage);
+          if (frame.type === 'answer') resolve();
+          else reject(new Error(`question ${id} refused: ${frame.message ?? frame.type}`));
+        };
+        socket.on('message', onMessage);
+      });
+      socket.send(JSON.stringify({ type: 'ask', id, question: asked }));
+      await answered;
+      latencies.push(performance.now() - started);
+    }
+  } finally {
+    socket.close();
+  }
+  return latencies;
+}
+
+async function publishInventories(nc: NatsConnection, hosts: readonly string[]): Promise<void> {
+  const js = jetstream(nc);
+  for (const hostId of hosts) {
+    await js.publish(inventorySubject(hostId), hostInventoryCodec.encode(inventoryOf(hostId)));
+  }
+}
+
+async function benchBackend(
+  backend: 'chdb' | 'clickhouse',
+  options: AdvisorBenchOptions,
+): Promise<void> {
+  const dir = await tempDir(`bench-advisor-${backend}`);
+  const nats = await startNatsServer({ dataDir: `${dir}/nats` });
+  const clickhouse =
+    backend === 'clickhouse'
+      ? await startClickHouseServer({ dataDir: `${dir}/clickhouse` })
+      : undefined;
+  const store =
+    clickhouse === undefined
+      ? await openChdbStore({ dataDir: `${dir}/chdb`, database: 'berth' })
+      : await openClickHouseStore({ url: clickhouse.url, database: 'berth' });
+  const nc = await connect({ servers: nats.url });
+  try {
+    await migrate(store);
+    await ensureStreams(await jetstreamManager(nc));
+    say(
+      `${backend}: loading about ${options.rows.toLocaleString('en')} result rows for ${options.hosts} hosts …`,
+    );
+    const loaded = await loadRows(store, options);
+    const stored = await countStoredResults(store);
+    const hosts = hostIds(options.hosts);
+    await publishInventories(nc, hosts);
+
+    say(`${backend}: the evidence query alone, 5 times …`);
+    const alone: number[] = [];
+    let aggregates = 0;
+    for (let round = 0; round < 5; round += 1) {
+      const started = performance.now();
+      aggregates = (await loadEvidence(store)).length;
+      alone.push(performance.now() - started);
+    }
+    alone.sort((a, b) => a - b);
+
+    const service = await startAdvisorService(
+      nc,
+      store,
+      {
+        dataDir: dir,
+        natsUrl: nats.url,
+        clickhouseUrl: clickhouse?.url,
+        clickhouseUser: undefined,
+        clickhousePassword: undefined,
+        clickhouseDatabase: 'berth',
+        advisorHost: '127.0.0.1',
+        advisorPort: 0,
+        advisorToken: undefined,
+      },
+      silentLogger,
+    );
+    try {
+      const random = seeded(42);
+      const wsUrl = `${service.url.replace(/^http/, 'ws')}/v1/ws`;
+      const questions = Array.from({ length: options.clients }, () =>
+        Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
+      );
+      // One warm-up round per client, not counted.
+      await Promise.all(questions.map((mine) => client(wsUrl, mine.slice(0, 1))));
+      say(
+        `${backend}: ${options.clients} WebSocket clients asking ${options.questionsPerClient} varied questions each …`,
+      );
+      const started = performance.now();
+      const latencies = (await Promise.all(questions.map((mine) => client(wsUrl, mine)))).flat();
+      const seconds = (performance.now() - started) / 1000;
+      latencies.sort((a, b) => a - b);
+      const p50 = quantile(latencies, 0.5);
+      const p99 = quantile(latencies, 0.99);
+      const aloneP50 = quantile(alone, 0.5);
+      process.stdout.write(
+        [
+          `${backend}: ${loaded.toLocaleString('en')} rows loaded (${stored.rows.toLocaleString('en')} after dedupe), ${aggregates} evidence aggregates`,
+          `  evidence query alone (what a refresh after new results runs): p50 ${ms(aloneP50)}, max ${ms(alone[alone.length - 1] ?? Number.NaN)}`,
+          `  answers over WebSocket, ${latencies.length} from ${options.clients} clients: p50 ${ms(p50)}, p99 ${ms(p99)}, ${(latencies.length / seconds).toFixed(0)} answers/s; target p99 <= 25 ms: ${p99 <= 25 ? 'met' : 'missed'}`,
+          `  answer p99 / evidence query alone p50: ${(p99 / aloneP50).toFixed(2)} (target <= 1.5: ${p99 / aloneP50 <= 1.5 ? 'met' : 'missed'})`,
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      await service.stop();
+    }
+  } finally {
+    await nc.drain();
+    await store.close();
+    if (backend === 'chdb') await drainPending();
+    await clickhouse?.stop();
+    await nats.stop();
+    await removeDir(dir);
+  }
+}
+
+/** `npm run bench -- advisor`: answer latency under load against the evidence query alone. */
+export async function benchAdvisor(options: AdvisorBenchOptions): Promise<void> {
+  process.stdout.write(
+    `advisor benchmark: ${availableParallelism()} cores, node ${process.version}; ${options.clients} clients × ${options.questionsPerClient} questions, ${options.rows.toLocaleString('en')} rows\n`,
+  );
+  for (const backend of options.backends) await benchBackend(backend, options);
+}
