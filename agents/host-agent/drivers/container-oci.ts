@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CGROUP_MEMORY_MEASURE,
@@ -135,17 +136,13 @@ async function removeContainer(runtime: OciRuntime, id: string, bundleDir: strin
   await rm(bundleDir, { recursive: true, force: true });
 }
 
-let trials = 0;
-
-/** Runs `true` in a bundle like an instance's: the runtime's error, or undefined when it ran. */
-async function trialRunError(
-  runtime: OciRuntime,
-  runnerPath: string,
-  bundlesDir: string,
-): Promise<string | undefined> {
-  trials += 1;
-  const id = `berth-trial-${runtime}-${process.pid}-${trials}`;
-  const bundleDir = join(bundlesDir, id);
+/**
+ * Runs `true` in a bundle like an instance's, in a temporary folder (the bundles folder holds
+ * instances only): the runtime's error, or undefined when it ran.
+ */
+async function trialRunError(runtime: OciRuntime, runnerPath: string): Promise<string | undefined> {
+  const bundleDir = await mkdtemp(join(tmpdir(), `berth-trial-${runtime}-`));
+  const id = basename(bundleDir);
   try {
     await prepareBundle(runtime, bundleDir, id, ['/usr/bin/true'], runnerPath);
     await run(runtime, ['run', '--bundle', bundleDir, id], { timeout: 10_000 });
@@ -183,9 +180,7 @@ export function createOciDriver(
           reason: `${runtime} needs root here (rootless containers are not set up)`,
         };
       }
-      const trialError = TRIAL_RUN[runtime]
-        ? await trialRunError(runtime, runnerPath, bundlesDir)
-        : undefined;
+      const trialError = TRIAL_RUN[runtime] ? await trialRunError(runtime, runnerPath) : undefined;
       if (trialError !== undefined) {
         return {
           available: false,
