@@ -141,7 +141,7 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
           progress('running', `${event.platform}: ${event.what}`);
         } else if (event.kind === 'platform-skipped') {
           done += platformSteps(suite);
-          progress('running', `${event.platform} skipped: ${event.reason}`);
+          progress('running', `${event.platform}:${event.runtime} skipped: ${event.reason}`);
         }
       },
     }).then(

@@ -39,7 +39,7 @@ export interface AgentRunReport {
   readonly hostId: string;
   readonly runId: string;
   readonly batches: readonly ResultBatch[];
-  readonly skipped: readonly { platform: string; reason: string }[];
+  readonly skipped: readonly { platform: string; runtime: string; reason: string }[];
   readonly failed: readonly { platform: string; workload: string; message: string }[];
 }
 
@@ -125,7 +125,7 @@ export async function runAgentSuite(
   const runId = newRunId();
   const suite = SUITES[options.suite];
   const batches: ResultBatch[] = [];
-  const skipped: { platform: string; reason: string }[] = [];
+  const skipped: { platform: string; runtime: string; reason: string }[] = [];
   const failed: { platform: string; workload: string; message: string }[] = [];
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar(
@@ -153,12 +153,19 @@ export async function runAgentSuite(
             batches.push(event.batch);
             break;
           case 'platform-skipped':
-            skipped.push({ platform: event.platform, reason: event.reason });
+            skipped.push({
+              platform: event.platform,
+              runtime: event.runtime,
+              reason: event.reason,
+            });
             bar?.increment(platformSteps(suite), {
               platform: event.platform,
               what: 'skipped',
             });
-            logger.warn({ platform: event.platform }, `skipped: ${event.reason}`);
+            logger.warn(
+              { platform: event.platform, runtime: event.runtime },
+              `skipped: ${event.reason}`,
+            );
             break;
           case 'workload-failed':
             failed.push({

@@ -55,7 +55,12 @@ const RUNNER_VERSION = '1';
 const LAUNCH_ATTEMPTS = 2;
 
 export type SuiteEvent =
-  | { readonly kind: 'platform-skipped'; readonly platform: string; readonly reason: string }
+  | {
+      readonly kind: 'platform-skipped';
+      readonly platform: string;
+      readonly runtime: string;
+      readonly reason: string;
+    }
   | { readonly kind: 'step'; readonly platform: string; readonly what: string }
   | { readonly kind: 'result'; readonly batch: ResultBatch }
   | {
@@ -419,6 +424,7 @@ export async function runSuite(run: SuiteRun): Promise<void> {
       emit({
         kind: 'platform-skipped',
         platform: driver.platform,
+        runtime: driver.runtime,
         reason: availability.reason ?? 'unavailable',
       });
       continue;

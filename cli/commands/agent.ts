@@ -79,8 +79,8 @@ function runCommand(): Command {
         `host ${report.hostId}, run ${report.runId}: ${report.batches.length} results\n`,
       );
       printTable(summarise(report.batches), false);
-      for (const { platform, reason } of report.skipped) {
-        process.stdout.write(`skipped ${platform}: ${reason}\n`);
+      for (const { platform, runtime, reason } of report.skipped) {
+        process.stdout.write(`skipped ${platform}:${runtime}: ${reason}\n`);
       }
       for (const { platform, workload, message } of report.failed) {
         process.stdout.write(`failed ${platform}/${workload}: ${message}\n`);

@@ -173,10 +173,12 @@ describe('berth agent', () => {
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as {
         batches: unknown[];
-        skipped: { platform: string; reason: string }[];
+        skipped: { platform: string; runtime: string; reason: string }[];
         failed: unknown[];
       };
-      expect(report.skipped).toEqual([{ platform: 'container', reason }]);
+      expect(report.skipped).toEqual([
+        { platform: 'container', runtime: platform.split(':')[1], reason },
+      ]);
       expect(report.failed).toEqual([]);
       expect(report.batches).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
