@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { checkQuestion, type Advice } from '../../contracts/advice.ts';
 import { BerthError } from '../../contracts/index.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { adviseOnce } from '../../services/advisor/advise-once.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
@@ -110,6 +109,7 @@ export function adviseCommand(): Command {
       );
     }
     const logger = createLogger('berth-advise', config.logLevel);
+    const { adviseOnce } = await import('../../services/advisor/advise-once.ts');
     const outcome = await adviseOnce(config, checked.question, logger);
     if (options.json === true) {
       process.stdout.write(`${JSON.stringify(outcome.advice, null, 2)}\n`);

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { SettingName } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { runAdvisor } from '../../services/advisor/main.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
 export const ADVISOR_SETTINGS = [
@@ -23,6 +22,7 @@ export function advisorCommand(): Command {
   );
   return withSettings(command, ADVISOR_SETTINGS).action(async () => {
     const config = settingsOf(command, ADVISOR_SETTINGS);
+    const { runAdvisor } = await import('../../services/advisor/main.ts');
     await runAdvisor(config, createLogger('advisor', config.logLevel));
   });
 }

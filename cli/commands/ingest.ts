@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { createLogger } from '../../lib/logger.ts';
 import type { SettingName } from '../../lib/config.ts';
-import { runIngest } from '../../services/ingest/main.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
 export const INGEST_SETTINGS = [
@@ -27,6 +26,7 @@ export function ingestCommand(): Command {
   );
   return withSettings(command, INGEST_SETTINGS).action(async () => {
     const config = settingsOf(command, INGEST_SETTINGS);
+    const { runIngest } = await import('../../services/ingest/main.ts');
     await runIngest(config, createLogger('ingest', config.logLevel));
   });
 }

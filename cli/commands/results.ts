@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { sql } from '../../lib/storage/sql.ts';
-import { openStore } from '../../lib/storage/open-store.ts';
 import { dedupedResults } from '../../lib/storage/results.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
@@ -42,6 +41,7 @@ export function resultsCommand(): Command {
       workload?: string;
       json?: boolean;
     }>();
+    const { openStore } = await import('../../lib/storage/open-store.ts');
     const store = await openStore(settingsOf(command, SETTINGS));
     try {
       const rows = await store.query<SummaryRow>(

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { createLogger } from '../../lib/logger.ts';
-import { runUp } from '../../services/up/up.ts';
 import { settingsOf, withSettings } from '../options.ts';
 import { ADVISOR_SETTINGS } from './advisor.ts';
 import { INGEST_SETTINGS } from './ingest.ts';
@@ -15,6 +14,7 @@ export function upCommand(): Command {
     const config = settingsOf(command, UP_SETTINGS);
     const externalNats =
       command.opts()['natsUrl'] !== undefined || (process.env['NATS_URL'] ?? '') !== '';
+    const { runUp } = await import('../../services/up/up.ts');
     await runUp(config, externalNats, createLogger('berth', config.logLevel));
   });
 }
