@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Accel, ResultMetric, RunnerLine } from '../contracts/index.ts';
 import { removeEmptyBerthCgroups } from '../agents/host-agent/cgroups.ts';
-import { endRunner, spawnRunner } from '../agents/host-agent/drivers/child-instance.ts';
+import { endRunner, RUNNER_ENV, spawnRunner } from '../agents/host-agent/drivers/child-instance.ts';
 import { writeBundle } from '../agents/host-agent/drivers/container-oci.ts';
 import type {
   Availability,
@@ -256,13 +256,12 @@ function processVariant(
     launch: async (id) => {
       const scratchDir = join(scratchRoot, id);
       await mkdir(scratchDir, { recursive: true });
-      const runner = spawnRunner(command, [
-        ...prefix,
-        runnerPath,
-        '--scratch',
-        scratchDir,
-        ...STARTUP_ARGS,
-      ]);
+      const runner = spawnRunner(
+        command,
+        [...prefix, runnerPath, '--scratch', scratchDir, ...STARTUP_ARGS],
+        1,
+        RUNNER_ENV,
+      );
       return {
         startedAt: runner.launchedAt,
         spawnedAt: runner.launchedAt,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSafeToken, type ResultBatch } from '../../contracts/index.ts';
@@ -12,7 +13,7 @@ import {
   type Suite,
   type SuiteEvent,
 } from '../../agents/host-agent/suite.ts';
-import { cgroupsOfRun, entriesOf, ociContainers } from '../helpers/leftovers.ts';
+import { cgroupsOfRun, entriesOf, processesMatching, ociContainers } from '../helpers/leftovers.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
 
 /** One cheap workload, two launches: what these tests look at is measured from outside. */
@@ -162,6 +163,29 @@ describe('agent suite, measured from outside the instances', () => {
       'process/instance',
       'process/syscall-fstat',
     ]);
+  });
+
+  it('gives the runner on the bare process the same small environment as in a container', async () => {
+    const id = `${newRunId()}-env`;
+    const instance = await processDriver.start({
+      id,
+      runnerArgs: ['--workloads', '', '--hold'],
+    });
+    try {
+      for await (const { line } of instance.lines) if (line.type === 'done') break;
+      const [pid] = processesMatching(id);
+      expect(pid).toBeDefined();
+      const environ = await readFile(`/proc/${pid ?? ''}/environ`, 'utf8');
+      const names = environ
+        .split('\0')
+        .filter(Boolean)
+        .map((entry) => entry.split('=')[0])
+        .sort();
+      // The shell that puts the runner in its cgroup adds PWD; nothing comes from the agent.
+      expect(names).toEqual(['HOME', 'PATH', 'PWD']);
+    } finally {
+      await instance.stop();
+    }
   });
 
   it('gives every result of a run a distinct, subject-safe id', async () => {

@@ -9,7 +9,7 @@ import {
   readPeakMemory,
   removeEmptyBerthCgroups,
 } from '../cgroups.ts';
-import { endRunner, spawnRunner } from './child-instance.ts';
+import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 const run = promisify(execFile);
@@ -97,7 +97,7 @@ export async function writeBundle(
   const spec = structuredClone(await defaultSpec(runtime, bundleDir));
   spec.process.terminal = false;
   spec.process.args = [...args];
-  spec.process.env = ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/tmp'];
+  spec.process.env = Object.entries(RUNNER_ENV).map(([name, value]) => `${name}=${value}`);
   spec.hostname = 'berth';
   spec.mounts.push(
     {

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CGROUP_MEMORY_MEASURE, cgroupVersion, createCgroup, type Cgroup } from '../cgroups.ts';
-import { endRunner, spawnRunner } from './child-instance.ts';
+import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 /**
@@ -31,16 +31,21 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
       const scratchDir = join(scratchRoot, options.id);
       await mkdir(scratchDir, { recursive: true });
       const joinCgroup = (cgroup?.procsFiles ?? []).map((file) => `echo $$ > ${file}`).join(' && ');
-      const runner = spawnRunner('/bin/sh', [
-        '-c',
-        `${joinCgroup === '' ? '' : `${joinCgroup} && `}exec "$@"`,
-        'berth-process',
-        process.execPath,
-        runnerPath,
-        '--scratch',
-        scratchDir,
-        ...options.runnerArgs,
-      ]);
+      const runner = spawnRunner(
+        '/bin/sh',
+        [
+          '-c',
+          `${joinCgroup === '' ? '' : `${joinCgroup} && `}exec "$@"`,
+          'berth-process',
+          process.execPath,
+          runnerPath,
+          '--scratch',
+          scratchDir,
+          ...options.runnerArgs,
+        ],
+        1,
+        RUNNER_ENV,
+      );
       return {
         launchedAt: runner.launchedAt,
         runners: 1,
