@@ -367,7 +367,8 @@ describe('libvirt through virsh -c test:///default', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
         '--platforms: unknown vm:xen (known: process, container, vm, container-in-vm, ' +
-          'process:node, container:runc, vm:qemu-microvm, container-in-vm:qemu-microvm, vm:libvirt) ' +
+          'process:node, container:runc, container:crun, container:docker, vm:qemu-microvm, ' +
+          'container-in-vm:qemu-microvm, vm:libvirt) ' +
           '[BERTH_ERR_UNKNOWN_PLATFORM]',
       );
     });

@@ -198,7 +198,7 @@ describe.each(BACKENDS)('every string round-trips through a SQL literal on %s', 
     const tables = await store().query<{ name: string }>(
       sql`SELECT name FROM system.tables WHERE database = ${store().database} ORDER BY name`,
     );
-    expect(tables.map((table) => table.name)).toEqual(['results', 'schema_migrations']);
+    expect(tables.map((table) => table.name)).toEqual(['advice', 'results', 'schema_migrations']);
     expect(await countStoredResults(store(), { hostId: 'host-survivor' })).toEqual({
       results: 1,
       rows: 2,
