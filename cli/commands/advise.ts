@@ -91,13 +91,81 @@ function printAdvice(advice: Advice, via: string, notes: readonly string[]): voi
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
 }
 
+const EXPORT_SETTINGS = [
+  'dataDir',
+  'clickhouseUrl',
+  'clickhouseUser',
+  'clickhousePassword',
+  'clickhouseDatabase',
+] as const;
+
+/** `berth advise export runtimeclass`: a RuntimeClass with the measured pod overhead. */
+function exportCommand(): Command {
+  const runtimeClass = new Command('runtimeclass')
+    .description(
+      'print a Kubernetes RuntimeClass whose pod overhead is the memory overhead Berth measured for a container or VM runtime',
+    )
+    .requiredOption(
+      '--runtime <platform:runtime>',
+      'what was measured, e.g. container:runc or vm:libvirt',
+    )
+    .option('--handler <name>', 'the CRI handler name on the nodes (default: the runtime)')
+    .option('--name <name>', 'the RuntimeClass name (default: berth-<runtime>)')
+    .option('--hosts <list>', 'only results of these hosts, comma-separated');
+  withSettings(runtimeClass, EXPORT_SETTINGS).action(async () => {
+    const options = runtimeClass.opts<{
+      runtime: string;
+      handler?: string;
+      name?: string;
+      hosts?: string;
+    }>();
+    const [platform, runtime, ...rest] = options.runtime.split(':');
+    if (
+      platform === undefined ||
+      runtime === undefined ||
+      platform === '' ||
+      runtime === '' ||
+      rest.length > 0
+    ) {
+      throw new BerthError(
+        'BERTH_ERR_PARAMETER',
+        `--runtime must be platform:runtime, got "${options.runtime}"`,
+      );
+    }
+    const hostIds = options.hosts?.split(',').filter((host) => host !== '');
+    const { openStore } = await import('../../lib/storage/open-store.ts');
+    const { loadEvidence } = await import('../../services/advisor/evidence-query.ts');
+    const { runtimeClassOf } = await import('../../services/advisor/runtime-class.ts');
+    const store = await openStore(settingsOf(runtimeClass, EXPORT_SETTINGS));
+    try {
+      const evidence = await loadEvidence(store, hostIds === undefined ? {} : { hostIds });
+      const exported = runtimeClassOf(
+        {
+          platform,
+          runtime,
+          handler: options.handler ?? runtime,
+          ...(options.name === undefined ? {} : { name: options.name }),
+        },
+        evidence,
+      );
+      process.stdout.write(exported.yaml);
+    } finally {
+      await store.close();
+    }
+  });
+  return new Command('export')
+    .description('write what Berth measured in the formats other tools read')
+    .addCommand(runtimeClass);
+}
+
 export function adviseCommand(): Command {
   const command = new Command('advise')
     .description(
       'recommend a placement for a workload described in a JSON question file ("-" for standard input); asks the running advisor, or answers from the store',
     )
     .argument('<question.json>', 'the question (see docs/advisor-api.md)')
-    .option('--json', 'print the answer document as JSON');
+    .option('--json', 'print the answer document as JSON')
+    .addCommand(exportCommand());
   return withSettings(command, SETTINGS).action(async (file: string) => {
     const options = command.opts<{ json?: boolean }>();
     const config = settingsOf(command, SETTINGS);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdviceV1 } from '../../contracts/advice.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import { openStore } from '../../lib/storage/open-store.ts';
+import { resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import { runBerth } from '../helpers/cli.ts';
 import { removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
 
@@ -79,6 +80,55 @@ describe('berth advise', () => {
     expect(run.stdout).toMatch(/^rank\s+placement\s+runtime\s+score/m);
     expect(run.stdout).toContain('ruled out:');
     expect(run.stdout).toMatch(/confidence \d\.\d\d, resting on:/);
+  });
+
+  it('exports a RuntimeClass with the measured memory overhead, and refuses a runtime never measured', async () => {
+    const store = await openStore({
+      dataDir,
+      clickhouseUrl: undefined,
+      clickhouseUser: undefined,
+      clickhousePassword: undefined,
+      clickhouseDatabase: 'berth',
+    });
+    try {
+      const tsv = resultTsv(
+        {
+          schemaVersion: 1,
+          id: 'rc-runc-1',
+          hostId: 'host-rc',
+          runId: 'run-rc',
+          takenAt: Date.now(),
+          platform: {
+            name: 'container',
+            runtime: 'runc',
+            runtimeVersion: '1.1.5',
+            accel: 'none',
+            settings: {},
+          },
+          workload: { name: 'instance', version: '1' },
+          metrics: [{ name: 'memory-overhead', unit: 'MiB', value: 2.4, samples: 5, rme: 10 }],
+        },
+        Date.now(),
+      );
+      await store.insertTsv('results', RESULT_COLUMNS, tsv);
+    } finally {
+      await store.close();
+    }
+    const run = await runBerth(
+      ['advise', 'export', 'runtimeclass', '--runtime', 'container:runc'],
+      env,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('handler: runc\n');
+    expect(run.stdout).toContain('memory: "3Mi"');
+    expect(run.stdout).toContain('host-rc');
+
+    const missing = await runBerth(
+      ['advise', 'export', 'runtimeclass', '--runtime', 'vm:libvirt'],
+      env,
+    );
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('no measured memory overhead for vm:libvirt');
   });
 
   it.each([
