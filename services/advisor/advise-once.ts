@@ -7,7 +7,7 @@ import { connectNats } from '../../lib/nats/connect.ts';
 import type { StoreConfig } from '../../lib/storage/open-store.ts';
 import { openStore } from '../../lib/storage/open-store.ts';
 import { openAuditLog } from './audit-log.ts';
-import { DEFAULT_ADVISOR_OPTIONS, newAdviceId } from './advisor.ts';
+import { adviceOf, DEFAULT_ADVISOR_OPTIONS } from './advisor.ts';
 import { advise } from './engine/engine.ts';
 import type { HostInfo } from './engine/types.ts';
 import { loadEvidence } from './evidence-query.ts';
@@ -124,17 +124,7 @@ export async function adviseOnce(
       now,
       staleAfterMs: DEFAULT_ADVISOR_OPTIONS.staleAfterMs,
     });
-    const advice: Advice = {
-      schemaVersion: 1,
-      id: newAdviceId(now),
-      answeredAt: now,
-      question,
-      options: engine.options,
-      ruledOut: engine.ruledOut,
-      confidence: engine.confidence,
-      whatWouldChange: engine.whatWouldChange,
-      hosts: engine.hosts,
-    };
+    const advice = adviceOf(question, engine, now);
     const audit = openAuditLog(store, logger);
     audit.record(advice, engine.evidenceIds);
     await audit.stop();

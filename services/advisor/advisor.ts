@@ -69,6 +69,21 @@ export function newAdviceId(now: number): string {
   return `adv-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
+/** The answer document: the engine's answer to a question, with its id and time. */
+export function adviceOf(question: AdviceQuestion, engine: EngineAnswer, now: number): Advice {
+  return {
+    schemaVersion: 1,
+    id: newAdviceId(now),
+    answeredAt: now,
+    question,
+    options: engine.options,
+    ruledOut: engine.ruledOut,
+    confidence: engine.confidence,
+    whatWouldChange: engine.whatWouldChange,
+    hosts: engine.hosts,
+  };
+}
+
 /** What makes two answers to one question differ for a reader (not the id or the time). */
 function substance(answer: EngineAnswer): string {
   return JSON.stringify([
@@ -153,18 +168,7 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
   };
 
   const publish = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
-    const now = Date.now();
-    const advice: Advice = {
-      schemaVersion: 1,
-      id: newAdviceId(now),
-      answeredAt: now,
-      question,
-      options: engine.options,
-      ruledOut: engine.ruledOut,
-      confidence: engine.confidence,
-      whatWouldChange: engine.whatWouldChange,
-      hosts: engine.hosts,
-    };
+    const advice = adviceOf(question, engine, Date.now());
     audit.record(advice, engine.evidenceIds);
     askForRuns(engine, question.workload);
     return advice;

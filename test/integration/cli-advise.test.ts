@@ -31,6 +31,16 @@ describe('berth advise', () => {
     return path;
   };
 
+  /** The embedded store the command uses, opened here while no command runs. */
+  const openEmbeddedStore = (): ReturnType<typeof openStore> =>
+    openStore({
+      dataDir,
+      clickhouseUrl: undefined,
+      clickhouseUser: undefined,
+      clickhousePassword: undefined,
+      clickhouseDatabase: 'berth',
+    });
+
   beforeAll(async () => {
     nats = await startTestNats();
     dataDir = await tempDir('advise');
@@ -57,13 +67,7 @@ describe('berth advise', () => {
     expect(advice.options.map((option) => option.placement)).not.toContain('container');
     expect(advice.ruledOut.map((out) => out.placement)).toContain('container');
 
-    const store = await openStore({
-      dataDir,
-      clickhouseUrl: undefined,
-      clickhouseUser: undefined,
-      clickhousePassword: undefined,
-      clickhouseDatabase: 'berth',
-    });
+    const store = await openEmbeddedStore();
     try {
       const rows = await store.query<{ advice_id: string; workload: string }>(
         sql`SELECT advice_id, workload FROM advice FINAL`,
@@ -83,13 +87,7 @@ describe('berth advise', () => {
   });
 
   it('exports a RuntimeClass with the measured memory overhead, and refuses a runtime never measured', async () => {
-    const store = await openStore({
-      dataDir,
-      clickhouseUrl: undefined,
-      clickhouseUser: undefined,
-      clickhousePassword: undefined,
-      clickhouseDatabase: 'berth',
-    });
+    const store = await openEmbeddedStore();
     try {
       const tsv = resultTsv(
         {
