@@ -1,6 +1,15 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, SETTINGS, type Config, type SettingName } from '../lib/config.ts';
 
+/** What every command that opens the store reads: the data folder and the ClickHouse settings. */
+export const STORE_SETTINGS = [
+  'dataDir',
+  'clickhouseUrl',
+  'clickhouseUser',
+  'clickhousePassword',
+  'clickhouseDatabase',
+] as const satisfies readonly SettingName[];
+
 /** Adds the named settings as options, each documenting its environment variable and default. */
 export function withSettings(command: Command, names: readonly SettingName[]): Command {
   for (const name of names) {

@@ -4,20 +4,8 @@ import { checkQuestion, type Advice } from '../../contracts/advice.ts';
 import { BerthError } from '../../contracts/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
-import { settingsOf, withSettings } from '../options.ts';
-
-const SETTINGS = [
-  'dataDir',
-  'natsUrl',
-  'clickhouseUrl',
-  'clickhouseUser',
-  'clickhousePassword',
-  'clickhouseDatabase',
-  'advisorHost',
-  'advisorPort',
-  'advisorToken',
-  'logLevel',
-] as const;
+import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
+import { ADVISOR_SETTINGS } from './advisor.ts';
 
 /** The question from a file, or from standard input when the file is "-". */
 async function readQuestion(file: string): Promise<unknown> {
@@ -91,14 +79,6 @@ function printAdvice(advice: Advice, via: string, notes: readonly string[]): voi
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
 }
 
-const EXPORT_SETTINGS = [
-  'dataDir',
-  'clickhouseUrl',
-  'clickhouseUser',
-  'clickhousePassword',
-  'clickhouseDatabase',
-] as const;
-
 /** `berth advise export runtimeclass`: a RuntimeClass with the measured pod overhead. */
 function exportCommand(): Command {
   const runtimeClass = new Command('runtimeclass')
@@ -112,7 +92,7 @@ function exportCommand(): Command {
     .option('--handler <name>', 'the CRI handler name on the nodes (default: the runtime)')
     .option('--name <name>', 'the RuntimeClass name (default: berth-<runtime>)')
     .option('--hosts <list>', 'only results of these hosts, comma-separated');
-  withSettings(runtimeClass, EXPORT_SETTINGS).action(async () => {
+  withSettings(runtimeClass, STORE_SETTINGS).action(async () => {
     const options = runtimeClass.opts<{
       runtime: string;
       handler?: string;
@@ -136,7 +116,7 @@ function exportCommand(): Command {
     const { openStore } = await import('../../lib/storage/open-store.ts');
     const { loadEvidence } = await import('../../services/advisor/evidence-query.ts');
     const { runtimeClassOf } = await import('../../services/advisor/runtime-class.ts');
-    const store = await openStore(settingsOf(runtimeClass, EXPORT_SETTINGS));
+    const store = await openStore(settingsOf(runtimeClass, STORE_SETTINGS));
     try {
       const evidence = await loadEvidence(store, hostIds === undefined ? {} : { hostIds });
       const exported = runtimeClassOf(
@@ -166,9 +146,9 @@ export function adviseCommand(): Command {
     .argument('<question.json>', 'the question (see docs/advisor-api.md)')
     .option('--json', 'print the answer document as JSON')
     .addCommand(exportCommand());
-  return withSettings(command, SETTINGS).action(async (file: string) => {
+  return withSettings(command, ADVISOR_SETTINGS).action(async (file: string) => {
     const options = command.opts<{ json?: boolean }>();
-    const config = settingsOf(command, SETTINGS);
+    const config = settingsOf(command, ADVISOR_SETTINGS);
     const checked = checkQuestion(await readQuestion(file));
     if (!checked.ok) {
       throw new BerthError(

@@ -1,15 +1,11 @@
 import { Command } from 'commander';
 import { createLogger } from '../../lib/logger.ts';
 import type { SettingName } from '../../lib/config.ts';
-import { settingsOf, withSettings } from '../options.ts';
+import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 
 export const INGEST_SETTINGS = [
-  'dataDir',
+  ...STORE_SETTINGS,
   'natsUrl',
-  'clickhouseUrl',
-  'clickhouseUser',
-  'clickhousePassword',
-  'clickhouseDatabase',
   'batchSize',
   'batchWaitMs',
   'maxMessageBytes',

@@ -2,15 +2,7 @@ import { Command, Option } from 'commander';
 import { sql } from '../../lib/storage/sql.ts';
 import { dedupedResults } from '../../lib/storage/results.ts';
 import { printTable } from '../output.ts';
-import { settingsOf, withSettings } from '../options.ts';
-
-const SETTINGS = [
-  'dataDir',
-  'clickhouseUrl',
-  'clickhouseUser',
-  'clickhousePassword',
-  'clickhouseDatabase',
-] as const;
+import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 
 interface SummaryRow {
   host: string;
@@ -34,7 +26,7 @@ export function resultsCommand(): Command {
     .addOption(new Option('--platform <name>', 'only this platform'))
     .addOption(new Option('--workload <name>', 'only this workload'))
     .option('--json', 'print JSON instead of a table');
-  return withSettings(command, SETTINGS).action(async () => {
+  return withSettings(command, STORE_SETTINGS).action(async () => {
     const options = command.opts<{
       host?: string;
       platform?: string;
@@ -42,7 +34,7 @@ export function resultsCommand(): Command {
       json?: boolean;
     }>();
     const { openStore } = await import('../../lib/storage/open-store.ts');
-    const store = await openStore(settingsOf(command, SETTINGS));
+    const store = await openStore(settingsOf(command, STORE_SETTINGS));
     try {
       const rows = await store.query<SummaryRow>(
         sql`SELECT host_id AS host, platform, runtime, accel, workload, metric, unit,

@@ -113,14 +113,14 @@ export async function adviseOnce(
     const now = Date.now();
     const engine = advise({
       question,
+      // Only the hosts asked about are read; the engine keeps to them in what it is given.
       evidence: await loadEvidence(
         store,
-        question.hosts === undefined ? {} : { hostIds: question.hosts },
+        question.hosts === undefined || question.hosts.length === 0
+          ? {}
+          : { hostIds: question.hosts },
       ),
-      hosts:
-        question.hosts === undefined
-          ? hosts
-          : hosts.filter((host) => question.hosts?.includes(host.hostId)),
+      hosts,
       now,
       staleAfterMs: DEFAULT_ADVISOR_OPTIONS.staleAfterMs,
     });

@@ -150,22 +150,15 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
     }
   };
 
-  const answer = (question: AdviceQuestion): EngineAnswer => {
-    const hostIds = question.hosts === undefined ? undefined : new Set(question.hosts);
-    return advise({
+  // The engine keeps to question.hosts itself.
+  const answer = (question: AdviceQuestion): EngineAnswer =>
+    advise({
       question,
-      evidence:
-        hostIds === undefined
-          ? evidence.rows()
-          : evidence.rows().filter((row) => hostIds.has(row.hostId)),
-      hosts:
-        hostIds === undefined
-          ? fleet.hostInfos()
-          : fleet.hostInfos().filter((host) => hostIds.has(host.hostId)),
+      evidence: evidence.rows(),
+      hosts: fleet.hostInfos(),
       now: Date.now(),
       staleAfterMs: options.staleAfterMs,
     });
-  };
 
   const publish = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
     const advice = adviceOf(question, engine, Date.now());

@@ -529,8 +529,8 @@ export const sensitivitiesOf = (question: AdviceQuestion): readonly SensitivityN
  * candidate option's figures.
  */
 export function gatherFacts(input: EngineInput): Facts {
-  const wanted = input.question.hosts ?? [];
-  const counts = (hostId: string): boolean => wanted.length === 0 || wanted.includes(hostId);
+  const wanted = new Set(input.question.hosts ?? []);
+  const counts = (hostId: string): boolean => wanted.size === 0 || wanted.has(hostId);
   const hosts = input.hosts
     .filter((host) => counts(host.hostId))
     .sort((a, b) => compareText(a.hostId, b.hostId));
