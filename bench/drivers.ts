@@ -7,7 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Accel, ResultMetric, RunnerLine } from '../contracts/index.ts';
 import { removeEmptyBerthCgroups } from '../agents/host-agent/cgroups.ts';
-import { endRunner, RUNNER_ENV, spawnRunner } from '../agents/host-agent/drivers/child-instance.ts';
+import {
+  endRunner,
+  RUNNER_ENV,
+  spawnRunner,
+  type RunnerProcess,
+} from '../agents/host-agent/drivers/child-instance.ts';
 import { writeBundle } from '../agents/host-agent/drivers/container-oci.ts';
 import type {
   Availability,
@@ -239,6 +244,25 @@ function berthVariant(driver: PlatformDriver): BerthVariant {
   };
 }
 
+/** A bare launch: timed from the spawn, ended by `cleanUp` after the runner is. */
+function bareLaunch(
+  runner: RunnerProcess,
+  runners: number,
+  cleanUp: () => Promise<unknown>,
+  graceMs?: number,
+): Launch {
+  return {
+    startedAt: runner.launchedAt,
+    spawnedAt: runner.launchedAt,
+    runners,
+    lines: runner.lines,
+    stop: async () => {
+      await endRunner(runner, graceMs);
+      await cleanUp();
+    },
+  };
+}
+
 /** The runner as a plain child process (optionally under a command such as unshare), no cgroup. */
 function processVariant(
   role: 'bare' | 'reference',
@@ -262,16 +286,7 @@ function processVariant(
         1,
         RUNNER_ENV,
       );
-      return {
-        startedAt: runner.launchedAt,
-        spawnedAt: runner.launchedAt,
-        runners: 1,
-        lines: runner.lines,
-        stop: async () => {
-          await endRunner(runner);
-          await rm(scratchDir, { recursive: true, force: true });
-        },
-      };
+      return bareLaunch(runner, 1, () => rm(scratchDir, { recursive: true, force: true }));
     },
   };
 }
@@ -295,18 +310,11 @@ function runcVariant(runnerPath: string, bundlesDir: string): Variant {
         scratchDir,
       );
       const runner = spawnRunner('runc', ['run', '--bundle', bundleDir, id]);
-      return {
-        startedAt: runner.launchedAt,
-        spawnedAt: runner.launchedAt,
-        runners: 1,
-        lines: runner.lines,
-        stop: async () => {
-          await endRunner(runner);
-          await run('runc', ['delete', '--force', id]).catch(() => undefined);
-          await removeEmptyBerthCgroups();
-          await rm(bundleDir, { recursive: true, force: true });
-        },
-      };
+      return bareLaunch(runner, 1, async () => {
+        await run('runc', ['delete', '--force', id]).catch(() => undefined);
+        await removeEmptyBerthCgroups();
+        await rm(bundleDir, { recursive: true, force: true });
+      });
     },
   };
 }
@@ -360,16 +368,12 @@ function qemuVariant(
         qemuArgs(image, accel, memoryMiB, cpus, cmdFile, scratchDir),
         containersPerVm,
       );
-      return {
-        startedAt: runner.launchedAt,
-        spawnedAt: runner.launchedAt,
-        runners: containersPerVm,
-        lines: runner.lines,
-        stop: async () => {
-          await endRunner(runner, 0);
-          await rm(bundleDir, { recursive: true, force: true });
-        },
-      };
+      return bareLaunch(
+        runner,
+        containersPerVm,
+        () => rm(bundleDir, { recursive: true, force: true }),
+        0,
+      );
     },
   };
 }
