@@ -51,8 +51,10 @@ function fingerprint(rows: readonly EvidenceRow[]): string {
 
 /**
  * The evidence aggregates held in memory, so answers do not wait for the store: read at
- * start, again shortly after each `berth.stored` notice from ingest, and every `pollMs` in
- * case a notice was lost. A failed read keeps the last rows and says why.
+ * start; shortly after `berth.stored` notices from ingest, only the hosts they name are read
+ * again (the table's key starts with the host, so that read stays small while results
+ * stream in); every `pollMs` the whole of it, in case a notice was lost. A failed read
+ * keeps the last rows and says why.
  */
 export async function openEvidenceCache(
   store: Store,
@@ -69,18 +71,31 @@ export async function openEvidenceCache(
   let running: Promise<void> | undefined;
   /** Refreshes asked for; a read that starts takes every request made before it. */
   let requested = 0;
+  /** Whether the next read must be of every host (a poll, or an explicit refresh). */
+  let wholeWanted = false;
   let pendingHosts = new Set<string>();
   let pendingResults = 0;
   let timer: NodeJS.Timeout | undefined;
   const listeners = new Set<(change: EvidenceChange) => void>();
 
+  /** The hosts named by stored notices are read again; the rest keep their rows. */
+  const readHosts = async (hosts: readonly string[]): Promise<EvidenceRow[]> => {
+    const named = new Set(hosts);
+    const fresh = await loadEvidence(store, { hostIds: hosts });
+    return [...rows.filter((row) => !named.has(row.hostId)), ...fresh].sort((a, b) =>
+      a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0,
+    );
+  };
+
   const readOnce = async (): Promise<void> => {
     const hosts = [...pendingHosts];
     const results = pendingResults;
+    const whole = wholeWanted || hosts.length === 0;
     pendingHosts = new Set();
     pendingResults = 0;
+    wholeWanted = false;
     try {
-      const next = await loadEvidence(store);
+      const next = whole ? await loadEvidence(store) : await readHosts(hosts);
       rows = next;
       readAt = Date.now();
       problem = undefined;
@@ -94,10 +109,12 @@ export async function openEvidenceCache(
       logger.warn({ err: problem }, 'evidence refresh failed; answers use the last rows');
       for (const host of hosts) pendingHosts.add(host);
       pendingResults += results;
+      wholeWanted ||= whole;
     }
   };
 
-  const refresh = (): Promise<void> => {
+  const refresh = (whole: boolean): Promise<void> => {
+    wholeWanted ||= whole;
     requested += 1;
     if (running !== undefined) return running;
     running = (async () => {
@@ -118,7 +135,7 @@ export async function openEvidenceCache(
     if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
-      void refresh();
+      void refresh(false);
     }, debounceMs);
   };
 
@@ -129,12 +146,12 @@ export async function openEvidenceCache(
       if (decoded.ok) schedule(decoded.value);
     },
   });
-  const poll = setInterval(() => void refresh(), pollMs);
+  const poll = setInterval(() => void refresh(true), pollMs);
 
   return {
     rows: () => rows,
     readAt: () => readAt,
-    refresh,
+    refresh: () => refresh(true),
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
