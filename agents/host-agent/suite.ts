@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Platform, ResultBatch, ResultMetric } from '../../contracts/index.ts';
 import type { Availability, Instance, PlatformDriver } from './drivers/driver.ts';
+import { WORKLOADS } from './runner/workloads.ts';
 import { metricFromSamples } from './stats.ts';
 
 export type SuiteName = 'quick' | 'full';
@@ -19,15 +20,7 @@ export interface Suite {
 }
 
 /** Every workload the runner has, in the order a suite runs them. */
-export const ALL_WORKLOADS: readonly string[] = [
-  'cpu-sha256',
-  'cpu-gzip',
-  'memory-copy',
-  'syscall-fstat',
-  'file-fsync',
-  'net-loopback',
-  'process-spawn',
-];
+export const ALL_WORKLOADS: readonly string[] = WORKLOADS.map((workload) => workload.name);
 
 export const SUITES: Readonly<Record<SuiteName, Suite>> = {
   quick: {
