@@ -49,6 +49,27 @@ export interface AdvisorStackOptions {
 }
 
 /**
+ * An advisor server over an advisor, its evidence and fleet: on 127.0.0.1, a free port,
+ * healthy and quiet unless `deps` says otherwise. Tests start extra ones over a running
+ * stack to try other server settings.
+ */
+export function serverOver(
+  parts: Pick<AdvisorStack, 'advisor' | 'evidence' | 'fleet'>,
+  deps: Partial<AdvisorServerDeps> = {},
+): Promise<AdvisorServer> {
+  return createAdvisorServer({
+    advisor: parts.advisor,
+    evidence: parts.evidence,
+    fleet: parts.fleet,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    port: 0,
+    health: () => ({ healthy: true, problems: [] }),
+    ...deps,
+  });
+}
+
+/**
  * The advisor as it runs: nats-server, an embedded store and ingest, the evidence cache, the
  * fleet watch, the audit log, the advisor and its HTTP/WebSocket server on 127.0.0.1.
  */
@@ -67,16 +88,7 @@ export async function startAdvisorStack(options: AdvisorStackOptions = {}): Prom
     logger,
     ...(options.advisor === undefined ? {} : { options: options.advisor }),
   });
-  const server = await createAdvisorServer({
-    advisor,
-    evidence,
-    fleet,
-    logger,
-    host: '127.0.0.1',
-    port: 0,
-    health: () => ({ healthy: true, problems: [] }),
-    ...options.server,
-  });
+  const server = await serverOver({ advisor, evidence, fleet }, { logger, ...options.server });
   const url = server.address();
   return {
     ingest,

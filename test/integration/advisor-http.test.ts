@@ -3,7 +3,6 @@ import type { Advice } from '../../contracts/advice.ts';
 import { pino } from 'pino';
 import { isBerthError } from '../../contracts/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { createAdvisorServer } from '../../services/advisor/server.ts';
 import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../helpers/advice-fixtures.ts';
 import {
   goodQuestion,
@@ -12,6 +11,7 @@ import {
   seedResults,
   startAdvisorStack,
   type AdvisorStack,
+  serverOver,
 } from '../helpers/advisor.ts';
 
 let stack: AdvisorStack | undefined;
@@ -228,10 +228,7 @@ describe('the advisor over HTTP', () => {
   });
 
   it('says 503 with the problems when unhealthy', async () => {
-    const sick = await createAdvisorServer({
-      advisor: running().advisor,
-      evidence: running().evidence,
-      fleet: running().fleet,
+    const sick = await serverOver(running(), {
       logger: silentLogger,
       host: '127.0.0.1',
       port: 0,
@@ -252,10 +249,7 @@ describe('the advisor over HTTP', () => {
 
 describe('the advisor off loopback', () => {
   it('refuses to start without a token', async () => {
-    const attempt = createAdvisorServer({
-      advisor: running().advisor,
-      evidence: running().evidence,
-      fleet: running().fleet,
+    const attempt = serverOver(running(), {
       logger: silentLogger,
       host: '0.0.0.0',
       port: 0,
@@ -271,10 +265,7 @@ describe('the advisor off loopback', () => {
     const token = 'sekrit-token-4711';
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
-    const guarded = await createAdvisorServer({
-      advisor: running().advisor,
-      evidence: running().evidence,
-      fleet: running().fleet,
+    const guarded = await serverOver(running(), {
       logger,
       host: '0.0.0.0',
       port: 0,

@@ -11,7 +11,6 @@ import {
   type JobRequest,
 } from '../../contracts/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { createAdvisorServer } from '../../services/advisor/server.ts';
 import { CLOSE_GOING_AWAY } from '../../services/advisor/ws.ts';
 import {
   CONTAINER,
@@ -29,6 +28,7 @@ import {
   startAdvisorStack,
   type AdvisorStack,
   type Frame,
+  serverOver,
 } from '../helpers/advisor.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -311,10 +311,7 @@ describe('the advisor over WebSocket', () => {
   });
 
   it('drops frames for a client that does not read, closes it, and keeps serving the others', async () => {
-    const limited = await createAdvisorServer({
-      advisor: running().advisor,
-      evidence: running().evidence,
-      fleet: running().fleet,
+    const limited = await serverOver(running(), {
       logger: silentLogger,
       host: '127.0.0.1',
       port: 0,
@@ -350,10 +347,7 @@ describe('the advisor over WebSocket', () => {
 
   it('wants the token on the socket when it has one, in the header or the query', async () => {
     const token = 'ws-token-8125';
-    const guarded = await createAdvisorServer({
-      advisor: running().advisor,
-      evidence: running().evidence,
-      fleet: running().fleet,
+    const guarded = await serverOver(running(), {
       logger: silentLogger,
       host: '0.0.0.0',
       port: 0,
