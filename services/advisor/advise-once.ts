@@ -74,7 +74,7 @@ async function askRunning(
 async function readHosts(
   config: AdviseConfig,
   logger: Logger,
-): Promise<{ hosts: HostInfo[]; note?: string }> {
+): Promise<{ hosts: readonly HostInfo[]; note?: string }> {
   let nc;
   try {
     nc = await connectNats({ url: config.natsUrl, name: 'berth-advise', timeoutMs: 2_000 });

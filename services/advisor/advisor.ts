@@ -9,7 +9,9 @@ import {
 } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AuditLog } from './audit-log.ts';
-import { advise } from './engine/engine.ts';
+import { answerFrom } from './engine/engine.ts';
+import { factsFor } from './engine/evidence.ts';
+import { createFactsMemo } from './engine/facts-memo.ts';
 import type { EngineAnswer } from './engine/types.ts';
 import type { EvidenceCache, EvidenceChange } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
@@ -150,15 +152,17 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
     }
   };
 
-  // The engine keeps to question.hosts itself.
-  const answer = (question: AdviceQuestion): EngineAnswer =>
-    advise({
-      question,
+  // Facts are gathered once per evidence, inventory and host list, not once per question.
+  const memo = createFactsMemo();
+  const answer = (question: AdviceQuestion): EngineAnswer => {
+    const source = {
       evidence: evidence.rows(),
       hosts: fleet.hostInfos(),
       now: Date.now(),
       staleAfterMs: options.staleAfterMs,
-    });
+    };
+    return answerFrom(question, factsFor(memo.factsOf(source, question.hosts), question));
+  };
 
   const publish = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
     const advice = adviceOf(question, engine, Date.now());

@@ -32,22 +32,23 @@ export interface Fleet {
   hosts(): FleetHost[];
   /** Resolves once every message the stream held at the start has been read. */
   ready(): Promise<void>;
-  /** The hosts with an inventory, as the decision engine reads them. */
-  hostInfos(): HostInfo[];
+  /**
+   * The hosts with an inventory, as the decision engine reads them: the same array until an
+   * inventory says something new (heartbeats leave it be).
+   */
+  hostInfos(): readonly HostInfo[];
   /** Called with the host whenever its inventory or heartbeat changes; returns an unsubscribe. */
   onChange(listener: (host: FleetHost) => void): () => void;
   stop(): Promise<void>;
 }
 
 /** A host's inventory as the engine reads it. */
-export function hostInfoOf(host: FleetHost & { inventory: HostInventory }): HostInfo {
-  const inventory = host.inventory;
+function hostInfoOf(inventory: HostInventory): HostInfo {
   return {
-    hostId: host.hostId,
+    hostId: inventory.hostId,
     kernel: inventory.os.kernel,
     osFamily: inventory.os.family.toLowerCase(),
     memoryBytes: inventory.memoryBytes,
-    lastSeenAt: host.lastSeenAt,
     platforms: inventory.platforms.map((row) => ({
       platform: row.platform,
       runtime: row.runtime,
@@ -56,6 +57,12 @@ export function hostInfoOf(host: FleetHost & { inventory: HostInventory }): Host
       ...(row.accel === undefined ? {} : { accel: row.accel }),
     })),
   };
+}
+
+/** Whether two inventories tell the engine the same (the resent one differs only in time). */
+function sameInventory(a: HostInventory | undefined, b: HostInventory | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return JSON.stringify(hostInfoOf(a)) === JSON.stringify(hostInfoOf(b));
 }
 
 /**
@@ -84,8 +91,11 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
     },
   );
 
+  let infos: readonly HostInfo[] | undefined;
   const update = (host: FleetHost): void => {
+    const before = known.get(host.hostId)?.inventory;
     known.set(host.hostId, host);
+    if (host.inventory !== before && !sameInventory(host.inventory, before)) infos = undefined;
     for (const listener of listeners) listener(host);
   };
 
@@ -134,12 +144,9 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
     ready: () => ready,
     hosts: () => [...known.values()].sort((a, b) => a.hostId.localeCompare(b.hostId)),
     hostInfos: () =>
-      [...known.values()]
-        .filter(
-          (host): host is FleetHost & { inventory: HostInventory } => host.inventory !== undefined,
-        )
-        .map(hostInfoOf)
-        .sort((a, b) => a.hostId.localeCompare(b.hostId)),
+      (infos ??= [...known.values()]
+        .flatMap((host) => (host.inventory === undefined ? [] : [hostInfoOf(host.inventory)]))
+        .sort((a, b) => a.hostId.localeCompare(b.hostId))),
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -259,7 +259,6 @@ export function hostInfo(hostId = 'host-a', overrides: Partial<HostInfo> = {}): 
     kernel: '6.1.0-56-amd64',
     osFamily: 'linux',
     memoryBytes: 24_105 * MIB,
-    lastSeenAt: NOW - 60_000,
     platforms: [
       { platform: 'process', runtime: 'node', available: true, accel: 'none' },
       { platform: 'container', runtime: 'runc', available: true, accel: 'none' },

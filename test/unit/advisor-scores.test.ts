@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdviceOption, ScorePart } from '../../contracts/advice.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
 import { gatherFacts } from '../../services/advisor/engine/evidence.ts';
-import { ISOLATION_LEVELS } from '../../services/advisor/engine/placements.ts';
+import { ISOLATION_LEVELS, profileOf } from '../../services/advisor/engine/placements.ts';
 import { compareRanked, rank, type RankedOption } from '../../services/advisor/engine/rank.ts';
 import {
   containerLean,
@@ -316,7 +316,8 @@ describe('ties', () => {
   const ranked = (placement: string, runtime: string, score: number): RankedOption => {
     const figures = gatherFacts(engineInput({ evidence: [], hosts: [] })).options[0];
     if (figures === undefined) throw new Error('no options');
-    return { figures: { ...figures, option: { placement, runtime } }, parts: [], score };
+    const option = { placement, runtime };
+    return { figures: { ...figures, option, profile: profileOf(option) }, parts: [], score };
   };
 
   it('on equal scores, the stronger isolation ranks first', () => {

@@ -143,11 +143,10 @@ function sampleSentences(items: readonly Item[]): string[] {
 }
 
 function inventorySentences(question: AdviceQuestion, facts: Facts): string[] {
-  const known = new Set([
-    ...facts.hosts.map((host) => host.hostId),
-    ...facts.rows.map((row) => row.hostId),
-  ]);
-  const unknown = (question.hosts ?? []).filter((hostId) => !known.has(hostId));
+  const known = (hostId: string): boolean =>
+    facts.hosts.some((host) => host.hostId === hostId) ||
+    [...facts.measuredBy.values()].some((measured) => measured.hosts.has(hostId));
+  const unknown = (question.hosts ?? []).filter((hostId) => !known(hostId));
   return [
     ...(facts.hosts.length === 0
       ? [

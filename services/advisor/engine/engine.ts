@@ -1,6 +1,6 @@
-import type { AdviceOption } from '../../../contracts/advice.ts';
+import type { AdviceOption, AdviceQuestion } from '../../../contracts/advice.ts';
 import { confidenceOf } from './confidence.ts';
-import { gatherFacts } from './evidence.ts';
+import { inputFacts, type Facts } from './evidence.ts';
 import { optionName } from './format.ts';
 import { hostFits } from './hosts.ts';
 import { compareText, sameOption } from './placements.ts';
@@ -17,9 +17,14 @@ import { whatWouldChange } from './what-would-change.ts';
  * can take it; which hosts should measure again; and the result ids behind it all. A pure
  * function of its input: the same input gives the same answer.
  */
-export function advise(input: EngineInput): EngineAnswer {
-  const { question } = input;
-  const facts = gatherFacts(input);
+export const advise = (input: EngineInput): EngineAnswer =>
+  answerFrom(input.question, inputFacts(input));
+
+/**
+ * The answer to a question from facts already gathered (`factsFor` the question): what
+ * `advise` gives for an input whose facts these are.
+ */
+export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer {
   const ranking = rank(question, facts);
   const refresh = refreshNeeds(
     facts,

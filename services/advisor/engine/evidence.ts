@@ -14,12 +14,13 @@ import {
   type PublishedFigure,
   type PublishedMetric,
 } from './published.ts';
-import type { EngineInput, EvidenceRow, HostInfo, OptionKey } from './types.ts';
+import type { EngineInput, EvidenceRow, EvidenceSource, HostInfo, OptionKey } from './types.ts';
 
 /**
  * Picks the evidence behind each option and labels it: measured or published, fresh or
- * stale, hardware or TCG emulation. Nothing here depends on the question's lifetime, instance
- * count or trust, so the facts are gathered once and ranked many times.
+ * stale, hardware or TCG emulation. Nothing here depends on the question but the hosts it
+ * names, so the facts are gathered once per evidence, inventory and host list, and ranked for
+ * many questions (each keeping to its sensitivities with `factsFor`).
  */
 
 export const SENSITIVITY_WORKLOADS: Readonly<Record<SensitivityName, readonly string[]>> = {
@@ -66,6 +67,7 @@ export interface Figure {
   /** Each host's own value, for what that host can hold. */
   readonly byHost: ReadonlyMap<string, number>;
   readonly evidence: readonly Evidence[];
+  /** Up to `IDS_PER_FIGURE` ids of the results behind it, from each host in turn. */
   readonly resultIds: readonly string[];
   /** Where it comes from, for sentences: "measured on a under TCG emulation". */
   readonly origin: string;
@@ -82,6 +84,8 @@ export interface SensitivityFigures {
   readonly figures: readonly Figure[];
   /** The mean of the figures; undefined when there is none. */
   readonly ratio: number | undefined;
+  /** Ratios measured only under TCG: shown for what they are, never scored. */
+  readonly emulated: readonly Figure[];
 }
 
 export interface OptionFigures {
@@ -101,12 +105,51 @@ export interface Facts {
   readonly hosts: readonly HostInfo[];
   /** The evidence rows of those hosts. */
   readonly rows: readonly EvidenceRow[];
+  /** The sensitivities the options' throughput covers (every one until `factsFor`). */
   readonly sensitivities: readonly SensitivityName[];
   /** The bare process's peak memory: the workload's own when the question gives none. */
   readonly ownMemory: Figure | undefined;
   readonly options: readonly OptionFigures[];
+  /** When they were gathered. */
   readonly now: number;
   readonly staleAfterMs: number;
+  /**
+   * The last moment these facts hold: until then no row turns stale, so facts gathered at
+   * `now` are the facts of any moment from `now` to `validUntil`.
+   */
+  readonly validUntil: number;
+  /** The hosts with rows of each platform: of any runtime, and of each runtime. */
+  readonly measuredBy: ReadonlyMap<string, MeasuredBy>;
+}
+
+export interface MeasuredBy {
+  readonly hosts: ReadonlySet<string>;
+  readonly byRuntime: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+const NOBODY: ReadonlySet<string> = new Set();
+
+/** The hosts with rows of a platform, of one runtime when it is given. */
+export function measuredOn(
+  facts: Pick<Facts, 'measuredBy'>,
+  platform: string,
+  runtime?: string,
+): ReadonlySet<string> {
+  const measured = facts.measuredBy.get(platform);
+  if (measured === undefined) return NOBODY;
+  return runtime === undefined ? measured.hosts : (measured.byRuntime.get(runtime) ?? NOBODY);
+}
+
+/** The hosts with a fresh row of a platform (of one runtime, when given), workload and metric. */
+export function freshOn(
+  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs'>,
+  where: { platform: string; runtime?: string | undefined; workload: string; metric: string },
+): Set<string> {
+  return new Set(
+    readingsOf(facts.rows, where, facts.now, facts.staleAfterMs).flatMap((reading) =>
+      reading.stale ? [] : [reading.hostId],
+    ),
+  );
 }
 
 /** One host's reading of one metric, or a ratio of two. */
@@ -161,26 +204,34 @@ function bestTier(readings: readonly Reading[]): Reading[] {
   return readings.filter((reading) => tier(reading) === best);
 }
 
-/** One reading per host (the mean of its readings), sorted by host. */
+/** One reading per host (the mean of its readings; a host's only reading as it is), by host. */
 function perHost(readings: readonly Reading[]): Reading[] {
   const byHost = new Map<string, Reading[]>();
   for (const reading of readings) {
-    byHost.set(reading.hostId, [...(byHost.get(reading.hostId) ?? []), reading]);
+    const own = byHost.get(reading.hostId);
+    if (own === undefined) byHost.set(reading.hostId, [reading]);
+    else own.push(reading);
   }
   return [...byHost.entries()]
     .sort(([a], [b]) => compareText(a, b))
-    .map(([hostId, own]) => ({
-      hostId,
-      accels: unique(own.flatMap((reading) => reading.accels)),
-      unit: own[0]?.unit ?? '',
-      value: mean(own.map((reading) => reading.value)),
-      p95: mean(own.map((reading) => reading.p95)),
-      samples: own.reduce((sum, reading) => sum + reading.samples, 0),
-      latestAt: Math.max(...own.map((reading) => reading.latestAt)),
-      resultIds: own.flatMap((reading) => reading.resultIds),
-      stale: own.some((reading) => reading.stale),
-      tcg: own.some((reading) => reading.tcg),
-    }));
+    .map(([hostId, own]) =>
+      own.length === 1 && own[0] !== undefined ? own[0] : meanReading(hostId, own),
+    );
+}
+
+function meanReading(hostId: string, own: readonly Reading[]): Reading {
+  return {
+    hostId,
+    accels: unique(own.flatMap((reading) => reading.accels)),
+    unit: own[0]?.unit ?? '',
+    value: mean(own.map((reading) => reading.value)),
+    p95: mean(own.map((reading) => reading.p95)),
+    samples: own.reduce((sum, reading) => sum + reading.samples, 0),
+    latestAt: Math.max(...own.map((reading) => reading.latestAt)),
+    resultIds: own.flatMap((reading) => reading.resultIds),
+    stale: own.some((reading) => reading.stale),
+    tcg: own.some((reading) => reading.tcg),
+  };
 }
 
 function originOf(readings: readonly Reading[]): string {
@@ -188,6 +239,20 @@ function originOf(readings: readonly Reading[]): string {
   const tcg = readings.some((reading) => reading.tcg) ? ' under TCG emulation' : '';
   const stale = readings.some((reading) => reading.stale) ? ' (stale)' : '';
   return `measured on ${hosts}${tcg}${stale}`;
+}
+
+/** The most result ids a figure keeps for the audit log. */
+export const IDS_PER_FIGURE = 20;
+
+/** Up to `IDS_PER_FIGURE` result ids, taken from each reading in turn, sorted. */
+function sampleIds(readings: readonly Reading[]): string[] {
+  const taken = new Set<string>();
+  for (let index = 0; taken.size < IDS_PER_FIGURE; index += 1) {
+    const round = readings.flatMap((reading) => reading.resultIds[index] ?? []);
+    if (round.length === 0) break;
+    for (const id of round.slice(0, IDS_PER_FIGURE - taken.size)) taken.add(id);
+  }
+  return [...taken].sort(compareText);
 }
 
 /** The mean over hosts of per-host readings (already of one tier), as a figure. */
@@ -223,7 +288,7 @@ function measuredFigure(readings: readonly Reading[], shown: Shown): Figure {
     hosts,
     byHost: new Map(readings.map((reading) => [reading.hostId, reading.value])),
     evidence: [evidence],
-    resultIds: unique(readings.flatMap((reading) => reading.resultIds)),
+    resultIds: sampleIds(readings),
     origin: originOf(readings),
   };
 }
@@ -295,7 +360,13 @@ function rowsFor(
 
 function readingsOf(
   rows: readonly EvidenceRow[],
-  where: { platform: string; runtime?: string; workload: string; metric: string; unit?: string },
+  where: {
+    platform: string;
+    runtime?: string | undefined;
+    workload: string;
+    metric: string;
+    unit?: string;
+  },
   now: number,
   staleAfterMs: number,
 ): Reading[] {
@@ -354,13 +425,42 @@ export const publishedStartup = (standIn: PublishedFigure): StartupFigure => ({
   p95: standIn.value,
 });
 
+/** What gathering the facts reads, and the bare process's readings once found. */
+interface Gathering extends Pick<
+  Facts,
+  'rows' | 'now' | 'staleAfterMs' | 'sensitivities' | 'measuredBy'
+> {
+  /** Per workload: the bare process's throughput, by host (the best tier there is). */
+  readonly baselines: Map<string, ReadonlyMap<string, Reading>>;
+}
+
+/** The bare process's throughput of a workload, by host, read once per gathering. */
+function baselineOf(gathering: Gathering, workload: string): ReadonlyMap<string, Reading> {
+  let byHost = gathering.baselines.get(workload);
+  if (byHost === undefined) {
+    const readings = readingsOf(
+      gathering.rows,
+      { workload, metric: METRICS.throughput.metric, platform: BASELINE_PLATFORM },
+      gathering.now,
+      gathering.staleAfterMs,
+    );
+    byHost = new Map(
+      readings.length === 0
+        ? []
+        : perHost(bestTier(readings)).map((reading) => [reading.hostId, reading]),
+    );
+    gathering.baselines.set(workload, byHost);
+  }
+  return byHost;
+}
+
 /** Per host: the platform's mean throughput over the bare process's, same workload and unit. */
-function ratioReadings(platform: readonly Reading[], baseline: readonly Reading[]): Reading[] {
-  const baselineOf = new Map(
-    perHost(bestTier(baseline)).map((reading) => [reading.hostId, reading]),
-  );
+function ratioReadings(
+  platform: readonly Reading[],
+  baseline: ReadonlyMap<string, Reading>,
+): Reading[] {
   return perHost(platform).flatMap((reading) => {
-    const bare = baselineOf.get(reading.hostId);
+    const bare = baseline.get(reading.hostId);
     if (bare === undefined || bare.unit !== reading.unit || bare.value <= 0) return [];
     return [
       {
@@ -384,11 +484,11 @@ const placementOf = (option: OptionKey): { platform: string; runtime: string } =
 const RATIO_USED = "mean throughput ÷ the bare process's on the same host";
 
 function sensitivityFigures(
-  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs'>,
+  facts: Gathering,
   option: OptionKey,
   profile: PlacementProfile,
   sensitivity: SensitivityName,
-): { scored: SensitivityFigures; emulated: Figure[] } {
+): SensitivityFigures {
   const scored: Figure[] = [];
   const emulated: Figure[] = [];
   for (const workload of SENSITIVITY_WORKLOADS[sensitivity]) {
@@ -400,12 +500,7 @@ function sensitivityFigures(
       now,
       staleAfterMs,
     );
-    const baseline = readingsOf(
-      facts.rows,
-      { ...where, platform: BASELINE_PLATFORM },
-      now,
-      staleAfterMs,
-    );
+    const baseline = baselineOf(facts, workload);
     const shown = { option, workload, metric: where.metric, unit: 'ratio' };
     const hardware = ratioReadings(
       platform.filter((reading) => !reading.tcg),
@@ -441,19 +536,14 @@ function sensitivityFigures(
     }
   }
   return {
-    scored: {
-      sensitivity,
-      figures: scored,
-      ratio: scored.length === 0 ? undefined : mean(scored.map((figure) => figure.value)),
-    },
+    sensitivity,
+    figures: scored,
+    ratio: scored.length === 0 ? undefined : mean(scored.map((figure) => figure.value)),
     emulated,
   };
 }
 
-function optionFigures(
-  facts: Pick<Facts, 'rows' | 'now' | 'staleAfterMs' | 'sensitivities'>,
-  option: OptionKey,
-): OptionFigures {
+function optionFigures(facts: Gathering, option: OptionKey): OptionFigures {
   const profile = profileOf(option);
   const startup = instanceFigure(facts, option, profile, 'startup', 'mean start-up');
   const overhead = instanceFigure(
@@ -469,15 +559,13 @@ function optionFigures(
   return {
     option,
     profile,
-    measured: facts.rows.some(
-      (row) => row.platform === option.placement && row.runtime === option.runtime,
-    ),
+    measured: measuredOn(facts, option.placement, option.runtime).size > 0,
     startup:
       startup === undefined
         ? undefined
         : { ...startup.figure, p95: startup.p95, evidence: withP95(startup.figure, startup.p95) },
     overhead: overhead?.figure,
-    throughput: throughput.map((each) => each.scored),
+    throughput,
     emulatedThroughput: throughput.flatMap((each) => each.emulated),
   };
 }
@@ -523,33 +611,68 @@ export const sensitivitiesOf = (question: AdviceQuestion): readonly SensitivityN
     ? ALL_SENSITIVITIES
     : ALL_SENSITIVITIES.filter((sensitivity) => question.sensitivity?.includes(sensitivity));
 
+/** The moment the first row that is fresh at `now` turns stale (Infinity when none is fresh). */
+function firstTurnsStale(rows: readonly EvidenceRow[], now: number, staleAfterMs: number): number {
+  let until = Number.POSITIVE_INFINITY;
+  for (const row of rows) {
+    const turns = row.latestAt + staleAfterMs;
+    if (turns >= now && turns < until) until = turns;
+  }
+  return until;
+}
+
+function measuredByOf(rows: readonly EvidenceRow[]): Map<string, MeasuredBy> {
+  const measuredBy = new Map<string, { hosts: Set<string>; byRuntime: Map<string, Set<string>> }>();
+  for (const row of rows) {
+    let platform = measuredBy.get(row.platform);
+    if (platform === undefined) {
+      platform = { hosts: new Set(), byRuntime: new Map() };
+      measuredBy.set(row.platform, platform);
+    }
+    platform.hosts.add(row.hostId);
+    const runtime = platform.byRuntime.get(row.runtime);
+    if (runtime === undefined) platform.byRuntime.set(row.runtime, new Set([row.hostId]));
+    else runtime.add(row.hostId);
+  }
+  return measuredBy;
+}
+
 /**
- * The facts every ranking of this input shares: the hosts and rows the question counts (only
- * those of `question.hosts` when it names any), the bare process's memory, and each
- * candidate option's figures.
+ * The facts every ranking over this evidence and inventory shares: the hosts and rows counted
+ * (only those of `only` when it names any), the bare process's memory, and each candidate
+ * option's figures for every sensitivity.
  */
-export function gatherFacts(input: EngineInput): Facts {
-  const wanted = new Set(input.question.hosts ?? []);
+export function gatherFacts(source: EvidenceSource, only: readonly string[] = []): Facts {
+  const wanted = new Set(only);
   const counts = (hostId: string): boolean => wanted.size === 0 || wanted.has(hostId);
-  const hosts = input.hosts
+  const hosts = source.hosts
     .filter((host) => counts(host.hostId))
     .sort((a, b) => compareText(a.hostId, b.hostId));
-  const rows = input.evidence.filter((row) => counts(row.hostId));
-  const base = {
+  const rows = source.evidence.filter((row) => counts(row.hostId));
+  const { now, staleAfterMs } = source;
+  const measuredBy = measuredByOf(rows);
+  const base: Gathering = {
     rows,
-    now: input.now,
-    staleAfterMs: input.staleAfterMs,
-    sensitivities: sensitivitiesOf(input.question),
+    now,
+    staleAfterMs,
+    sensitivities: ALL_SENSITIVITIES,
+    measuredBy,
+    baselines: new Map(),
   };
   const { metric, unit } = METRICS.memoryPeak;
   const ownReadings = readingsOf(
     rows,
     { platform: BASELINE_PLATFORM, workload: INSTANCE_WORKLOAD, metric, unit },
-    input.now,
-    input.staleAfterMs,
+    now,
+    staleAfterMs,
   );
   return {
-    ...base,
+    rows,
+    now,
+    staleAfterMs,
+    sensitivities: ALL_SENSITIVITIES,
+    measuredBy,
+    validUntil: firstTurnsStale(rows, now, staleAfterMs),
     hosts,
     ownMemory:
       ownReadings.length === 0
@@ -569,3 +692,32 @@ export function gatherFacts(input: EngineInput): Facts {
     options: candidateOptions(rows, hosts).map((option) => optionFigures(base, option)),
   };
 }
+
+/**
+ * The facts as one question reads them: each option's throughput for the question's
+ * sensitivities only. `facts` are those `gatherFacts` gives, for every sensitivity.
+ */
+export function factsFor(facts: Facts, question: AdviceQuestion): Facts {
+  const sensitivities = sensitivitiesOf(question);
+  const same =
+    sensitivities.length === facts.sensitivities.length &&
+    sensitivities.every((sensitivity, index) => facts.sensitivities[index] === sensitivity);
+  if (same) return facts;
+  const keep = (each: SensitivityFigures): boolean => sensitivities.includes(each.sensitivity);
+  return {
+    ...facts,
+    sensitivities,
+    options: facts.options.map((option) => {
+      const throughput = option.throughput.filter(keep);
+      return {
+        ...option,
+        throughput,
+        emulatedThroughput: throughput.flatMap((each) => each.emulated),
+      };
+    }),
+  };
+}
+
+/** The facts of one engine input: its evidence, counting the question's hosts. */
+export const inputFacts = (input: EngineInput): Facts =>
+  factsFor(gatherFacts(input, input.question.hosts), input.question);

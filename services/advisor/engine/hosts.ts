@@ -1,5 +1,5 @@
 import type { AdviceQuestion, HostFit } from '../../../contracts/advice.ts';
-import type { Facts } from './evidence.ts';
+import { measuredOn, type Facts } from './evidence.ts';
 import { capitalise, formatMiB, formatNumber, optionName } from './format.ts';
 import type { RankedOption, Ranking } from './rank.ts';
 import { sharedKernelProblem } from './rules.ts';
@@ -24,12 +24,7 @@ function fitOn(
   const offered = host.platforms.find(
     (each) => each.platform === option.placement && each.runtime === option.runtime,
   );
-  const measuredHere = facts.rows.some(
-    (row) =>
-      row.hostId === host.hostId &&
-      row.platform === option.placement &&
-      row.runtime === option.runtime,
-  );
+  const measuredHere = measuredOn(facts, option.placement, option.runtime).has(host.hostId);
   if (offered?.available === false) {
     return {
       fits: 0,

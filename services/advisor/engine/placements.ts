@@ -96,9 +96,6 @@ function describe(
   return `a ${kind}${words} (${option.runtime})`;
 }
 
-export const isolationRank = (option: OptionKey): number =>
-  ISOLATION_LEVELS.indexOf(profileOf(option).isolation);
-
 const keyOf = (option: OptionKey): string => `${option.placement}\u0000${option.runtime}`;
 
 /**

@@ -3,7 +3,8 @@ import {
   INSTANCE_WORKLOAD,
   METRICS,
   SENSITIVITY_WORKLOADS,
-  isStale,
+  freshOn,
+  measuredOn,
   type Facts,
 } from './evidence.ts';
 import { optionName } from './format.ts';
@@ -36,21 +37,32 @@ function neededFor(facts: Facts, question: AdviceQuestion, baseline: boolean): N
   return [...instance.map((metric) => ({ workload: INSTANCE_WORKLOAD, metric })), ...throughput];
 }
 
-/** Keys of the fresh figures: host, platform, workload, metric, with and without runtime. */
-function freshKeys(facts: Facts): Set<string> {
-  const keys = new Set<string>();
-  for (const row of facts.rows) {
-    if (isStale(row.latestAt, facts.now, facts.staleAfterMs)) continue;
-    const figure = `${row.workload}\0${row.metric}`;
-    keys.add(`${row.hostId}\0${row.platform}\0\0${figure}`);
-    keys.add(`${row.hostId}\0${row.platform}\0${row.runtime}\0${figure}`);
-  }
-  return keys;
-}
+/** Per list of rows (one per gathering of facts): the hosts found, by platform and needs. */
+const found = new WeakMap<Facts['rows'], Map<string, readonly string[]>>();
 
+/** The hosts that offer or measured the platform and lack a fresh figure it needs (memoized). */
 function hostsToRefresh(
   facts: Facts,
-  fresh: ReadonlySet<string>,
+  platform: string,
+  runtime: string | undefined,
+  needed: readonly Needed[],
+): readonly string[] {
+  let known = found.get(facts.rows);
+  if (known === undefined) {
+    known = new Map();
+    found.set(facts.rows, known);
+  }
+  const key = JSON.stringify([platform, runtime, needed]);
+  let hosts = known.get(key);
+  if (hosts === undefined) {
+    hosts = lackingHosts(facts, platform, runtime, needed);
+    known.set(key, hosts);
+  }
+  return hosts;
+}
+
+function lackingHosts(
+  facts: Facts,
   platform: string,
   runtime: string | undefined,
   needed: readonly Needed[],
@@ -60,14 +72,10 @@ function hostsToRefresh(
   const offering = facts.hosts
     .filter((host) => host.platforms.some((offered) => offered.available && matches(offered)))
     .map((host) => host.hostId);
-  const measuring = facts.rows.filter(matches).map((row) => row.hostId);
+  const measuring = measuredOn(facts, platform, runtime);
   const hosts = [...new Set([...offering, ...measuring])].sort(compareText);
-  return hosts.filter((hostId) =>
-    needed.some(
-      (need) =>
-        !fresh.has(`${hostId}\0${platform}\0${runtime ?? ''}\0${need.workload}\0${need.metric}`),
-    ),
-  );
+  const fresh = needed.map((need) => freshOn(facts, { platform, runtime, ...need }));
+  return hosts.filter((hostId) => fresh.some((hostsWithIt) => !hostsWithIt.has(hostId)));
 }
 
 export interface RefreshNeeds {
@@ -82,18 +90,17 @@ export function refreshNeeds(
   question: AdviceQuestion,
   options: readonly OptionKey[],
 ): RefreshNeeds {
-  const fresh = freshKeys(facts);
   const byOption = new Map<string, readonly string[]>([
     [
       BASELINE_PLATFORM,
-      hostsToRefresh(facts, fresh, BASELINE_PLATFORM, undefined, neededFor(facts, question, true)),
+      hostsToRefresh(facts, BASELINE_PLATFORM, undefined, neededFor(facts, question, true)),
     ],
   ]);
   const optionNeeds = neededFor(facts, question, false);
   for (const option of options) {
     byOption.set(
       optionName(option),
-      hostsToRefresh(facts, fresh, option.placement, option.runtime, optionNeeds),
+      hostsToRefresh(facts, option.placement, option.runtime, optionNeeds),
     );
   }
   const hosts = [...new Set([...byOption.values()].flat())].sort(compareText);

@@ -112,26 +112,29 @@ export interface ScoreContext {
   readonly ownMemory: Figure | undefined;
 }
 
-interface PartValue {
-  readonly value: number;
-  readonly why: string;
+/** A part: its value, and the sentence that explains it (written only when an answer shows it). */
+interface Part {
+  readonly name: PartName;
+  value(context: ScoreContext, option: OptionFigures): number;
+  why(context: ScoreContext, option: OptionFigures): string;
 }
 
-const missing = (what: string): PartValue => ({
-  value: MISSING_VALUE,
-  why: `${what}: scored ${MISSING_VALUE}, neither good nor bad`,
-});
+const missing = (what: string): string => `${what}: scored ${MISSING_VALUE}, neither good nor bad`;
 
-function startupPart(context: ScoreContext, option: OptionFigures): PartValue {
-  const startup = option.startup;
-  if (startup === undefined) return missing('No start-up figure, measured or published');
-  const lifetime = context.question.lifetimeSeconds;
-  const share = startup.value / (lifetime * 1000);
-  return {
-    value: startupValue(startup.value, lifetime),
-    why: `Start-up ${formatMs(startup.value)} (${startup.origin}) is ${formatPercent(share)} of a ${formatDuration(lifetime)} life; ${formatPercent(STARTUP_TOLERANCE)} would score 0.5.`,
-  };
-}
+const startupPart: Part = {
+  name: 'startup',
+  value: (context, option) =>
+    option.startup === undefined
+      ? MISSING_VALUE
+      : startupValue(option.startup.value, context.question.lifetimeSeconds),
+  why: (context, option) => {
+    const startup = option.startup;
+    if (startup === undefined) return missing('No start-up figure, measured or published');
+    const lifetime = context.question.lifetimeSeconds;
+    const share = startup.value / (lifetime * 1000);
+    return `Start-up ${formatMs(startup.value)} (${startup.origin}) is ${formatPercent(share)} of a ${formatDuration(lifetime)} life; ${formatPercent(STARTUP_TOLERANCE)} would score 0.5.`;
+  },
+};
 
 /** The workload's own memory per instance: the question's, else the bare process's peak. */
 export function ownMemoryOf(context: ScoreContext): { value: number; origin: string } | undefined {
@@ -143,22 +146,32 @@ export function ownMemoryOf(context: ScoreContext): { value: number; origin: str
     : { value: measured.value, origin: `the bare process's peak, ${measured.origin}` };
 }
 
-function densityPart(context: ScoreContext, option: OptionFigures): PartValue {
-  const overhead = option.overhead;
-  if (overhead === undefined) return missing('No memory overhead figure, measured or published');
-  const own = ownMemoryOf(context);
-  if (own === undefined) {
-    return missing(
-      "No figure for the workload's own memory (the question gives no memoryMiB and the bare process was not measured)",
-    );
-  }
-  const instances = context.question.instances;
-  const added = Math.max(0, overhead.value);
-  return {
-    value: densityValue(own.value, added, instances),
-    why: `${formatMiB(added)} overhead per instance (${overhead.origin}) on ${formatMiB(own.value)} of its own (${own.origin}): ${formatPercent(densityRatio(own.value, added))} of the bare process's density, counted at ${formatPercent(denseness(instances))} for ${formatNumber(instances)} at once, which need ${formatMiB(instances * (own.value + added))} against ${formatMiB(instances * own.value)} bare.`,
-  };
-}
+/** The workload's own memory in MiB, the question's or the bare process's peak, if known. */
+const ownMiB = (context: ScoreContext): number | undefined =>
+  context.question.memoryMiB ?? context.ownMemory?.value;
+
+const densityPart: Part = {
+  name: 'density',
+  value: (context, option) => {
+    const own = ownMiB(context);
+    return option.overhead === undefined || own === undefined
+      ? MISSING_VALUE
+      : densityValue(own, Math.max(0, option.overhead.value), context.question.instances);
+  },
+  why: (context, option) => {
+    const overhead = option.overhead;
+    if (overhead === undefined) return missing('No memory overhead figure, measured or published');
+    const own = ownMemoryOf(context);
+    if (own === undefined) {
+      return missing(
+        "No figure for the workload's own memory (the question gives no memoryMiB and the bare process was not measured)",
+      );
+    }
+    const instances = context.question.instances;
+    const added = Math.max(0, overhead.value);
+    return `${formatMiB(added)} overhead per instance (${overhead.origin}) on ${formatMiB(own.value)} of its own (${own.origin}): ${formatPercent(densityRatio(own.value, added))} of the bare process's density, counted at ${formatPercent(denseness(instances))} for ${formatNumber(instances)} at once, which need ${formatMiB(instances * (own.value + added))} against ${formatMiB(instances * own.value)} bare.`;
+  },
+};
 
 function sensitivityWords(each: SensitivityFigures): string {
   if (each.ratio === undefined) return `${each.sensitivity}: no figure, left out`;
@@ -166,38 +179,65 @@ function sensitivityWords(each: SensitivityFigures): string {
   return `${each.sensitivity} ${formatPercent(each.ratio)} (${sources})`;
 }
 
-function throughputPart(option: OptionFigures): PartValue {
-  const ratios = option.throughput.flatMap((each) =>
-    each.ratio === undefined ? [] : [each.ratio],
-  );
-  const names = option.throughput.map((each) => each.sensitivity);
-  if (ratios.length === 0) {
-    return missing(`No throughput figure for ${formatList(names)}, measured or published`);
-  }
-  const value = throughputValue(ratios);
-  return {
-    value,
-    why: `Throughput ${formatPercent(value)} of the bare process, the mean over ${formatList(option.throughput.map(sensitivityWords))}.`,
-  };
-}
+const ratiosOf = (option: OptionFigures): number[] =>
+  option.throughput.flatMap((each) => (each.ratio === undefined ? [] : [each.ratio]));
 
-function isolationPart(option: OptionFigures): PartValue {
-  const level = option.profile.isolation;
-  return {
-    value: ISOLATION_VALUES[level],
-    why: `${capitalise(option.profile.described)}: ${ISOLATION_WORDS[level]}.`,
-  };
-}
+const throughputPart: Part = {
+  name: 'throughput',
+  value: (_context, option) => {
+    const ratios = ratiosOf(option);
+    return ratios.length === 0 ? MISSING_VALUE : throughputValue(ratios);
+  },
+  why: (_context, option) => {
+    const ratios = ratiosOf(option);
+    if (ratios.length === 0) {
+      const names = option.throughput.map((each) => each.sensitivity);
+      return missing(`No throughput figure for ${formatList(names)}, measured or published`);
+    }
+    return `Throughput ${formatPercent(throughputValue(ratios))} of the bare process, the mean over ${formatList(option.throughput.map(sensitivityWords))}.`;
+  },
+};
 
-function lifetimePart(context: ScoreContext, option: OptionFigures): PartValue {
-  const { lifetimeSeconds, instances } = context.question;
-  const lean = containerLean(lifetimeSeconds, instances);
-  const share = option.profile.containerShare;
-  const kind = share === 1 ? 'a container' : share === 0 ? 'a VM' : 'a container and a VM at once';
-  return {
-    value: lifetimeValue(share, lean),
-    why: `A ${formatDuration(lifetimeSeconds)} life (short-lived ${formatPercent(shortness(lifetimeSeconds))}) and ${formatNumber(instances)} at once (dense ${formatPercent(denseness(instances))}) lean ${formatPercent(lean)} towards containers; this option is ${kind}.`,
-  };
+const isolationPart: Part = {
+  name: 'isolation',
+  value: (_context, option) => ISOLATION_VALUES[option.profile.isolation],
+  why: (_context, option) =>
+    `${capitalise(option.profile.described)}: ${ISOLATION_WORDS[option.profile.isolation]}.`,
+};
+
+const lifetimePart: Part = {
+  name: 'lifetime',
+  value: (context, option) =>
+    lifetimeValue(
+      option.profile.containerShare,
+      containerLean(context.question.lifetimeSeconds, context.question.instances),
+    ),
+  why: (context, option) => {
+    const { lifetimeSeconds, instances } = context.question;
+    const lean = containerLean(lifetimeSeconds, instances);
+    const share = option.profile.containerShare;
+    const kind =
+      share === 1 ? 'a container' : share === 0 ? 'a VM' : 'a container and a VM at once';
+    return `A ${formatDuration(lifetimeSeconds)} life (short-lived ${formatPercent(shortness(lifetimeSeconds))}) and ${formatNumber(instances)} at once (dense ${formatPercent(denseness(instances))}) lean ${formatPercent(lean)} towards containers; this option is ${kind}.`;
+  },
+};
+
+/** The parts, in the order an answer lists them. */
+const PARTS: readonly Part[] = [
+  startupPart,
+  densityPart,
+  throughputPart,
+  isolationPart,
+  lifetimePart,
+];
+
+const pointsOf = (name: PartName, value: number): number => roundTo(WEIGHTS[name] * value * 100, 1);
+
+/** The option's score alone, the sum of its parts' points: what the what-if search compares. */
+export function scoreOf(context: ScoreContext, option: OptionFigures): number {
+  let sum = 0;
+  for (const part of PARTS) sum += pointsOf(part.name, part.value(context, option));
+  return roundTo(sum, 1);
 }
 
 /** The option's parts, in a fixed order, and its score (the sum of their points). */
@@ -205,25 +245,15 @@ export function scoreOption(
   context: ScoreContext,
   option: OptionFigures,
 ): { parts: ScorePart[]; score: number } {
-  const values: readonly (readonly [PartName, PartValue])[] = [
-    ['startup', startupPart(context, option)],
-    ['density', densityPart(context, option)],
-    ['throughput', throughputPart(option)],
-    ['isolation', isolationPart(option)],
-    ['lifetime', lifetimePart(context, option)],
-  ];
-  const parts = values.map(([name, part]) => ({
-    name,
-    weight: WEIGHTS[name],
-    value: roundTo(part.value, 3),
-    points: roundTo(WEIGHTS[name] * part.value * 100, 1),
-    why: part.why,
-  }));
-  return {
-    parts,
-    score: roundTo(
-      parts.reduce((sum, part) => sum + part.points, 0),
-      1,
-    ),
-  };
+  const parts = PARTS.map((part) => {
+    const value = part.value(context, option);
+    return {
+      name: part.name,
+      weight: WEIGHTS[part.name],
+      value: roundTo(value, 3),
+      points: pointsOf(part.name, value),
+      why: part.why(context, option),
+    };
+  });
+  return { parts, score: scoreOf(context, option) };
 }

@@ -23,7 +23,6 @@ export interface HostInfo {
   readonly kernel: string;
   readonly osFamily: string;
   readonly memoryBytes: number;
-  readonly lastSeenAt: number;
   readonly platforms: readonly {
     platform: string;
     runtime: string;
@@ -33,12 +32,16 @@ export interface HostInfo {
   }[];
 }
 
-export interface EngineInput {
-  readonly question: AdviceQuestion;
+/** What the facts are gathered from: the evidence, the inventory, and when a row is stale. */
+export interface EvidenceSource {
   readonly evidence: readonly EvidenceRow[];
   readonly hosts: readonly HostInfo[];
   readonly now: number;
   readonly staleAfterMs: number;
+}
+
+export interface EngineInput extends EvidenceSource {
+  readonly question: AdviceQuestion;
 }
 
 export type EngineAnswer = Omit<Advice, 'schemaVersion' | 'id' | 'answeredAt' | 'question'> & {

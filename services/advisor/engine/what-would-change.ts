@@ -3,7 +3,8 @@ import { publishedStartup, type Facts } from './evidence.ts';
 import { formatDuration, formatList, formatMs, formatNumber, optionName } from './format.ts';
 import { sameOption } from './placements.ts';
 import { publishedStandIn, publishedShortName } from './published.ts';
-import { rank, type Ranking } from './rank.ts';
+import { firstOf, rank, type Ranking } from './rank.ts';
+import { applyRules } from './rules.ts';
 import type { OptionKey } from './types.ts';
 
 /**
@@ -98,15 +99,31 @@ function thresholdsAround(
   return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
 }
 
-export const lifetimeThresholds = (question: AdviceQuestion, facts: Facts): Thresholds =>
-  thresholdsAround(question.lifetimeSeconds, LIFETIME_RANGE_S, false, (lifetimeSeconds) =>
-    topOf(rank({ ...question, lifetimeSeconds }, facts)),
-  );
+/**
+ * The first option of the question with other inputs. The hard rules read neither the lifetime
+ * nor the instance count, so the options they keep are found once and only re-scored.
+ */
+function firstWith(
+  question: AdviceQuestion,
+  facts: Facts,
+): (changed: Partial<Pick<AdviceQuestion, 'lifetimeSeconds' | 'instances'>>) => Top {
+  const { kept } = applyRules(question, facts.options, facts.hosts);
+  return (changed) => firstOf({ ...question, ...changed }, facts, kept);
+}
 
-export const instanceThresholds = (question: AdviceQuestion, facts: Facts): Thresholds =>
-  thresholdsAround(question.instances, INSTANCES_RANGE, true, (instances) =>
-    topOf(rank({ ...question, instances }, facts)),
+export function lifetimeThresholds(question: AdviceQuestion, facts: Facts): Thresholds {
+  const first = firstWith(question, facts);
+  return thresholdsAround(question.lifetimeSeconds, LIFETIME_RANGE_S, false, (lifetimeSeconds) =>
+    first({ lifetimeSeconds }),
   );
+}
+
+export function instanceThresholds(question: AdviceQuestion, facts: Facts): Thresholds {
+  const first = firstWith(question, facts);
+  return thresholdsAround(question.instances, INSTANCES_RANGE, true, (instances) =>
+    first({ instances }),
+  );
+}
 
 const instead = (threshold: Threshold): string =>
   `${nameOf(threshold.to)} ranks ${firstInsteadOf(threshold.from)}`;
