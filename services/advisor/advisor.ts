@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Advice, AdviceQuestion } from '../../contracts/advice.ts';
 import {
@@ -68,7 +68,7 @@ export interface Advisor {
 }
 
 export function newAdviceId(now: number): string {
-  return `adv-${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+  return `adv-${now.toString(36)}-${randomUUID().slice(0, 8)}`;
 }
 
 /** The answer document: the engine's answer to a question, with its id and time. */

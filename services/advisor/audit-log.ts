@@ -20,7 +20,7 @@ export interface AuditLog {
 export interface AuditLogOptions {
   readonly flushEveryMs?: number;
   readonly batchSize?: number;
-  /** Recent answers kept in memory for get(). */
+  /** Recent answers kept in memory for get() (written ones are read back from the store). */
   readonly recent?: number;
 }
 
@@ -44,7 +44,7 @@ export function openAuditLog(
 ): AuditLog {
   const flushEveryMs = options.flushEveryMs ?? 250;
   const batchSize = options.batchSize ?? 1000;
-  const recentLimit = options.recent ?? 5000;
+  const recentLimit = options.recent ?? 256;
   let queue: Pending[] = [];
   const recent = new Map<string, Advice>();
   let writing: Promise<void> | undefined;

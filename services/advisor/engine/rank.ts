@@ -2,10 +2,10 @@ import type { AdviceQuestion, RuledOut, ScorePart } from '../../../contracts/adv
 import type { Facts, OptionFigures } from './evidence.ts';
 import { ISOLATION_LEVELS, compareKeys } from './placements.ts';
 import { applyRules } from './rules.ts';
-import { scoreOf, scoreOption } from './scores.ts';
+import { scoreAcross, scoreOf, scoreOption, type Varied } from './scores.ts';
 import type { OptionKey } from './types.ts';
 
-/** Rules, then scores, then order: the part of the engine that the what-if search re-runs. */
+/** Rules, then scores, then order: for the answer, and again for the what-if search. */
 
 export interface RankedOption {
   readonly figures: OptionFigures;
@@ -13,16 +13,22 @@ export interface RankedOption {
   readonly score: number;
 }
 
-export interface Ranking {
+/** The options in order, by score alone, and what the rules ruled out. */
+export interface Ordering {
   /** Best first. */
-  readonly options: readonly RankedOption[];
+  readonly options: readonly Scored[];
   readonly ruledOut: readonly RuledOut[];
+}
+
+/** The ordering with each option's parts and their sentences: what an answer shows. */
+export interface Ranking extends Ordering {
+  readonly options: readonly RankedOption[];
 }
 
 const isolationOf = (figures: OptionFigures): number =>
   ISOLATION_LEVELS.indexOf(figures.profile.isolation);
 
-interface Scored {
+export interface Scored {
   readonly figures: OptionFigures;
   readonly score: number;
 }
@@ -36,6 +42,16 @@ export function compareRanked(a: Scored, b: Scored): number {
   );
 }
 
+/** Rules, then scores, then order, with no sentence for the scores: what the what-if re-runs. */
+export function order(question: AdviceQuestion, facts: Facts): Ordering {
+  const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
+  const context = { question, ownMemory: facts.ownMemory };
+  const options = kept
+    .map((figures) => ({ figures, score: scoreOf(context, figures) }))
+    .sort(compareRanked);
+  return { options, ruledOut };
+}
+
 export function rank(question: AdviceQuestion, facts: Facts): Ranking {
   const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
   const context = { question, ownMemory: facts.ownMemory };
@@ -46,19 +62,23 @@ export function rank(question: AdviceQuestion, facts: Facts): Ranking {
 }
 
 /**
- * The first of `kept` for this question, by score alone (no sentences): the ranking's first
- * option when `kept` are the options the rules keep for it.
+ * The first of `kept` as the lifetime and instance count vary, by score alone (no sentences):
+ * the ranking's first option for the question with them changed, when `kept` are the options
+ * the rules keep (the rules read neither).
  */
-export function firstOf(
+export function firstAcross(
   question: AdviceQuestion,
   facts: Facts,
   kept: readonly OptionFigures[],
-): OptionKey | undefined {
+): (varied: Varied) => OptionKey | undefined {
   const context = { question, ownMemory: facts.ownMemory };
-  let best: Scored | undefined;
-  for (const figures of kept) {
-    const scored = { figures, score: scoreOf(context, figures) };
-    if (best === undefined || compareRanked(scored, best) < 0) best = scored;
-  }
-  return best?.figures.option;
+  const scorers = kept.map((figures) => ({ figures, scoreAt: scoreAcross(context, figures) }));
+  return (varied) => {
+    let best: Scored | undefined;
+    for (const { figures, scoreAt } of scorers) {
+      const scored = { figures, score: scoreAt(varied) };
+      if (best === undefined || compareRanked(scored, best) < 0) best = scored;
+    }
+    return best?.figures.option;
+  };
 }

@@ -233,11 +233,41 @@ const PARTS: readonly Part[] = [
 
 const pointsOf = (name: PartName, value: number): number => roundTo(WEIGHTS[name] * value * 100, 1);
 
-/** The option's score alone, the sum of its parts' points: what the what-if search compares. */
+/** The option's score alone, the sum of its parts' points. */
 export function scoreOf(context: ScoreContext, option: OptionFigures): number {
   let sum = 0;
   for (const part of PARTS) sum += pointsOf(part.name, part.value(context, option));
   return roundTo(sum, 1);
+}
+
+/** What the what-if search varies; the other inputs stay the question's. */
+export type Varied = Pick<AdviceQuestion, 'lifetimeSeconds' | 'instances'>;
+
+/** The parts that neither the lifetime nor the instance count moves. */
+const STEADY_PARTS: ReadonlySet<PartName> = new Set(['throughput', 'isolation']);
+
+/**
+ * The option's score as the lifetime and instance count vary, equal to `scoreOf` for the
+ * question with them changed; the steady parts are computed once.
+ */
+export function scoreAcross(
+  context: ScoreContext,
+  option: OptionFigures,
+): (varied: Varied) => number {
+  const steady = new Map(
+    PARTS.filter((part) => STEADY_PARTS.has(part.name)).map((part) => [
+      part.name,
+      pointsOf(part.name, part.value(context, option)),
+    ]),
+  );
+  return (varied) => {
+    const at = { ...context, question: { ...context.question, ...varied } };
+    let sum = 0;
+    for (const part of PARTS) {
+      sum += steady.get(part.name) ?? pointsOf(part.name, part.value(at, option));
+    }
+    return roundTo(sum, 1);
+  };
 }
 
 /** The option's parts, in a fixed order, and its score (the sum of their points). */

@@ -3,8 +3,9 @@ import { publishedStartup, type Facts } from './evidence.ts';
 import { formatDuration, formatList, formatMs, formatNumber, optionName } from './format.ts';
 import { sameOption } from './placements.ts';
 import { publishedStandIn, publishedShortName } from './published.ts';
-import { firstOf, rank, type Ranking } from './rank.ts';
+import { firstAcross, order, type Ordering } from './rank.ts';
 import { applyRules } from './rules.ts';
+import type { Varied } from './scores.ts';
 import type { OptionKey } from './types.ts';
 
 /**
@@ -22,7 +23,7 @@ const NARROWING_STEPS = 16;
 
 type Top = OptionKey | undefined;
 
-export const topOf = (ranking: Ranking): Top => ranking.options[0]?.figures.option;
+export const topOf = (ranking: Ordering): Top => ranking.options[0]?.figures.option;
 
 const sameTop = (a: Top, b: Top): boolean =>
   a === undefined || b === undefined ? a === b : sameOption(a, b);
@@ -99,16 +100,12 @@ function thresholdsAround(
   return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
 }
 
-/**
- * The first option of the question with other inputs. The hard rules read neither the lifetime
- * nor the instance count, so the options they keep are found once and only re-scored.
- */
-function firstWith(
-  question: AdviceQuestion,
-  facts: Facts,
-): (changed: Partial<Pick<AdviceQuestion, 'lifetimeSeconds' | 'instances'>>) => Top {
+/** The first option of the question with another lifetime or instance count. */
+function firstWith(question: AdviceQuestion, facts: Facts): (varied: Partial<Varied>) => Top {
   const { kept } = applyRules(question, facts.options, facts.hosts);
-  return (changed) => firstOf({ ...question, ...changed }, facts, kept);
+  const first = firstAcross(question, facts, kept);
+  return (varied) =>
+    first({ lifetimeSeconds: question.lifetimeSeconds, instances: question.instances, ...varied });
 }
 
 export function lifetimeThresholds(question: AdviceQuestion, facts: Facts): Thresholds {
@@ -152,9 +149,9 @@ function instanceSentences(question: AdviceQuestion, facts: Facts): string[] {
   ];
 }
 
-function trustSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+function trustSentences(question: AdviceQuestion, facts: Facts, current: Ordering): string[] {
   const trust = question.trust === 'trusted' ? 'untrusted' : 'trusted';
-  const flipped = rank({ ...question, trust }, facts);
+  const flipped = order({ ...question, trust }, facts);
   const from = topOf(current);
   const to = topOf(flipped);
   if (sameTop(from, to)) return [];
@@ -169,12 +166,12 @@ function trustSentences(question: AdviceQuestion, facts: Facts, current: Ranking
   ];
 }
 
-function budgetSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+function budgetSentences(question: AdviceQuestion, facts: Facts, current: Ordering): string[] {
   const budget = question.startupBudgetMs;
   if (budget === undefined || !current.ruledOut.some((entry) => entry.rule === 'startup-budget')) {
     return [];
   }
-  const unbounded = rank({ ...question, startupBudgetMs: Number.POSITIVE_INFINITY }, facts);
+  const unbounded = order({ ...question, startupBudgetMs: Number.POSITIVE_INFINITY }, facts);
   const to = unbounded.options[0];
   if (to === undefined || sameTop(topOf(current), to.figures.option)) return [];
   const p95 = to.figures.startup?.p95;
@@ -186,7 +183,7 @@ function budgetSentences(question: AdviceQuestion, facts: Facts, current: Rankin
 }
 
 /** The ranking again with the published hardware-virtualization start-up in place of TCG's. */
-function kvmSentences(question: AdviceQuestion, facts: Facts, current: Ranking): string[] {
+function kvmSentences(question: AdviceQuestion, facts: Facts, current: Ordering): string[] {
   const emulated = facts.options.flatMap((option) => {
     const standIn =
       option.startup?.tcg === true
@@ -202,7 +199,7 @@ function kvmSentences(question: AdviceQuestion, facts: Facts, current: Ranking):
       return standIn === undefined ? option : { ...option, startup: publishedStartup(standIn) };
     }),
   };
-  const ranking = rank(question, onKvm);
+  const ranking = order(question, onKvm);
   const wasRuledOut = (option: OptionKey): boolean =>
     current.ruledOut.some((entry) => entry.rule === 'startup-budget' && sameOption(entry, option));
   const admitted = ranking.options
@@ -235,7 +232,7 @@ const ordinal = (place: number): string =>
 export function whatWouldChange(
   question: AdviceQuestion,
   facts: Facts,
-  current: Ranking,
+  current: Ordering,
 ): string[] {
   const searched = [
     ...lifetimeSentences(question, facts),
