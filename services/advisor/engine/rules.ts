@@ -36,10 +36,21 @@ export function hostOsFamily(raw: string): OsFamilyName {
 const runsFamily = (family: OsFamilyName, host: HostInfo): boolean =>
   family !== 'other' && hostOsFamily(host.osFamily) === family;
 
+/** Kernel checks already made, by range and kernel; a fleet has few kernels, asked few ranges. */
+const kernelChecks = new Map<string, boolean>();
+const MOST_KERNEL_CHECKS = 1024;
+
 /** Whether the host's kernel (e.g. "6.1.0-56-amd64", read as 6.1.0) meets a semver range. */
 export function kernelMeets(kernel: string, range: string): boolean {
-  const version = coerce(kernel);
-  return version !== null && satisfies(version, range);
+  const key = `${range}\0${kernel}`;
+  let meets = kernelChecks.get(key);
+  if (meets === undefined) {
+    const version = coerce(kernel);
+    meets = version !== null && satisfies(version, range);
+    if (kernelChecks.size >= MOST_KERNEL_CHECKS) kernelChecks.clear();
+    kernelChecks.set(key, meets);
+  }
+  return meets;
 }
 
 /** The hosts whose kernel the range is checked against: those of the right OS, if any. */
