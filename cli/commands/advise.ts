@@ -138,16 +138,44 @@ function exportCommand(): Command {
     .addCommand(runtimeClass);
 }
 
+/** How `berth advise` prints its answer. */
+const FORMATS = ['text', 'json', 'openstack'] as const;
+type Format = (typeof FORMATS)[number];
+
+const isFormat = (value: string): value is Format => (FORMATS as readonly string[]).includes(value);
+
+/** The format asked for: `--format`, or `--json` (its shorthand for json), else text. */
+function formatOf(options: { json?: boolean; format?: string }): Format {
+  const format = options.format ?? (options.json === true ? 'json' : 'text');
+  if (!isFormat(format)) {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      `--format must be one of ${FORMATS.join(', ')}, got "${format}"`,
+    );
+  }
+  if (options.json === true && format !== 'json') {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      `--json is short for --format json, and cannot go with --format ${format}`,
+    );
+  }
+  return format;
+}
+
 export function adviseCommand(): Command {
   const command = new Command('advise')
     .description(
       'recommend a placement for a workload described in a JSON question file ("-" for standard input); asks the running advisor, or answers from the store',
     )
     .argument('<question.json>', 'the question (see docs/advisor-api.md)')
-    .option('--json', 'print the answer document as JSON')
+    .option(
+      '--format <format>',
+      'how to print the answer: text (a table), json (the answer document) or openstack (Nova flavor extra specs and a host aggregate for the recommended placement) [default text]',
+    )
+    .option('--json', 'print the answer document as JSON (short for --format json)')
     .addCommand(exportCommand());
   return withSettings(command, ADVISOR_SETTINGS).action(async (file: string) => {
-    const options = command.opts<{ json?: boolean }>();
+    const format = formatOf(command.opts<{ json?: boolean; format?: string }>());
     const config = settingsOf(command, ADVISOR_SETTINGS);
     const checked = checkQuestion(await readQuestion(file));
     if (!checked.ok) {
@@ -159,11 +187,16 @@ export function adviseCommand(): Command {
     const logger = createLogger('berth-advise', config.logLevel);
     const { adviseOnce } = await import('../../services/advisor/advise-once.ts');
     const outcome = await adviseOnce(config, checked.question, logger);
-    if (options.json === true) {
-      process.stdout.write(`${JSON.stringify(outcome.advice, null, 2)}\n`);
-      for (const note of outcome.notes) process.stderr.write(`note: ${note}\n`);
+    if (format === 'text') {
+      printAdvice(outcome.advice, outcome.via, outcome.notes);
       return;
     }
-    printAdvice(outcome.advice, outcome.via, outcome.notes);
+    for (const note of outcome.notes) process.stderr.write(`note: ${note}\n`);
+    if (format === 'json') {
+      process.stdout.write(`${JSON.stringify(outcome.advice, null, 2)}\n`);
+      return;
+    }
+    const { openstackExport } = await import('../../services/advisor/openstack.ts');
+    process.stdout.write(openstackExport(outcome.advice));
   });
 }

@@ -129,6 +129,62 @@ describe('berth advise', () => {
     expect(missing.stderr).toContain('no measured memory overhead for vm:libvirt');
   });
 
+  it('writes a Nova flavor with extra specs and an aggregate for the recommended placement with --format openstack', async () => {
+    const run = await runBerth(
+      [
+        'advise',
+        await writeQuestion('sized.json', { ...QUESTION, memoryMiB: 256 }),
+        '--format',
+        'openstack',
+      ],
+      env,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const document = JSON.parse(run.stdout) as {
+      advice: { workload: string; placement: string; runtime: string };
+      flavor?: { name: string; ram?: number; extra_specs: Record<string, string> };
+      aggregate: { name: string; metadata: Record<string, string>; hosts: unknown[] };
+      commands: string[];
+      notes: string[];
+    };
+    const { placement, runtime } = document.advice;
+    expect(document.advice.workload).toBe('nightly-report');
+    // Untrusted code gets a VM layer, so Nova has a flavor to place.
+    expect(placement).not.toBe('container');
+    const ram = document.flavor?.ram;
+    expect(ram).toBeGreaterThan(256);
+    expect(document.flavor).toMatchObject({
+      name: 'berth-nightly-report',
+      extra_specs: {
+        'aggregate_instance_extra_specs:berth_placement': placement,
+        'aggregate_instance_extra_specs:berth_runtime': runtime,
+      },
+    });
+    expect(document.aggregate).toMatchObject({
+      name: `berth-${placement}-${runtime}`,
+      metadata: { berth_placement: placement, berth_runtime: runtime },
+    });
+    expect(document.commands).toContain(
+      `openstack flavor create --ram ${ram} --vcpus 1 berth-nightly-report`,
+    );
+    // No agent sent an inventory, so no host goes into the aggregate.
+    expect(document.aggregate.hosts).toEqual([]);
+    expect(document.notes).toContainEqual(expect.stringMatching(/^The advice names no host/));
+    // The store holds no VM measurement: the overhead is a published figure, and it says so.
+    expect(document.notes).toContainEqual(expect.stringMatching(/overhead .*\(published: /));
+  });
+
+  it('refuses an unknown --format, naming the option and the formats it takes', async () => {
+    const run = await runBerth(
+      ['advise', await writeQuestion('good.json', QUESTION), '--format', 'yaml'],
+      env,
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('--format must be one of text, json, openstack, got "yaml"');
+    expect(run.stderr).toContain('BERTH_ERR_PARAMETER');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it.each([
     [
       'a question with a bad field',
