@@ -32,7 +32,7 @@ export const ErrorCodes = {
   BERTH_ERR_VIRSH: 'a virsh command failed, or virsh cannot reach its libvirt URI',
   BERTH_ERR_QUESTION: 'a question to the advisor does not fit the API; the field is named',
   BERTH_ERR_NOT_FOUND: 'the advisor has no answer with that id',
-  BERTH_ERR_PARAMETER: 'a query parameter of the advisor API is not a safe token',
+  BERTH_ERR_PARAMETER: 'a query parameter of the advisor API or a command-line option is not valid',
   BERTH_ERR_FRAME: 'a WebSocket frame to the advisor is not one it accepts',
   BERTH_ERR_UNAUTHORIZED: 'the advisor API needs a bearer token and none or a wrong one came',
   BERTH_ERR_INTERNAL: 'the advisor failed on a request it should have answered',
