@@ -1,10 +1,15 @@
 import { jetstream } from '@nats-io/jetstream';
+import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import WebSocket from 'ws';
-import type { AdviceQuestion } from '../../contracts/advice.ts';
+import type { Advice, AdviceQuestion } from '../../contracts/advice.ts';
 import {
   hostInventoryCodec,
   inventorySubject,
+  jobProgressCodec,
+  jobRequestCodec,
+  jobsSubject,
   type HostInventory,
+  type JobRequest,
   type ResultBatch,
   type ResultMetric,
 } from '../../contracts/index.ts';
@@ -14,7 +19,11 @@ import {
   type Advisor,
   type AdvisorOptions,
 } from '../../services/advisor/advisor.ts';
-import { openAuditLog, type AuditLog } from '../../services/advisor/audit-log.ts';
+import {
+  openAuditLog,
+  type AuditLog,
+  type AuditLogOptions,
+} from '../../services/advisor/audit-log.ts';
 import { openEvidenceCache, type EvidenceCache } from '../../services/advisor/evidence-cache.ts';
 import { watchFleet, type Fleet } from '../../services/advisor/fleet.ts';
 import {
@@ -22,10 +31,17 @@ import {
   type AdvisorServer,
   type AdvisorServerDeps,
 } from '../../services/advisor/server.ts';
-import { hostInfo, PROCESS_THROUGHPUT, type PlatformFigures } from './advice-fixtures.ts';
+import {
+  CONTAINER,
+  DAY_MS,
+  hostInfo,
+  PROCESS,
+  PROCESS_THROUGHPUT,
+  type PlatformFigures,
+} from './advice-fixtures.ts';
 import { startIngestStack, type IngestStack } from './ingest.ts';
 import { publishResults } from './results.ts';
-import { cleanUp } from './servers.ts';
+import { cleanUp, type Backend } from './servers.ts';
 import { waitFor } from './wait.ts';
 
 export interface AdvisorStack {
@@ -43,7 +59,10 @@ export interface AdvisorStack {
 }
 
 export interface AdvisorStackOptions {
+  /** Where the results are stored: embedded chDB (the default) or a clickhouse-server. */
+  readonly backend?: Backend;
   readonly advisor?: Partial<AdvisorOptions>;
+  readonly audit?: AuditLogOptions;
   readonly server?: Partial<Pick<AdvisorServerDeps, 'token' | 'socketLimits' | 'health'>>;
   readonly logger?: Logger;
 }
@@ -70,44 +89,49 @@ export function serverOver(
 }
 
 /**
- * The advisor as it runs: nats-server, an embedded store and ingest, the evidence cache, the
- * fleet watch, the audit log, the advisor and its HTTP/WebSocket server on 127.0.0.1.
+ * The advisor as it runs: nats-server, a store (chDB, or a clickhouse-server of its own) and
+ * ingest, the evidence cache, the fleet watch, the audit log, the advisor and its
+ * HTTP/WebSocket server on 127.0.0.1. What started is stopped again if a later part fails.
  */
 export async function startAdvisorStack(options: AdvisorStackOptions = {}): Promise<AdvisorStack> {
   const logger = options.logger ?? silentLogger;
-  const ingest = await startIngestStack();
-  const store = ingest.testStore.store;
-  const evidence = await openEvidenceCache(store, ingest.nc, logger, { debounceMs: 50 });
-  const fleet = await watchFleet(ingest.nc, logger);
-  const audit = openAuditLog(store, logger);
-  const advisor = createAdvisor({
-    nc: ingest.nc,
-    evidence,
-    fleet,
-    audit,
-    logger,
-    ...(options.advisor === undefined ? {} : { options: options.advisor }),
-  });
-  const server = await serverOver({ advisor, evidence, fleet }, { logger, ...options.server });
-  const url = server.address();
-  return {
-    ingest,
-    evidence,
-    fleet,
-    audit,
-    advisor,
-    server,
-    url,
-    wsUrl: url.replace(/^http/, 'ws'),
-    stop: () =>
-      cleanUp(
-        () => server.close(),
-        () => audit.stop(),
-        () => fleet.stop(),
-        () => evidence.stop(),
-        () => ingest.stop(),
-      ),
-  };
+  const ingest = await startIngestStack(options.backend);
+  const stops: (() => Promise<unknown>)[] = [() => ingest.stop()];
+  const stop = (): Promise<void> => cleanUp(...[...stops].reverse());
+  try {
+    const store = ingest.testStore.store;
+    const evidence = await openEvidenceCache(store, ingest.nc, logger, { debounceMs: 50 });
+    stops.push(() => evidence.stop());
+    const fleet = await watchFleet(ingest.nc, logger);
+    stops.push(() => fleet.stop());
+    const audit = openAuditLog(store, logger, options.audit);
+    stops.push(() => audit.stop());
+    const advisor = createAdvisor({
+      nc: ingest.nc,
+      evidence,
+      fleet,
+      audit,
+      logger,
+      ...(options.advisor === undefined ? {} : { options: options.advisor }),
+    });
+    const server = await serverOver({ advisor, evidence, fleet }, { logger, ...options.server });
+    stops.push(() => server.close());
+    const url = server.address();
+    return {
+      ingest,
+      evidence,
+      fleet,
+      audit,
+      advisor,
+      server,
+      url,
+      wsUrl: url.replace(/^http/, 'ws'),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** "A CI job that lives 3 minutes, 400 at a time", as the API takes it. */
@@ -227,6 +251,62 @@ export async function seedInventory(stack: AdvisorStack, hostId: string): Promis
   await waitFor('the fleet to know the host', () =>
     stack.fleet.hosts().some((host) => host.hostId === hostId && host.inventory !== undefined),
   );
+}
+
+/**
+ * A host known to the fleet whose only results (the bare process and containers) are a month
+ * old, past the advisor's staleness limit.
+ */
+export async function seedStaleHost(stack: AdvisorStack, hostId: string): Promise<void> {
+  const monthAgo = Date.now() - 30 * DAY_MS;
+  await seedResults(
+    stack,
+    [PROCESS, CONTAINER].flatMap((figures) => platformResults(hostId, figures, monthAgo)),
+  );
+  await seedInventory(stack, hostId);
+}
+
+/** The platforms an answer's options give measured evidence for. */
+export function measuredPlatforms(advice: Advice): string[] {
+  return advice.options.flatMap((option) =>
+    option.evidence.filter((e) => e.source === 'measured').map((e) => e.platform),
+  );
+}
+
+export interface JobListener {
+  /** The job requests received, oldest first. */
+  readonly requests: readonly JobRequest[];
+  stop(): void;
+}
+
+/** Plays a host's agent on berth.jobs.<hostId>: keeps each job request and accepts it. */
+export function acceptJobs(nc: NatsConnection, hostId: string): JobListener {
+  const requests: JobRequest[] = [];
+  const subscription = nc.subscribe(jobsSubject(hostId), {
+    callback: (error, message: Msg) => {
+      if (error !== null) return;
+      const decoded = jobRequestCodec.decode(message.data, 1 << 20);
+      if (!decoded.ok) return;
+      requests.push(decoded.value);
+      message.respond(
+        jobProgressCodec.encode({
+          schemaVersion: 1,
+          jobId: decoded.value.id,
+          hostId,
+          at: Date.now(),
+          state: 'accepted',
+          done: 0,
+          total: 1,
+        }),
+      );
+    },
+  });
+  return {
+    requests,
+    stop: () => {
+      subscription.unsubscribe();
+    },
+  };
 }
 
 /** A frame the server sent, loosely typed for assertions. */

@@ -8,7 +8,14 @@ import { createIngest, type Ingest, type IngestOptions } from '../../services/in
 import { createBatchEncoder } from '../../services/ingest/encoder-pool.ts';
 import { createIngestMetrics, type IngestMetrics } from '../../services/ingest/metrics.ts';
 import { TEST_MAX_MESSAGE_BYTES } from './malformed.ts';
-import { cleanUp, openTestStore, startTestNats, type TestStore } from './servers.ts';
+import {
+  cleanUp,
+  openTestStore,
+  startTestClickHouse,
+  startTestNats,
+  type Backend,
+  type TestStore,
+} from './servers.ts';
 
 export const TEST_INGEST_OPTIONS: IngestOptions = {
   batchSize: 1000,
@@ -64,27 +71,34 @@ export interface IngestStack {
   readonly nc: NatsConnection;
   readonly testStore: TestStore;
   readonly ingest: Ingest;
-  /** Stops ingest, closes the connection and the store, stops nats-server. */
+  /** Stops ingest, closes the connection and the store, stops the servers. */
   stop(): Promise<void>;
 }
 
-/** A real nats-server, an embedded store and ingest between them: where agents' results land. */
-export async function startIngestStack(): Promise<IngestStack> {
-  const nats = await startTestNats();
-  const nc = await connect({ servers: nats.url });
-  const testStore = await openTestStore('chdb');
-  const { ingest } = await startTestIngest(nc, testStore.store);
-  return {
-    nats,
-    nc,
-    testStore,
-    ingest,
-    stop: () =>
-      cleanUp(
-        () => ingest.stop(),
-        () => nc.drain(),
-        () => testStore.dispose(),
-        () => nats.stop(),
-      ),
-  };
+/**
+ * A real nats-server, a store and ingest between them: where agents' results land. The store
+ * is embedded (chDB) or in a clickhouse-server of its own. What started is stopped again if a
+ * later part fails to start.
+ */
+export async function startIngestStack(backend: Backend = 'chdb'): Promise<IngestStack> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = (): Promise<void> => cleanUp(...[...stops].reverse());
+  try {
+    const nats = await startTestNats();
+    stops.push(() => nats.stop());
+    const clickhouse = backend === 'clickhouse' ? await startTestClickHouse() : undefined;
+    if (clickhouse !== undefined) stops.push(() => clickhouse.stop());
+    // The store closes its keep-alive connections before clickhouse-server stops, so the
+    // server does not wait for them to time out.
+    const testStore = await openTestStore(backend, clickhouse?.url);
+    stops.push(() => testStore.dispose());
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.drain());
+    const { ingest } = await startTestIngest(nc, testStore.store);
+    stops.push(() => ingest.stop());
+    return { nats, nc, testStore, ingest, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -5,15 +5,22 @@ import { isBerthError } from '../../contracts/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../helpers/advice-fixtures.ts';
 import {
+  acceptJobs,
   goodQuestion,
+  measuredPlatforms,
   platformResults,
   seedInventory,
   seedResults,
+  seedStaleHost,
   startAdvisorStack,
   type AdvisorStack,
+  type AdvisorStackOptions,
   serverOver,
 } from '../helpers/advisor.ts';
+import { BACKENDS } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
+/** The stack of the describe block running now. */
 let stack: AdvisorStack | undefined;
 
 function running(): AdvisorStack {
@@ -37,22 +44,129 @@ interface ErrorReply {
   error: { code: string; field?: string; message: string };
 }
 
-beforeAll(async () => {
-  stack = await startAdvisorStack();
-  await seedInventory(stack, 'host-a');
-  await seedResults(
-    stack,
-    [PROCESS, CONTAINER, VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) =>
-      platformResults('host-a', figures),
-    ),
-  );
-});
+/**
+ * Gives the enclosing describe block a stack of its own, with host-a measured on every
+ * platform, and stops it after the block (chDB takes one store at a time in a process).
+ */
+function onAdvisorStack(options: AdvisorStackOptions = {}): void {
+  beforeAll(async () => {
+    stack = await startAdvisorStack(options);
+    expect(stack.ingest.testStore.store.backend).toBe(options.backend ?? 'chdb');
+    await seedInventory(stack, 'host-a');
+    await seedResults(
+      stack,
+      [PROCESS, CONTAINER, VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) =>
+        platformResults('host-a', figures),
+      ),
+    );
+  });
 
-afterAll(async () => {
-  await stack?.stop();
+  afterAll(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+}
+
+async function ask(question: unknown): Promise<Advice> {
+  const response = await post('/v1/advice', question);
+  expect(response.status).toBe(200);
+  return (await response.json()) as Advice;
+}
+
+describe.each(BACKENDS)('the advisor over HTTP on %s', (backend) => {
+  // No cooldown, so every stale answer asks its host again; no answers kept in memory, so
+  // each one read by id comes back from the audit log in the store.
+  onAdvisorStack({ backend, advisor: { jobCooldownMs: 0 }, audit: { recent: 0 } });
+
+  it('gives an answer back by id from the audit log in the store', async () => {
+    const advice = await ask(goodQuestion());
+    await running().audit.flush();
+    const again = await fetch(`${running().url}/v1/advice/${advice.id}`);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(advice);
+
+    const missing = await fetch(`${running().url}/v1/advice/adv-nothing-here`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('shows the evidence filtered, with each figure against the bare process', async () => {
+    const response = await fetch(`${running().url}/v1/results?host=host-a&workload=cpu-sha256`);
+    expect(response.status).toBe(200);
+    const { results } = (await response.json()) as {
+      results: { platform: string; workload: string; ratioToProcess: number | null }[];
+    };
+    expect(results.map((row) => row.platform).sort()).toEqual([
+      'container',
+      'container-in-vm',
+      'process',
+      'vm',
+    ]);
+    expect(results.every((row) => row.workload === 'cpu-sha256')).toBe(true);
+    const ratio = (platform: string): number | null | undefined =>
+      results.find((row) => row.platform === platform)?.ratioToProcess;
+    expect(ratio('process')).toBe(1);
+    expect(ratio('container')).toBeCloseTo(0.99, 5);
+    expect(ratio('vm')).toBeCloseTo(1 / 45, 5);
+
+    const startup = await fetch(`${running().url}/v1/results?platform=vm&workload=instance`);
+    const rows = ((await startup.json()) as { results: { metric: string }[] }).results;
+    expect(rows.map((row) => row.metric).sort()).toEqual([
+      'density',
+      'memory-overhead',
+      'memory-peak',
+      'startup',
+    ]);
+  });
+
+  it('an answer changes when new measurements arrive', async () => {
+    const hostId = 'host-new';
+    await seedInventory(running(), hostId);
+    await seedResults(
+      running(),
+      [PROCESS, CONTAINER].flatMap((figures) => platformResults(hostId, figures)),
+    );
+    const question = goodQuestion({ hosts: [hostId] });
+    const before = await ask(question);
+    expect(measuredPlatforms(before)).not.toContain('vm');
+
+    await seedResults(
+      running(),
+      [VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) => platformResults(hostId, figures)),
+    );
+
+    const after = await ask(question);
+    expect(after.id).not.toBe(before.id);
+    expect(measuredPlatforms(after)).toContain('vm');
+  });
+
+  it('a stale answer triggers a job on the agent subject', async () => {
+    const hostId = 'host-old';
+    const agent = acceptJobs(running().ingest.nc, hostId);
+    try {
+      await seedStaleHost(running(), hostId);
+      const advice = await ask(goodQuestion({ hosts: [hostId] }));
+      expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
+
+      await waitFor(
+        'a job request on berth.jobs.host-old',
+        () => agent.requests.length > 0,
+        10_000,
+      );
+      expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
+      await waitFor('the advisor to see the job accepted', () =>
+        running()
+          .advisor.requestedRuns()
+          .some((run) => run.hostId === hostId && run.state === 'accepted'),
+      );
+    } finally {
+      agent.stop();
+    }
+  });
 });
 
 describe('the advisor over HTTP', () => {
+  onAdvisorStack();
+
   it('answers a good question with ranked options, and gives the answer again by id', async () => {
     const response = await post('/v1/advice', goodQuestion());
     expect(response.status).toBe(200);
@@ -151,34 +265,7 @@ describe('the advisor over HTTP', () => {
     });
   });
 
-  it('shows the evidence filtered, with each figure against the bare process', async () => {
-    const response = await fetch(`${running().url}/v1/results?host=host-a&workload=cpu-sha256`);
-    expect(response.status).toBe(200);
-    const { results } = (await response.json()) as {
-      results: { platform: string; workload: string; ratioToProcess: number | null }[];
-    };
-    expect(results.map((row) => row.platform).sort()).toEqual([
-      'container',
-      'container-in-vm',
-      'process',
-      'vm',
-    ]);
-    expect(results.every((row) => row.workload === 'cpu-sha256')).toBe(true);
-    const ratio = (platform: string): number | null | undefined =>
-      results.find((row) => row.platform === platform)?.ratioToProcess;
-    expect(ratio('process')).toBe(1);
-    expect(ratio('container')).toBeCloseTo(0.99, 5);
-    expect(ratio('vm')).toBeCloseTo(1 / 45, 5);
-
-    const startup = await fetch(`${running().url}/v1/results?platform=vm&workload=instance`);
-    const rows = ((await startup.json()) as { results: { metric: string }[] }).results;
-    expect(rows.map((row) => row.metric).sort()).toEqual([
-      'density',
-      'memory-overhead',
-      'memory-peak',
-      'startup',
-    ]);
-
+  it('refuses /v1/results parameters it does not take, naming each', async () => {
     for (const [query, field] of [
       ['host=host%20a', 'host'],
       ['platform=vm.*', 'platform'],
@@ -245,58 +332,60 @@ describe('the advisor over HTTP', () => {
       await sick.close();
     }
   });
-});
 
-describe('the advisor off loopback', () => {
-  it('refuses to start without a token', async () => {
-    const attempt = serverOver(running(), {
-      logger: silentLogger,
-      host: '0.0.0.0',
-      port: 0,
-      health: () => ({ healthy: true, problems: [] }),
+  describe('off loopback', () => {
+    it('refuses to start without a token', async () => {
+      const attempt = serverOver(running(), {
+        logger: silentLogger,
+        host: '0.0.0.0',
+        port: 0,
+        health: () => ({ healthy: true, problems: [] }),
+      });
+      await expect(attempt).rejects.toSatisfy(
+        (error: unknown) =>
+          isBerthError(error, 'BERTH_ERR_CONFIG') && /not a loopback address/.test(error.message),
+      );
     });
-    await expect(attempt).rejects.toSatisfy(
-      (error: unknown) =>
-        isBerthError(error, 'BERTH_ERR_CONFIG') && /not a loopback address/.test(error.message),
-    );
-  });
 
-  it('wants the token on every request but /healthz, and never logs it', async () => {
-    const token = 'sekrit-token-4711';
-    const lines: string[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
-    const guarded = await serverOver(running(), {
-      logger,
-      host: '0.0.0.0',
-      port: 0,
-      token,
-      health: () => ({ healthy: true, problems: [] }),
+    it('wants the token on every request but /healthz, and never logs it', async () => {
+      const token = 'sekrit-token-4711';
+      const lines: string[] = [];
+      const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+      const guarded = await serverOver(running(), {
+        logger,
+        host: '0.0.0.0',
+        port: 0,
+        token,
+        health: () => ({ healthy: true, problems: [] }),
+      });
+      const port = new URL(guarded.address()).port;
+      const base = `http://127.0.0.1:${port}`;
+      try {
+        const bare = await fetch(`${base}/v1/advice`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(goodQuestion()),
+        });
+        expect(bare.status).toBe(401);
+        expect(((await bare.json()) as ErrorReply).error.code).toBe('BERTH_ERR_UNAUTHORIZED');
+        const wrong = await fetch(`${base}/v1/hosts`, {
+          headers: { authorization: 'Bearer nope' },
+        });
+        expect(wrong.status).toBe(401);
+        const inQuery = await fetch(`${base}/v1/hosts?token=${token}`);
+        expect(inQuery.status).toBe(401);
+        const right = await fetch(`${base}/v1/advice`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(goodQuestion()),
+        });
+        expect(right.status).toBe(200);
+        expect((await fetch(`${base}/healthz`)).status).toBe(200);
+        expect(lines.length).toBeGreaterThan(0);
+        expect(lines.join('')).not.toContain(token);
+      } finally {
+        await guarded.close();
+      }
     });
-    const port = new URL(guarded.address()).port;
-    const base = `http://127.0.0.1:${port}`;
-    try {
-      const bare = await fetch(`${base}/v1/advice`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(goodQuestion()),
-      });
-      expect(bare.status).toBe(401);
-      expect(((await bare.json()) as ErrorReply).error.code).toBe('BERTH_ERR_UNAUTHORIZED');
-      const wrong = await fetch(`${base}/v1/hosts`, { headers: { authorization: 'Bearer nope' } });
-      expect(wrong.status).toBe(401);
-      const inQuery = await fetch(`${base}/v1/hosts?token=${token}`);
-      expect(inQuery.status).toBe(401);
-      const right = await fetch(`${base}/v1/advice`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(goodQuestion()),
-      });
-      expect(right.status).toBe(200);
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
-      expect(lines.length).toBeGreaterThan(0);
-      expect(lines.join('')).not.toContain(token);
-    } finally {
-      await guarded.close();
-    }
   });
 });

@@ -1,37 +1,30 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Msg } from '@nats-io/nats-core';
 import type { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Advice } from '../../contracts/advice.ts';
-import {
-  jobProgressCodec,
-  jobRequestCodec,
-  jobsSubject,
-  type JobRequest,
-} from '../../contracts/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { CLOSE_GOING_AWAY } from '../../services/advisor/ws.ts';
+import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../helpers/advice-fixtures.ts';
 import {
-  CONTAINER,
-  CONTAINER_IN_VM_TCG,
-  DAY_MS,
-  PROCESS,
-  VM_TCG,
-} from '../helpers/advice-fixtures.ts';
-import {
+  acceptJobs,
   goodQuestion,
+  measuredPlatforms,
   openTestSocket,
   platformResults,
   seedInventory,
   seedResults,
+  seedStaleHost,
   startAdvisorStack,
   type AdvisorStack,
+  type AdvisorStackOptions,
   type Frame,
   serverOver,
 } from '../helpers/advisor.ts';
+import { BACKENDS } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
+/** The stack of the describe block running now. */
 let stack: AdvisorStack | undefined;
 
 setFlagsFromString('--expose-gc');
@@ -54,35 +47,31 @@ const platformsOf = (advice: Advice): string[] =>
     ...advice.ruledOut.map((ruled) => ruled.placement),
   ].sort();
 
-beforeAll(async () => {
-  // No cooldown, so every stale answer asks its host again.
-  stack = await startAdvisorStack({ advisor: { jobCooldownMs: 0 } });
-  await seedInventory(stack, 'host-a');
-  await seedResults(
-    stack,
-    [PROCESS, CONTAINER].flatMap((figures) => platformResults('host-a', figures)),
-  );
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
-
-describe('the advisor over WebSocket', () => {
-  it('answers an ask once, with the id the client gave', async () => {
-    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
-    try {
-      client.send({ type: 'ask', id: 'q1', question: goodQuestion() });
-      const answer = await client.next(isType('answer', 'q1'));
-      expect(answer['why']).toBe('asked');
-      const advice = answer['advice'] as Advice;
-      expect(advice.options.length).toBeGreaterThan(0);
-      const stored = await fetch(`${running().url}/v1/advice/${advice.id}`);
-      expect(stored.status).toBe(200);
-    } finally {
-      await client.close();
-    }
+/**
+ * Gives the enclosing describe block a stack of its own, with host-a measured as a bare
+ * process and in containers, and stops it after the block (chDB takes one store at a time in
+ * a process).
+ */
+function onAdvisorStack(options: AdvisorStackOptions = {}): void {
+  beforeAll(async () => {
+    stack = await startAdvisorStack(options);
+    expect(stack.ingest.testStore.store.backend).toBe(options.backend ?? 'chdb');
+    await seedInventory(stack, 'host-a');
+    await seedResults(
+      stack,
+      [PROCESS, CONTAINER].flatMap((figures) => platformResults('host-a', figures)),
+    );
   });
+
+  afterAll(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+}
+
+describe.each(BACKENDS)('the advisor over WebSocket on %s', (backend) => {
+  // No cooldown, so every stale answer asks its host again.
+  onAdvisorStack({ backend, advisor: { jobCooldownMs: 0 } });
 
   it('an answer changes when new measurements arrive', async () => {
     const watcher = await openTestSocket(`${running().wsUrl}/v1/ws`);
@@ -93,10 +82,7 @@ describe('the advisor over WebSocket', () => {
       const first = await watcher.next(isType('answer', 'ci'));
       expect(first['why']).toBe('asked');
       const before = first['advice'] as Advice;
-      const measuredBefore = before.options.flatMap((option) =>
-        option.evidence.filter((e) => e.source === 'measured').map((e) => e.platform),
-      );
-      expect(measuredBefore).not.toContain('vm');
+      expect(measuredPlatforms(before)).not.toContain('vm');
 
       await seedResults(
         running(),
@@ -107,10 +93,7 @@ describe('the advisor over WebSocket', () => {
       expect(second['why']).toBe('evidence');
       const after = second['advice'] as Advice;
       expect(after.id).not.toBe(before.id);
-      const measuredAfter = after.options.flatMap((option) =>
-        option.evidence.filter((e) => e.source === 'measured').map((e) => e.platform),
-      );
-      expect(measuredAfter).toContain('vm');
+      expect(measuredPlatforms(after)).toContain('vm');
       expect(platformsOf(after)).toEqual(expect.arrayContaining(['vm']));
 
       const results = await subscriber.next(isType('results'));
@@ -136,49 +119,48 @@ describe('the advisor over WebSocket', () => {
 
   it('a stale answer triggers a job on the agent subject', async () => {
     const hostId = 'host-old';
-    const requests: JobRequest[] = [];
-    const subscription = running().ingest.nc.subscribe(jobsSubject(hostId), {
-      callback: (error, message: Msg) => {
-        if (error !== null) return;
-        const decoded = jobRequestCodec.decode(message.data, 1 << 20);
-        if (!decoded.ok) return;
-        requests.push(decoded.value);
-        message.respond(
-          jobProgressCodec.encode({
-            schemaVersion: 1,
-            jobId: decoded.value.id,
-            hostId,
-            at: Date.now(),
-            state: 'accepted',
-            done: 0,
-            total: 1,
-          }),
-        );
-      },
-    });
+    const agent = acceptJobs(running().ingest.nc, hostId);
     const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
     try {
-      const monthAgo = Date.now() - 30 * DAY_MS;
-      await seedResults(
-        running(),
-        [PROCESS, CONTAINER].flatMap((figures) => platformResults(hostId, figures, monthAgo)),
-      );
-      await seedInventory(running(), hostId);
+      await seedStaleHost(running(), hostId);
 
       client.send({ type: 'ask', id: 'old', question: goodQuestion({ hosts: [hostId] }) });
       const answer = await client.next(isType('answer', 'old'));
       const advice = answer['advice'] as Advice;
       expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
 
-      await waitFor('a job request on berth.jobs.host-old', () => requests.length > 0, 10_000);
-      expect(requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
+      await waitFor(
+        'a job request on berth.jobs.host-old',
+        () => agent.requests.length > 0,
+        10_000,
+      );
+      expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
       await waitFor('the advisor to see the job accepted', () =>
         running()
           .advisor.requestedRuns()
           .some((run) => run.hostId === hostId && run.state === 'accepted'),
       );
     } finally {
-      subscription.unsubscribe();
+      agent.stop();
+      await client.close();
+    }
+  });
+});
+
+describe('the advisor over WebSocket', () => {
+  onAdvisorStack();
+
+  it('answers an ask once, with the id the client gave', async () => {
+    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    try {
+      client.send({ type: 'ask', id: 'q1', question: goodQuestion() });
+      const answer = await client.next(isType('answer', 'q1'));
+      expect(answer['why']).toBe('asked');
+      const advice = answer['advice'] as Advice;
+      expect(advice.options.length).toBeGreaterThan(0);
+      const stored = await fetch(`${running().url}/v1/advice/${advice.id}`);
+      expect(stored.status).toBe(200);
+    } finally {
       await client.close();
     }
   });
