@@ -2,12 +2,14 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { AdviceV1, AdviceQuestionV1, checkQuestion } from './advice.ts';
 import { HostInventoryV1 } from './inventory.ts';
+import { JobProgressV1 } from './job.ts';
 
 /**
  * The frames of the advisor's WebSocket (/v1/ws): one JSON object per frame, told apart by
  * `type`. A client asks, watches a question (answered again whenever new evidence changes the
- * answer) and subscribes to results and fleet changes; the server answers, tells and, for a
- * frame it cannot take, says which field is at fault and keeps the connection open.
+ * answer) and subscribes to results, fleet changes and job progress; the server answers,
+ * tells and, for a frame it cannot take, says which field is at fault and keeps the
+ * connection open.
  */
 
 /** The largest frame the server reads; a larger one gets an error frame. */
@@ -19,7 +21,9 @@ const FrameId = Type.String({
   description: "the client's name for a question; answers carry it back",
 });
 
-export const Topic = Type.Union([Type.Literal('results'), Type.Literal('fleet')]);
+const TOPICS = ['results', 'fleet', 'jobs'] as const;
+
+export const Topic = Type.Union(TOPICS.map((topic) => Type.Literal(topic)));
 
 export const AskFrame = Type.Object(
   { type: Type.Literal('ask'), id: Type.Optional(FrameId), question: AdviceQuestionV1 },
@@ -43,12 +47,13 @@ export const UnwatchFrame = Type.Object(
 export const SubscribeFrame = Type.Object(
   {
     type: Type.Literal('subscribe'),
-    topics: Type.Array(Topic, { minItems: 1, maxItems: 2, uniqueItems: true }),
+    topics: Type.Array(Topic, { minItems: 1, maxItems: TOPICS.length, uniqueItems: true }),
   },
   {
     additionalProperties: false,
     $id: 'SubscribeFrame',
-    description: 'be told of new results and of hosts whose inventory or heartbeat changed',
+    description:
+      "be told of new results, of hosts whose inventory or heartbeat changed, and of the agents' job progress",
   },
 );
 
@@ -82,7 +87,18 @@ export const HostView = Type.Object(
     lastSeenAt: Type.Integer(),
     heartbeatAgeMs: Type.Integer({ minimum: 0 }),
     busy: Type.Boolean(),
-    runId: Type.Optional(Type.String()),
+    runId: Type.Optional(
+      Type.String({ description: 'the run going on now, from the last heartbeat' }),
+    ),
+    lastRun: Type.Optional(
+      Type.Object(
+        {
+          runId: Type.String(),
+          seenAt: Type.Integer({ description: 'the last heartbeat that named it, epoch ms' }),
+        },
+        { additionalProperties: false, description: 'the last run a heartbeat named' },
+      ),
+    ),
     inventory: Type.Optional(
       Type.Object(
         {
@@ -111,6 +127,15 @@ export const HostFrame = Type.Object(
   { additionalProperties: false, $id: 'HostFrame' },
 );
 
+export const JobFrame = Type.Object(
+  { type: Type.Literal('job'), progress: JobProgressV1 },
+  {
+    additionalProperties: false,
+    $id: 'JobFrame',
+    description: "an agent's progress on a job, as it published it on berth.progress.<hostId>",
+  },
+);
+
 export const ErrorFrame = Type.Object(
   {
     type: Type.Literal('error'),
@@ -122,9 +147,12 @@ export const ErrorFrame = Type.Object(
   { additionalProperties: false, $id: 'ErrorFrame' },
 );
 
-export const ServerFrame = Type.Union([AnswerFrame, ResultsFrame, HostFrame, ErrorFrame], {
-  $id: 'ServerFrame',
-});
+export const ServerFrame = Type.Union(
+  [AnswerFrame, ResultsFrame, HostFrame, JobFrame, ErrorFrame],
+  {
+    $id: 'ServerFrame',
+  },
+);
 
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ServerFrame = Static<typeof ServerFrame>;
@@ -174,7 +202,7 @@ function envelopeProblem(
         : error.message === 'Unexpected property'
           ? `is not a field of a ${type} frame`
           : field.startsWith('topics[')
-            ? 'must be one of results, fleet'
+            ? `must be one of ${TOPICS.join(', ')}`
             : error.message.charAt(0).toLowerCase() + error.message.slice(1);
   return { code: 'BERTH_ERR_FRAME', field, message };
 }

@@ -8,6 +8,8 @@ export const DLQ_SUBJECT = `${ROOT}.dlq`;
 export const STORED_SUBJECT = `${ROOT}.stored`;
 export const RESULTS_SUBJECTS = `${ROOT}.results.*`;
 export const INVENTORY_SUBJECTS = `${ROOT}.inventory.*`;
+/** Core NATS: every agent's job progress. */
+export const JOB_PROGRESS_SUBJECTS = `${ROOT}.progress.*`;
 
 export function resultsSubject(hostId: string): string {
   return `${ROOT}.results.${assertSafeToken(hostId, 'host id')}`;
@@ -25,9 +27,19 @@ export function jobProgressSubject(hostId: string): string {
   return `${ROOT}.progress.${assertSafeToken(hostId, 'host id')}`;
 }
 
+/** The host id of a `berth.<kind>.<hostId>` subject, or undefined when the subject is not one. */
+function hostIdOfSubject(subject: string, kind: string): string | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 3 || parts[0] !== ROOT || parts[1] !== kind) return undefined;
+  return isSafeToken(parts[2]) ? parts[2] : undefined;
+}
+
 /** The host id of a `berth.results.<hostId>` subject, or undefined when the subject is not one. */
 export function hostIdOfResultsSubject(subject: string): string | undefined {
-  const parts = subject.split('.');
-  if (parts.length !== 3 || parts[0] !== ROOT || parts[1] !== 'results') return undefined;
-  return isSafeToken(parts[2]) ? parts[2] : undefined;
+  return hostIdOfSubject(subject, 'results');
+}
+
+/** The host id of a `berth.progress.<hostId>` subject, or undefined when the subject is not one. */
+export function hostIdOfProgressSubject(subject: string): string | undefined {
+  return hostIdOfSubject(subject, 'progress');
 }

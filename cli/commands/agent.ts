@@ -15,6 +15,7 @@ import { summarise } from '../../agents/host-agent/summary.ts';
 import type { SuiteName } from '../../agents/host-agent/suite.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
+import { installCommand, uninstallCommand } from './agent-service.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
 const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'containersPerVm', 'logLevel'] as const;
@@ -194,6 +195,8 @@ export function agentCommand(): Command {
     .description('the host agent: measure this host')
     .addCommand(runCommand())
     .addCommand(startCommand())
+    .addCommand(installCommand(RUN_SETTINGS))
+    .addCommand(uninstallCommand())
     .addCommand(platformsCommand())
     .addCommand(inventoryCommand())
     .addCommand(

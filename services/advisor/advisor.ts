@@ -1,20 +1,17 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Advice, AdviceQuestion } from '../../contracts/advice.ts';
-import {
-  describeError,
-  jobProgressCodec,
-  jobRequestCodec,
-  jobsSubject,
-} from '../../contracts/index.ts';
+import type { AdviceSummary, RequestedRun } from '../../contracts/advisor-api.ts';
+import type { JobProgress } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { AuditLog } from './audit-log.ts';
+import type { AuditLog, AuditPage } from './audit-log.ts';
 import { answerFrom } from './engine/engine.ts';
 import { factsFor } from './engine/evidence.ts';
 import { createFactsMemo } from './engine/facts-memo.ts';
 import type { EngineAnswer } from './engine/types.ts';
 import type { EvidenceCache, EvidenceChange } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
+import { createJobs } from './jobs.ts';
 
 export interface AdvisorOptions {
   /** Evidence older than this is stale: the answer says so and asks for fresh runs. */
@@ -40,19 +37,13 @@ export interface AdvisorDeps {
   readonly options?: Partial<AdvisorOptions>;
 }
 
-/** A fresh run the advisor asked a host for, and what the host answered. */
-export interface RequestedRun {
-  readonly hostId: string;
-  readonly jobId: string;
-  readonly state: 'accepted' | 'rejected' | 'unanswered';
-  readonly detail?: string;
-}
-
 export interface Advisor {
   /** Answers a checked question, keeps the answer in the audit log, asks for fresh runs. */
   ask(question: AdviceQuestion): Advice;
   /** A stored answer by id. */
   get(id: string): Promise<Advice | undefined>;
+  /** Answers given before, newest first, from the audit log. */
+  history(page: AuditPage): Promise<AdviceSummary[]>;
   /**
    * Answers the question now and again whenever new evidence changes the answer; returns an
    * unsubscribe.
@@ -63,6 +54,10 @@ export interface Advisor {
   ): () => void;
   /** Called when new results land (after the evidence is read again). */
   onResults(listener: (change: EvidenceChange) => void): () => void;
+  /** Asks the host's agent for a run now (whatever the cooldown); resolves with its answer. */
+  runNow(hostId: string): Promise<RequestedRun>;
+  /** Called with each agent's job progress; returns an unsubscribe. */
+  onJobProgress(listener: (progress: JobProgress) => void): () => void;
   /** Runs asked of hosts, newest last. */
   requestedRuns(): readonly RequestedRun[];
 }
@@ -107,38 +102,16 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
   const options = { ...DEFAULT_ADVISOR_OPTIONS, ...deps.options };
   const { nc, evidence, fleet, audit, logger } = deps;
   const lastAsked = new Map<string, number>();
-  const runs: RequestedRun[] = [];
+  const jobs = createJobs(nc, logger);
 
-  const requestRun = (hostId: string, reason: string): void => {
-    const now = Date.now();
-    const jobId = `job-adv-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
-    lastAsked.set(hostId, now);
-    const request = jobRequestCodec.encode({
-      schemaVersion: 1,
-      id: jobId,
-      hostId,
-      requestedAt: now,
-      requestedBy: 'advisor',
-      suite: 'quick',
-      reason: reason.slice(0, 512),
-    });
-    const remember = (run: RequestedRun): void => {
-      runs.push(run);
-      if (runs.length > 100) runs.shift();
-    };
-    nc.request(jobsSubject(hostId), request, { timeout: 10_000 }).then(
-      (reply) => {
-        const decoded = jobProgressCodec.decode(reply.data, 1 << 20);
-        const state = decoded.ok && decoded.value.state === 'accepted' ? 'accepted' : 'rejected';
-        const detail = decoded.ok ? decoded.value.error?.message : decoded.reason;
-        remember({ hostId, jobId, state, ...(detail === undefined ? {} : { detail }) });
-        logger.info({ hostId, jobId, state, detail }, 'fresh run requested');
-      },
-      (error: unknown) => {
-        remember({ hostId, jobId, state: 'unanswered', detail: describeError(error) });
-        logger.warn({ hostId, jobId, err: describeError(error) }, 'fresh run not requested');
-      },
-    );
+  /** Every run the advisor asks for goes through here, so the cooldown counts each. */
+  const requestRun = (
+    hostId: string,
+    reason: string,
+    requestedBy: string,
+  ): Promise<RequestedRun> => {
+    lastAsked.set(hostId, Date.now());
+    return jobs.request(hostId, reason, requestedBy);
   };
 
   const askForRuns = (answer: EngineAnswer, workload: string): void => {
@@ -148,7 +121,7 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
       const seen = alive.get(hostId);
       if (seen === undefined || now - seen > options.hostAliveMs) continue;
       if (now - (lastAsked.get(hostId) ?? 0) < options.jobCooldownMs) continue;
-      requestRun(hostId, `the advisor lacks fresh evidence for "${workload}"`);
+      void requestRun(hostId, `the advisor lacks fresh evidence for "${workload}"`, 'advisor');
     }
   };
 
@@ -174,6 +147,7 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
   return {
     ask: (question) => publish(question, answer(question)),
     get: (id) => audit.get(id),
+    history: (page) => audit.list(page),
     watch: (question, listener) => {
       const first = answer(question);
       let last = substance(first);
@@ -187,6 +161,9 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
       });
     },
     onResults: (listener) => evidence.onChange(listener),
-    requestedRuns: () => runs,
+    runNow: (hostId) =>
+      requestRun(hostId, 'asked for through the advisor API (run now)', 'advisor-api'),
+    onJobProgress: (listener) => jobs.onProgress(listener),
+    requestedRuns: () => jobs.requested(),
   };
 }

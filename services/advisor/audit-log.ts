@@ -1,15 +1,24 @@
 import { AdviceV1, type Advice } from '../../contracts/advice.ts';
+import type { AdviceSummary } from '../../contracts/advisor-api.ts';
 import { describeError } from '../../contracts/index.ts';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from '../../lib/logger.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
 
+/** A page of the audit log: the newest `limit` answers given before `before` (epoch ms). */
+export interface AuditPage {
+  readonly limit: number;
+  readonly before?: number;
+}
+
 export interface AuditLog {
   /** Keeps an answer; it is written to the store in the next batch. */
   record(advice: Advice, evidenceIds: readonly string[]): void;
   /** An answer by id: from memory while it is recent or unwritten, else from the store. */
   get(id: string): Promise<Advice | undefined>;
+  /** Answers given before, newest first: the written ones and those not yet written. */
+  list(page: AuditPage): Promise<AdviceSummary[]>;
   /** Answers not yet written. */
   pending(): number;
   /** Writes what is pending (retrying until it is written or the deadline passes). */
@@ -25,6 +34,29 @@ export interface AuditLogOptions {
 }
 
 const adviceCheck = TypeCompiler.Compile(AdviceV1);
+
+function summaryOf(advice: Advice): AdviceSummary {
+  return {
+    id: advice.id,
+    answeredAt: advice.answeredAt,
+    workload: advice.question.workload,
+    topPlacement: advice.options[0]?.placement ?? '',
+    confidence: advice.confidence.value,
+  };
+}
+
+/** Newest first; the id breaks ties, so a page ends in the same place every time. */
+function newestFirst(a: AdviceSummary, b: AdviceSummary): number {
+  return b.answeredAt - a.answeredAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+interface SummaryRecord {
+  advice_id: string;
+  answered_at_ms: number | string;
+  workload: string;
+  top_placement: string;
+  confidence: number;
+}
 
 interface Pending {
   readonly advice: Advice;
@@ -114,6 +146,28 @@ export function openAuditLog(
       if (text === undefined) return undefined;
       const parsed: unknown = JSON.parse(text);
       return adviceCheck.Check(parsed) ? parsed : undefined;
+    },
+    list: async ({ limit, before }) => {
+      const until = before === undefined ? sql`` : sql`WHERE answered_at_ms < ${before}`;
+      const records = await store.query<SummaryRecord>(
+        sql`SELECT advice_id, answered_at_ms, workload, top_placement, confidence
+          FROM advice FINAL ${until}
+          ORDER BY answered_at_ms DESC, advice_id DESC LIMIT ${limit}`,
+      );
+      const written = records.map((record) => ({
+        id: record.advice_id,
+        answeredAt: Number(record.answered_at_ms),
+        workload: record.workload,
+        topPlacement: record.top_placement,
+        confidence: record.confidence,
+      }));
+      const unwritten = queue
+        .map(({ advice }) => summaryOf(advice))
+        .filter((summary) => before === undefined || summary.answeredAt < before);
+      const seen = new Set(written.map((summary) => summary.id));
+      return [...written, ...unwritten.filter((summary) => !seen.has(summary.id))]
+        .sort(newestFirst)
+        .slice(0, limit);
     },
     pending: () => queue.length,
     flush,

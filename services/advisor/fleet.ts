@@ -25,7 +25,10 @@ export interface FleetHost {
   /** When the host last sent anything (inventory or heartbeat), epoch ms. */
   readonly lastSeenAt: number;
   readonly busy: boolean;
+  /** The run going on now, from the last heartbeat. */
   readonly runId?: string;
+  /** The last run a heartbeat named, kept after it ends. */
+  readonly lastRun?: { readonly runId: string; readonly seenAt: number };
 }
 
 export interface Fleet {
@@ -119,18 +122,22 @@ export async function watchFleet(nc: NatsConnection, logger: Logger): Promise<Fl
           lastSeenAt: Math.max(before?.lastSeenAt ?? 0, inventory.sentAt),
           busy: before?.busy ?? false,
           ...(before?.runId === undefined ? {} : { runId: before.runId }),
+          ...(before?.lastRun === undefined ? {} : { lastRun: before.lastRun }),
         });
       } else if (type === 'heartbeat') {
         const checked = heartbeatCodec.check(parsed.value);
         if (!checked.ok) continue;
         const beat = checked.value;
         const before = known.get(beat.hostId);
+        const lastRun =
+          beat.runId === undefined ? before?.lastRun : { runId: beat.runId, seenAt: beat.sentAt };
         update({
           hostId: beat.hostId,
           ...(before?.inventory === undefined ? {} : { inventory: before.inventory }),
           lastSeenAt: Math.max(before?.lastSeenAt ?? 0, beat.sentAt),
           busy: beat.busy,
           ...(beat.runId === undefined ? {} : { runId: beat.runId }),
+          ...(lastRun === undefined ? {} : { lastRun }),
         });
       }
     }

@@ -51,6 +51,7 @@ export async function startAdvisorService(
       advisor,
       evidence,
       fleet,
+      store,
       logger,
       host: config.advisorHost,
       port: config.advisorPort,

@@ -1,5 +1,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AdviceQuestionV1, AdviceV1 } from '../../contracts/advice.ts';
+import {
+  AdviceListV1,
+  PublishedFiguresV1,
+  RequestedRunV1,
+  ResultValuesV1,
+} from '../../contracts/advisor-api.ts';
 import { ClientFrame, HostView, ServerFrame } from '../../contracts/advisor-frames.ts';
 import { SAFE_TOKEN_PATTERN } from '../../contracts/ids.ts';
 
@@ -60,12 +66,25 @@ const json = (name: string): { content: { 'application/json': { schema: { $ref: 
 });
 const failure = (description: string): object => ({ description, ...json('ApiError') });
 
-const tokenParameter = (name: string, description: string): object => ({
+const tokenParameter = (name: string, description: string, required = false): object => ({
+  name,
+  in: 'query',
+  required,
+  description,
+  schema: { type: 'string', pattern: SAFE_TOKEN_PATTERN },
+});
+
+const integerParameter = (
+  name: string,
+  description: string,
+  minimum: number,
+  maximum: number,
+): object => ({
   name,
   in: 'query',
   required: false,
   description,
-  schema: { type: 'string', pattern: SAFE_TOKEN_PATTERN },
+  schema: { type: 'integer', minimum, maximum },
 });
 
 /** The advisor's API as an OpenAPI 3.1 document; its schemas are the contracts' own. */
@@ -85,6 +104,10 @@ export function openApiDocument(): object {
         Advice: plain(AdviceV1),
         HostView: plain(HostView),
         ResultView: plain(ResultView),
+        AdviceList: plain(AdviceListV1),
+        RequestedRun: plain(RequestedRunV1),
+        ResultValues: plain(ResultValuesV1),
+        PublishedFigures: plain(PublishedFiguresV1),
         ApiError: plain(ApiErrorBody),
         Health: plain(Health),
         ClientFrame: plain(ClientFrame),
@@ -94,6 +117,22 @@ export function openApiDocument(): object {
     security: [{}, { bearer: [] }],
     paths: {
       '/v1/advice': {
+        get: {
+          summary: 'Answers given before, from the audit log, newest first',
+          parameters: [
+            integerParameter('limit', 'how many (default 50)', 1, 500),
+            integerParameter(
+              'before',
+              'only answers given before this time, epoch ms',
+              0,
+              Number.MAX_SAFE_INTEGER,
+            ),
+          ],
+          responses: {
+            200: { description: 'answers, newest first', ...json('AdviceList') },
+            400: failure('a parameter is unknown, repeated or out of range (parameter named)'),
+          },
+        },
         post: {
           summary: 'Ask a question',
           requestBody: { required: true, ...json('AdviceQuestion') },
@@ -133,6 +172,19 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/v1/hosts/{hostId}/runs': {
+        post: {
+          summary: "Run now: ask the host's agent for the quick suite",
+          parameters: [{ name: 'hostId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            200: {
+              description: "the job and the agent's answer (accepted, rejected, unanswered)",
+              ...json('RequestedRun'),
+            },
+            404: failure('no host with that id is known (hostId named)'),
+          },
+        },
+      },
       '/v1/results': {
         get: {
           summary: 'The evidence aggregates, filtered, with ratios to the bare process',
@@ -161,6 +213,28 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/v1/results/values': {
+        get: {
+          summary: 'The value of each deduplicated result, newest first, per series',
+          parameters: [
+            tokenParameter('workload', 'the workload (instance for start-up and memory)', true),
+            tokenParameter('metric', 'only this metric'),
+            tokenParameter('host', 'only this host'),
+            tokenParameter('platform', 'only this platform'),
+            integerParameter('limit', 'values per series (default 200)', 1, 1000),
+          ],
+          responses: {
+            200: { description: 'series of values', ...json('ResultValues') },
+            400: failure('a parameter is missing, unknown, repeated or bad (parameter named)'),
+          },
+        },
+      },
+      '/v1/published': {
+        get: {
+          summary: 'The published figures the engine may stand in with, with their sources',
+          responses: { 200: { description: 'sources and figures', ...json('PublishedFigures') } },
+        },
+      },
       '/v1/ws': {
         get: {
           summary: 'WebSocket: ClientFrame in, ServerFrame out (see docs/advisor-api.md)',
@@ -174,6 +248,13 @@ export function openApiDocument(): object {
             },
           ],
           responses: { 101: { description: 'switching to WebSocket' } },
+        },
+      },
+      '/': {
+        get: {
+          summary: 'The dashboard (its code is public; its data comes from this API)',
+          security: [{}],
+          responses: { 200: { description: 'the page', content: { 'text/html': {} } } },
         },
       },
       '/healthz': {

@@ -4,18 +4,28 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import websocket from '@fastify/websocket';
-import { BerthError, isBerthError, isSafeToken, type ErrorCode } from '../../contracts/index.ts';
+import { BerthError, isBerthError, type ErrorCode } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { Store } from '../../lib/storage/store.ts';
 import type { Advisor } from './advisor.ts';
 import { assertTokenPolicy, carriesToken } from './auth.ts';
+import { DASHBOARD_ROUTES, serveDashboard } from './dashboard.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
 import { createAdvisorMetrics, fieldLabel, type AdvisorMetrics } from './metrics.ts';
 import { openApiDocument, type ApiErrorBody } from './openapi.ts';
+import {
+  parseParameters,
+  type ParameterProblem,
+  type ParameterRules,
+  type ParsedParameters,
+} from './query-parameters.ts';
 import { checkAskedQuestion } from './questions.ts';
-import { hostView, resultViews, type ResultFilter } from './views.ts';
+import { loadResultValues } from './result-values.ts';
+import { hostView, publishedFigures, resultViews } from './views.ts';
 import { createSocketHub, DEFAULT_SOCKET_LIMITS, type SocketLimits } from './ws.ts';
 
 /** The largest request body the advisor reads (a question is a few hundred bytes). */
@@ -24,12 +34,40 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** The largest WebSocket frame read at all; between 64 KiB and this, an error frame answers. */
 const MAX_WS_PAYLOAD_BYTES = 1 << 20;
 
-const RESULT_PARAMETERS = ['host', 'platform', 'workload'] as const;
+const RESULT_PARAMETERS = {
+  host: { kind: 'token' },
+  platform: { kind: 'token' },
+  workload: { kind: 'token' },
+} as const satisfies ParameterRules;
+
+const VALUE_PARAMETERS = {
+  workload: { kind: 'token' },
+  metric: { kind: 'token' },
+  host: { kind: 'token' },
+  platform: { kind: 'token' },
+  limit: { kind: 'integer', min: 1, max: 1000 },
+} as const satisfies ParameterRules;
+
+/** Values kept per series when GET /v1/results/values gives no limit. */
+const DEFAULT_VALUES_PER_SERIES = 200;
+
+const HISTORY_PARAMETERS = {
+  limit: { kind: 'integer', min: 1, max: 500 },
+  before: { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },
+} as const satisfies ParameterRules;
+
+/** Answers GET /v1/advice lists when it gives no limit. */
+const DEFAULT_HISTORY_LIMIT = 50;
+
+/** Routes anyone may load: health, and the dashboard's page and code (its data is the API's). */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', ...DASHBOARD_ROUTES]);
 
 export interface AdvisorServerDeps {
   readonly advisor: Advisor;
   readonly evidence: EvidenceCache;
   readonly fleet: Fleet;
+  /** Where the values behind the evidence are read (GET /v1/results/values). */
+  readonly store: Store;
   readonly logger: Logger;
   readonly host: string;
   readonly port: number;
@@ -60,36 +98,6 @@ function refuse(
   field?: string,
 ): FastifyReply {
   return reply.code(status).send(errorBody(code, message, field));
-}
-
-/** The filter of GET /v1/results, or the parameter at fault. */
-function resultFilter(
-  query: Record<string, unknown>,
-): { ok: true; filter: ResultFilter } | { ok: false; field: string; message: string } {
-  const unknown = Object.keys(query).find(
-    (key) => !RESULT_PARAMETERS.some((known) => known === key),
-  );
-  if (unknown !== undefined) {
-    return {
-      ok: false,
-      field: unknown.slice(0, 64),
-      message: `is not a parameter (use ${RESULT_PARAMETERS.join(', ')})`,
-    };
-  }
-  const filter: { -readonly [K in keyof ResultFilter]: string } = {};
-  for (const name of RESULT_PARAMETERS) {
-    const value = query[name];
-    if (value === undefined) continue;
-    if (!isSafeToken(value)) {
-      return {
-        ok: false,
-        field: name,
-        message: 'must be 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit, given once',
-      };
-    }
-    filter[name] = value;
-  }
-  return { ok: true, filter };
 }
 
 /** What the client sent wrong, for fastify's own body errors (size, media type, JSON). */
@@ -156,7 +164,7 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
 
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (request, reply) => {
-    if (token === undefined || request.url === '/healthz') return;
+    if (token === undefined || PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
     const queryToken = request.ws ? (request.query as { token?: unknown }).token : undefined;
     if (
       !carriesToken(
@@ -193,14 +201,33 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
       'the advisor failed on this request; its log says why',
     );
   });
-  app.setNotFoundHandler(async (request, reply) =>
+  const noRoute = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
     refuse(
       reply,
       404,
       'BERTH_ERR_NOT_FOUND',
       `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    ),
-  );
+    );
+  app.setNotFoundHandler(noRoute);
+
+  /** The query's parameters by their rules, or a 400 naming the one at fault. */
+  const parametersOf = <Rules extends ParameterRules>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    rules: Rules,
+  ): ParsedParameters<Rules> | undefined => {
+    const parsed = parseParameters(request.query as Record<string, unknown>, rules);
+    if (parsed.ok) return parsed.parameters;
+    const problem: ParameterProblem = parsed.problem;
+    void refuse(
+      reply,
+      400,
+      'BERTH_ERR_PARAMETER',
+      `${problem.field} ${problem.message}`,
+      problem.field,
+    );
+    return undefined;
+  };
 
   app.post('/v1/advice', async (request, reply) => {
     const checked = checkAskedQuestion(request.body, fleet);
@@ -221,6 +248,16 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
     return advice;
   });
 
+  app.get('/v1/advice', async (request, reply) => {
+    const parameters = parametersOf(request, reply, HISTORY_PARAMETERS);
+    if (parameters === undefined) return reply;
+    const answers = await advisor.history({
+      limit: parameters.limit ?? DEFAULT_HISTORY_LIMIT,
+      ...(parameters.before === undefined ? {} : { before: parameters.before }),
+    });
+    return { answers };
+  });
+
   app.get<{ Params: { id: string } }>('/v1/advice/:id', async (request, reply) => {
     const advice = await advisor.get(request.params.id);
     if (advice === undefined) {
@@ -234,24 +271,49 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
     return { hosts: fleet.hosts().map((host) => hostView(host, now)) };
   });
 
-  app.get('/v1/results', async (request, reply) => {
-    const parsed = resultFilter(request.query as Record<string, unknown>);
-    if (!parsed.ok) {
+  app.post<{ Params: { hostId: string } }>('/v1/hosts/:hostId/runs', async (request, reply) => {
+    const { hostId } = request.params;
+    if (!fleet.hosts().some((host) => host.hostId === hostId)) {
       return refuse(
         reply,
-        400,
-        'BERTH_ERR_PARAMETER',
-        `${parsed.field} ${parsed.message}`,
-        parsed.field,
+        404,
+        'BERTH_ERR_NOT_FOUND',
+        `no host ${JSON.stringify(hostId.slice(0, 64))} is known (see GET /v1/hosts)`,
+        'hostId',
       );
     }
+    return advisor.runNow(hostId);
+  });
+
+  app.get('/v1/results', async (request, reply) => {
+    const filter = parametersOf(request, reply, RESULT_PARAMETERS);
+    if (filter === undefined) return reply;
     const problem = evidence.problem();
     return {
       readAt: evidence.readAt(),
       ...(problem === undefined ? {} : { problem }),
-      results: resultViews(evidence.rows(), parsed.filter),
+      results: resultViews(evidence.rows(), filter),
     };
   });
+
+  app.get('/v1/results/values', async (request, reply) => {
+    const parameters = parametersOf(request, reply, VALUE_PARAMETERS);
+    if (parameters === undefined) return reply;
+    const { workload, metric, host, platform, limit } = parameters;
+    if (workload === undefined) {
+      return refuse(reply, 400, 'BERTH_ERR_PARAMETER', 'workload is required', 'workload');
+    }
+    return loadResultValues(deps.store, {
+      workload,
+      limit: limit ?? DEFAULT_VALUES_PER_SERIES,
+      ...(metric === undefined ? {} : { metric }),
+      ...(host === undefined ? {} : { hostId: host }),
+      ...(platform === undefined ? {} : { platform }),
+    });
+  });
+
+  const published = publishedFigures();
+  app.get('/v1/published', () => published);
 
   app.get('/healthz', async (_request, reply) => {
     const health = deps.health();
@@ -271,6 +333,8 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
   app.get('/v1/ws', { websocket: true }, (socket) => {
     hub.serve(socket);
   });
+
+  serveDashboard(app as unknown as FastifyInstance, noRoute);
 
   try {
     await app.listen({ host: deps.host, port: deps.port });

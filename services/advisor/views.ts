@@ -1,4 +1,6 @@
+import type { PublishedFigures } from '../../contracts/advisor-api.ts';
 import type { HostView } from '../../contracts/advisor-frames.ts';
+import { PUBLISHED_FIGURES, PUBLISHED_SOURCES } from './engine/published.ts';
 import type { EvidenceRow } from './engine/types.ts';
 import type { FleetHost } from './fleet.ts';
 
@@ -14,6 +16,7 @@ export function hostView(host: FleetHost, now: number): HostView {
     heartbeatAgeMs: Math.max(0, now - host.lastSeenAt),
     busy: host.busy,
     ...(host.runId === undefined ? {} : { runId: host.runId }),
+    ...(host.lastRun === undefined ? {} : { lastRun: { ...host.lastRun } }),
     ...(inventory === undefined
       ? {}
       : {
@@ -32,6 +35,17 @@ export function hostView(host: FleetHost, now: number): HostView {
           },
         }),
     platforms: inventory?.platforms ?? [],
+  };
+}
+
+/** The published figures the engine knows, with their sources, as GET /v1/published shows them. */
+export function publishedFigures(): PublishedFigures {
+  return {
+    sources: Object.entries(PUBLISHED_SOURCES).map(([id, source]) => ({ id, ...source })),
+    figures: PUBLISHED_FIGURES.map((figure) => ({
+      ...figure,
+      standsInFor: [...figure.standsInFor],
+    })),
   };
 }
 

@@ -166,9 +166,13 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
                   at: change.at,
                 });
               })
-            : fleet.onChange((host) => {
-                send({ type: 'host', host: hostView(host, Date.now()) });
-              }),
+            : topic === 'fleet'
+              ? fleet.onChange((host) => {
+                  send({ type: 'host', host: hostView(host, Date.now()) });
+                })
+              : advisor.onJobProgress((progress) => {
+                  send({ type: 'job', progress });
+                }),
         );
       }
     };

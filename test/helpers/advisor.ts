@@ -68,18 +68,19 @@ export interface AdvisorStackOptions {
 }
 
 /**
- * An advisor server over an advisor, its evidence and fleet: on 127.0.0.1, a free port,
+ * An advisor server over an advisor, its evidence, fleet and store: on 127.0.0.1, a free port,
  * healthy and quiet unless `deps` says otherwise. Tests start extra ones over a running
  * stack to try other server settings.
  */
 export function serverOver(
-  parts: Pick<AdvisorStack, 'advisor' | 'evidence' | 'fleet'>,
+  parts: Pick<AdvisorStack, 'ingest' | 'advisor' | 'evidence' | 'fleet'>,
   deps: Partial<AdvisorServerDeps> = {},
 ): Promise<AdvisorServer> {
   return createAdvisorServer({
     advisor: parts.advisor,
     evidence: parts.evidence,
     fleet: parts.fleet,
+    store: parts.ingest.testStore.store,
     logger: silentLogger,
     host: '127.0.0.1',
     port: 0,
@@ -114,7 +115,10 @@ export async function startAdvisorStack(options: AdvisorStackOptions = {}): Prom
       logger,
       ...(options.advisor === undefined ? {} : { options: options.advisor }),
     });
-    const server = await serverOver({ advisor, evidence, fleet }, { logger, ...options.server });
+    const server = await serverOver(
+      { ingest, advisor, evidence, fleet },
+      { logger, ...options.server },
+    );
     stops.push(() => server.close());
     const url = server.address();
     return {

@@ -1,0 +1,49 @@
+/** Attributes of an element made by `el`; `text` sets its text, undefined values are left out. */
+export type Attributes = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export type Child = Node | string | undefined | false;
+
+/** An element with attributes and children; strings become text, never markup. */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: readonly Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (name === 'text') element.textContent = String(value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) {
+    if (child === undefined || child === false) continue;
+    element.append(child);
+  }
+  return element;
+}
+
+/** The element with this id, of this kind; the page is broken without it. */
+export function byId<T extends HTMLElement>(id: string, kind: new () => T): T;
+export function byId(id: string): HTMLElement;
+export function byId(id: string, kind: new () => HTMLElement = HTMLElement): HTMLElement {
+  const element = document.getElementById(id);
+  if (!(element instanceof kind)) throw new Error(`the page has no #${id} of the right kind`);
+  return element;
+}
+
+/** A labelled select of the given options, the first selected unless `selected` says. */
+export function labelledSelect(
+  id: string,
+  label: string,
+  options: readonly (readonly [value: string, text: string])[],
+  selected?: string,
+): { field: HTMLElement; select: HTMLSelectElement } {
+  const select = el('select', { id, name: id, 'data-testid': id });
+  for (const [value, text] of options) {
+    select.append(el('option', { value, text, selected: value === selected }));
+  }
+  return {
+    field: el('div', { class: 'field' }, el('label', { for: id, text: label }), select),
+    select,
+  };
+}
