@@ -45,7 +45,7 @@ export function connectSocket(status: HTMLElement): AdvisorSocket {
     socket = current;
     current.addEventListener('open', () => {
       retryMs = 500;
-      say('connected', 'live');
+      say('connected', 'connected');
       for (const handler of openHandlers) handler();
     });
     current.addEventListener('message', (event: MessageEvent<string>) => {
@@ -54,7 +54,7 @@ export function connectSocket(status: HTMLElement): AdvisorSocket {
     });
     current.addEventListener('close', () => {
       if (socket !== current) return;
-      say('disconnected', `not connected; trying again in ${Math.round(retryMs / 1000)} s`);
+      say('disconnected', `offline; trying again in ${Math.round(retryMs / 1000)} s`);
       timer = window.setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     });
