@@ -73,6 +73,22 @@ function libvirtUri(raw: string): string {
   return uri;
 }
 
+/** A switch: on/off, true/false, yes/no or 1/0. */
+function onOff(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(value)) return true;
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  throw new Error(`must be on or off (true/false, yes/no, 1/0), got "${raw}"`);
+}
+
+/** A comma-separated list of names; empty means none were given. */
+function nameList(raw: string): readonly string[] {
+  return raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
 function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
   return (raw) => {
     if (!(values as readonly string[]).includes(raw)) {
@@ -214,6 +230,38 @@ export const SETTINGS = {
     defaultValue: 1,
     parse: integer(1, 8),
   },
+  agent: {
+    env: 'BERTH_AGENT',
+    flag: '--no-agent',
+    description: 'berth up without its local agent (the variable takes on or off)',
+    defaultValue: true,
+    defaultLabel: 'on',
+    parse: onOff,
+  },
+  agentSuite: {
+    env: 'BERTH_AGENT_SUITE',
+    flag: '--agent-suite <suite>',
+    description: 'suite the local agent of berth up runs when it starts: quick, full or none',
+    defaultValue: 'quick' as const,
+    parse: oneOf(['quick', 'full', 'none'] as const),
+  },
+  agentPlatforms: {
+    env: 'BERTH_AGENT_PLATFORMS',
+    flag: '--agent-platforms <list>',
+    description:
+      'platforms (vm) or platform:runtime (vm:libvirt) of that first suite, comma-separated',
+    defaultValue: [] as readonly string[],
+    defaultLabel: 'every platform the agent finds usable',
+    parse: nameList,
+  },
+  agentWorkloads: {
+    env: 'BERTH_AGENT_WORKLOADS',
+    flag: '--agent-workloads <list>',
+    description: 'workloads of that first suite, comma-separated',
+    defaultValue: [] as readonly string[],
+    defaultLabel: 'every workload of the suite',
+    parse: nameList,
+  },
   logLevel: {
     env: 'BERTH_LOG_LEVEL',
     flag: '--log-level <level>',
@@ -229,10 +277,12 @@ export type Config<K extends SettingName> = {
     ReturnType<(typeof SETTINGS)[P]['parse']> | (typeof SETTINGS)[P]['defaultValue'];
 };
 
-/** The camelCase key commander gives the value of a flag. */
+/** The camelCase key commander gives the value of a flag (`--no-agent` sets `agent`). */
 export function optionKey(name: SettingName): string {
   const long = SETTINGS[name].flag.split(' ')[0] ?? '';
-  return long.replace(/^--/, '').replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  return long
+    .replace(/^--(no-)?/, '')
+    .replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
 /** How a setting is named in messages: both ways to give it. */
@@ -257,7 +307,15 @@ export function loadConfig<K extends SettingName>(
     const setting: Setting<unknown> = SETTINGS[name];
     const fromFlag = flags[optionKey(name)];
     const fromEnv = env[setting.env];
-    const raw = typeof fromFlag === 'string' ? fromFlag : fromEnv === '' ? undefined : fromEnv;
+    // A `--no-x` flag given reads as false; commander's true when it is absent is no choice.
+    const raw =
+      typeof fromFlag === 'string'
+        ? fromFlag
+        : fromFlag === false
+          ? 'off'
+          : fromEnv === ''
+            ? undefined
+            : fromEnv;
     if (raw === undefined) {
       config[name] = setting.defaultValue;
       continue;

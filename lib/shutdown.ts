@@ -7,13 +7,19 @@ export interface ShutdownStep {
 
 /**
  * Resolves on the first SIGINT or SIGTERM. A second signal exits at once, for a person
- * who does not want to wait for the orderly shutdown.
+ * who does not want to wait for the orderly shutdown. A process started with an IPC channel
+ * (the local agent of `berth up`) also stops when that channel closes: its parent is gone
+ * without stopping it (killed), so nothing else would.
  */
-export function untilSignal(logger: Logger): Promise<NodeJS.Signals> {
+export function untilSignal(logger: Logger): Promise<NodeJS.Signals | 'parent gone'> {
   return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
+    const onParentGone = (): void => {
+      onSignal('parent gone');
+    };
+    const onSignal = (signal: NodeJS.Signals | 'parent gone'): void => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      process.removeListener('disconnect', onParentGone);
       const force = (): void => {
         logger.warn('second signal: exiting without finishing the shutdown');
         process.exit(130);
@@ -24,6 +30,11 @@ export function untilSignal(logger: Logger): Promise<NodeJS.Signals> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    if (process.channel !== undefined) {
+      // The channel is only watched: it does not keep the process alive.
+      process.channel.unref();
+      process.once('disconnect', onParentGone);
+    }
   });
 }
 

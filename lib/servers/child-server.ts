@@ -37,11 +37,16 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts a server program as a child process and resolves once it says it is ready. */
+/**
+ * Starts a server program as a child process and resolves once it says it is ready. The
+ * child has a process group of its own, so a Ctrl-C at the terminal reaches only Berth,
+ * which stops the server after the clients that still need it.
+ */
 export async function startChildServer(options: ChildServerOptions): Promise<ChildServer> {
   const child = spawn(options.command, [...options.args], {
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const recent: string[] = [];
   let exited = child.exitCode !== null;

@@ -1,10 +1,46 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnBerth } from '../helpers/cli.ts';
+import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
 import { makeResult, publishResults } from '../helpers/results.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
-import { processesMatching } from '../helpers/leftovers.ts';
+import {
+  alive,
+  cgroupsOfRun,
+  descendantsOf,
+  entriesOf,
+  ociContainers,
+  processesMatching,
+} from '../helpers/leftovers.ts';
 import { waitFor } from '../helpers/wait.ts';
+
+interface HostsAnswer {
+  hosts: { hostId: string; inventory?: unknown; platforms: { platform: string }[] }[];
+}
+interface ResultsAnswer {
+  results: { hostId: string; platform: string; workload: string; results: number }[];
+}
+
+/** `berth up` on a free port and metrics port, with the agent settings given. */
+function up(dataDir: string, env: Readonly<Record<string, string>> = {}): BerthProcess {
+  return spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0', '--port', '0'], {
+    NATS_URL: '',
+    CLICKHOUSE_URL: '',
+    ...env,
+  });
+}
+
+const getJson = async <T>(url: string): Promise<T> => (await fetch(url)).json() as Promise<T>;
+
+/** The one line `berth up` printed to stderr for an error: no stack trace, nothing else. */
+function errorLines(process: BerthProcess): string[] {
+  return process
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('berth:') || /^\s+at /.test(line));
+}
 
 describe('berth up', () => {
   let dataDir: string;
@@ -17,44 +53,136 @@ describe('berth up', () => {
     await removeDir(dataDir);
   });
 
-  it('starts nats-server, the embedded store, ingest and the advisor, and stops them all on SIGINT', async () => {
-    const up = spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0', '--port', '0'], {
-      NATS_URL: '',
+  it('starts the stack and a local agent whose inventory and results are stored, and stops it all on SIGINT leaving nothing behind', async () => {
+    // The agent's first suite: one workload on the bare process, then on runc, which is
+    // still running when SIGINT comes.
+    const first = up(dataDir, {
+      BERTH_AGENT_PLATFORMS: 'process,container:runc',
+      BERTH_AGENT_WORKLOADS: 'cpu-sha256',
     });
-    await up.waitForLine(/Berth is up/, 60_000);
-    const natsUrl = /NATS: (nats:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
-    const metricsUrl = /metrics at (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
-    const advisorUrl = /advisor: (http:\/\/\S+)/.exec(up.stdout())?.[1] ?? '';
-    expect(up.stdout()).toMatch(/store: chdb at .*chdb/);
-    expect(processesMatching(`${dataDir}/nats`)).toHaveLength(1);
+    const ready = await first.waitForLine(/dashboard ready/, 60_000);
+    const advisorUrl = /dashboard ready: (http:\/\/127\.0\.0\.1:\d+)\/$/.exec(ready)?.[1] ?? '';
+    expect(advisorUrl).not.toBe('');
+    expect(first.stdout().match(/dashboard ready/g)).toHaveLength(1);
+    expect(first.stdout()).toMatch(/store: chdb at .*chdb/);
+    const natsUrl = /NATS: (nats:\/\/\S+)/.exec(first.stdout())?.[1] ?? '';
+    const metricsUrl = /metrics at (http:\/\/\S+)/.exec(first.stdout())?.[1] ?? '';
 
+    // Ingest stores what any agent publishes.
     const nc = await connect({ servers: natsUrl });
     await publishResults(nc, [makeResult(1, 'host-up'), makeResult(2, 'host-up')]);
     await nc.close();
     await waitFor('two results stored', async () => {
       const text = await (await fetch(metricsUrl)).text();
-      return /berth_ingest_stored_results_total 2/.test(text);
+      return /berth_ingest_stored_results_total [1-9]/.test(text);
     });
 
-    const answer = await fetch(`${advisorUrl}/v1/advice`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        workload: 'batch',
-        os: { family: 'linux' },
-        lifetimeSeconds: 60,
-        instances: 10,
-        trust: 'trusted',
-      }),
-    });
-    expect(answer.status).toBe(200);
-    const advice = (await answer.json()) as { id: string; options: unknown[] };
-    expect(advice.options.length).toBeGreaterThan(0);
-    expect((await fetch(`${advisorUrl}/v1/advice/${advice.id}`)).status).toBe(200);
+    const agentLine = await first.waitForLine(/local agent: host \S+/, 120_000);
+    const hostId = /host (\S+),/.exec(agentLine)?.[1] ?? '';
+    await waitFor(
+      "the agent's inventory",
+      async () => {
+        const { hosts } = await getJson<HostsAnswer>(`${advisorUrl}/v1/hosts`);
+        const host = hosts.find((candidate) => candidate.hostId === hostId);
+        return host?.inventory !== undefined && host.platforms.length > 0;
+      },
+      30_000,
+    );
+    await waitFor(
+      "the agent's results on process",
+      async () => {
+        const { results } = await getJson<ResultsAnswer>(
+          `${advisorUrl}/v1/results?host=${hostId}&platform=process`,
+        );
+        return results.some((row) => row.workload === 'cpu-sha256');
+      },
+      90_000,
+      250,
+    );
+    const runId = /agent \[.*\] \d+\/\d+ run (\S+)/.exec(first.stdout())?.[1] ?? '';
+    expect(runId).toMatch(/^run-/);
 
-    up.child.kill('SIGINT');
-    expect(await up.exited()).toBe(0);
-    expect(up.stdout()).toContain('stopped cleanly');
-    expect(processesMatching(`${dataDir}/nats`)).toEqual([]);
+    // SIGINT while a runc instance of the suite is up.
+    const bundles = join(dataDir, 'agent', 'bundles');
+    await waitFor('a runc instance', () => entriesOf(bundles).length > 0, 60_000, 50);
+    const children = descendantsOf(first.child.pid ?? 0);
+    expect(children.length).toBeGreaterThanOrEqual(3);
+    first.child.kill('SIGINT');
+    expect(await first.exited(), first.stderr()).toBe(0);
+    expect(first.stdout()).toContain('stopped cleanly');
+    expect(first.stdout()).toMatch(new RegExp(`agent: run ${runId} (stopped|done)`));
+    expect(alive(children)).toEqual([]);
+    expect(processesMatching(dataDir)).toEqual([]);
+    expect(entriesOf(bundles)).toEqual([]);
+    expect(ociContainers('runc', runId)).toEqual([]);
+    expect(cgroupsOfRun(runId)).toEqual([]);
+
+    // A second `berth up` on the same data folder has the first one's host and results.
+    const second = up(dataDir, { BERTH_AGENT: 'off' });
+    const secondReady = await second.waitForLine(/dashboard ready/, 60_000);
+    const secondUrl = /(http:\/\/\S+)\/$/.exec(secondReady)?.[1] ?? '';
+    expect(second.stdout()).toContain('local agent: off');
+    await waitFor('the first run’s host and results', async () => {
+      const { hosts } = await getJson<HostsAnswer>(`${secondUrl}/v1/hosts`);
+      const { results } = await getJson<ResultsAnswer>(`${secondUrl}/v1/results?host=${hostId}`);
+      return (
+        hosts.some((host) => host.hostId === hostId) &&
+        results.some((row) => row.platform === 'process')
+      );
+    });
+
+    // A third on the same folder stops at the store, in one line.
+    const third = up(dataDir, { BERTH_AGENT: 'off' });
+    expect(await third.exited()).toBe(1);
+    expect(errorLines(third)).toEqual([
+      expect.stringMatching(
+        /^berth: the store could not be opened: the embedded store at \S+ cannot be opened \(is another Berth process using it\?\).*\[BERTH_ERR_STORE_LOCKED\]$/,
+      ),
+    ]);
+
+    second.child.kill('SIGINT');
+    expect(await second.exited(), second.stderr()).toBe(0);
+    expect(processesMatching(dataDir)).toEqual([]);
+  }, 240_000);
+
+  describe('says in one line what cannot start', () => {
+    let taken: Server;
+    let port: number;
+
+    beforeAll(async () => {
+      taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      port = (taken.address() as { port: number }).port;
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => taken.close(resolve));
+    });
+
+    it('the advisor port taken: which address and the --port setting, and nothing left running', async () => {
+      const dir = join(dataDir, 'port-taken');
+      const run = spawnBerth(['up', '--data-dir', dir, '--metrics-port', '0', '--no-agent'], {
+        NATS_URL: '',
+        BERTH_ADVISOR_PORT: String(port),
+      });
+      expect(await run.exited()).toBe(2);
+      expect(errorLines(run)).toEqual([
+        `berth: the advisor cannot listen on 127.0.0.1:${port}: another process uses that port (another berth up?); stop it, or choose another port with --port / BERTH_ADVISOR_PORT [BERTH_ERR_CONFIG]`,
+      ]);
+      expect(run.stdout()).not.toContain('dashboard ready');
+      expect(processesMatching(dir)).toEqual([]);
+    });
+
+    it('nats-server failing to start: its own reason', async () => {
+      const dir = join(dataDir, 'nats-fails');
+      await mkdir(join(dir, 'nats'), { recursive: true });
+      await writeFile(join(dir, 'nats', 'jetstream'), 'not a folder');
+      const run = up(dir, { BERTH_AGENT: 'off' });
+      expect(await run.exited()).toBe(1);
+      expect(errorLines(run)).toEqual([
+        `berth: nats-server could not start (data in ${dir}/nats): Can't start JetStream: storage directory is not a directory (nats-server exited before it was ready (code 1)) [BERTH_ERR_SERVER_START]`,
+      ]);
+      expect(processesMatching(dir)).toEqual([]);
+    });
   });
 });
