@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { benchAdvisor } from './advisor.ts';
 import { benchDrivers } from './drivers.ts';
 import { benchIngest } from './ingest.ts';
+import { benchLive } from './live.ts';
 
 /** A whole-number option within bounds, or an error naming the option. */
 function wholeNumber(option: string, text: string, min: number, max?: number): number {
@@ -117,6 +118,22 @@ program
       });
     },
   );
+
+program
+  .command('live')
+  .description(
+    'time from a result being published to it showing in an open dashboard page (measured in the browser), while results stream in',
+  )
+  .option('--rate <n>', 'other results published per second meanwhile', '100')
+  .option('--seconds <n>', 'how long to stream and probe', '60')
+  .option('--probe-every-ms <ms>', 'pause between probe results', '1000')
+  .action(async (options: { rate: string; seconds: string; probeEveryMs: string }) => {
+    await benchLive({
+      rate: wholeNumber('--rate', options.rate, 0, 10_000),
+      seconds: wholeNumber('--seconds', options.seconds, 5, 3600),
+      probeEveryMs: wholeNumber('--probe-every-ms', options.probeEveryMs, 100, 60_000),
+    });
+  });
 
 try {
   await program.parseAsync(process.argv);
