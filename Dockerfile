@@ -1,0 +1,22 @@
+# One image for every Berth service of docker-compose.yml: ingest, the advisor and the agent.
+# The service's command picks which (`berth ingest`, `berth advisor`, `berth agent start`);
+# settings come from environment variables only (docs/configuration.md, docs/deploy.md).
+FROM node:20-bookworm-slim
+
+# What the agent's platforms need: the Debian packages of scripts/setup.sh but the two
+# servers, which run in containers of their own. The package lists stay: the agent builds its
+# guest image with `apt-get download linux-image-amd64` on first use.
+RUN apt-get update \
+  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    ca-certificates runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients \
+  && rm -rf /var/cache/apt/archives/*.deb
+
+WORKDIR /opt/berth
+# `npm install --no-save` rather than `npm ci`, as in scripts/setup.sh: the lock file cannot
+# list the optional platform packages of chdb that the registry lacks, and `npm ci` refuses it.
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund --no-save --loglevel=error
+COPY . .
+
+ENTRYPOINT ["node", "bin/berth.js"]
+CMD ["--help"]
