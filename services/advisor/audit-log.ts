@@ -137,7 +137,7 @@ export function openAuditLog(
       remember(advice);
     },
     get: async (id) => {
-      const known = recent.get(id);
+      const known = recent.get(id) ?? queue.find((pending) => pending.advice.id === id)?.advice;
       if (known !== undefined) return known;
       const rows = await store.query<{ answer: string }>(
         sql`SELECT answer FROM advice FINAL WHERE advice_id = ${id} LIMIT 1`,

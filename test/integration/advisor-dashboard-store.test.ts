@@ -130,4 +130,20 @@ describe.each(BACKENDS)('the dashboard reads on %s', (backend) => {
       await audit.stop();
     }
   });
+
+  it('gives an answer by id before it is written, and from the store once written', async () => {
+    const audit = openAuditLog(store(), silentLogger, { flushEveryMs: 60_000, recent: 0 });
+    try {
+      const answer = answerAt('adv-unwritten', TAKEN_AT + 5000);
+      audit.record(answer, []);
+      expect(audit.pending()).toBe(1);
+      expect(await audit.get('adv-unwritten')).toEqual(answer);
+      await audit.flush();
+      expect(audit.pending()).toBe(0);
+      expect(await audit.get('adv-unwritten')).toEqual(answer);
+      expect(await audit.get('adv-never')).toBeUndefined();
+    } finally {
+      await audit.stop();
+    }
+  });
 });
