@@ -31,19 +31,28 @@ export function byId(id: string, kind: new () => HTMLElement = HTMLElement): HTM
   return element;
 }
 
-/** A labelled select of the given options, the first selected unless `selected` says. */
+/** A select with its label; its options are set with `setOptions`. */
 export function labelledSelect(
   id: string,
   label: string,
-  options: readonly (readonly [value: string, text: string])[],
-  selected?: string,
 ): { field: HTMLElement; select: HTMLSelectElement } {
   const select = el('select', { id, name: id, 'data-testid': id });
-  for (const [value, text] of options) {
-    select.append(el('option', { value, text, selected: value === selected }));
-  }
   return {
     field: el('div', { class: 'field' }, el('label', { for: id, text: label }), select),
     select,
   };
+}
+
+/**
+ * Gives a select these options, keeping the element (and so the focus on it); `selected`
+ * is chosen when it is one of them, else the first.
+ */
+export function setOptions(
+  select: HTMLSelectElement,
+  options: readonly (readonly [value: string, text: string])[],
+  selected: string,
+): void {
+  select.replaceChildren(
+    ...options.map(([value, text]) => el('option', { value, text, selected: value === selected })),
+  );
 }

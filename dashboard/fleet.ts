@@ -154,11 +154,15 @@ export function createFleetView(
     });
     const parts: HostRow = {
       row: el('tr', { 'data-testid': 'host-row', 'data-host-id': hostId }),
-      inventory: el('td', { class: 'inventory', 'data-testid': 'host-inventory' }),
-      age: el('td', { 'data-testid': 'heartbeat-age' }),
+      inventory: el('td', {
+        class: 'inventory',
+        'data-testid': 'host-inventory',
+        'data-label': 'inventory',
+      }),
+      age: el('td', { 'data-testid': 'heartbeat-age', 'data-label': 'heartbeat' }),
       busy: el('p', { 'data-testid': 'host-busy' }),
       lastRun: el('p', { 'data-testid': 'last-run' }),
-      platforms: el('td', {}),
+      platforms: el('td', { 'data-label': 'platforms' }),
       bar: el('progress', {
         'data-testid': 'run-progress',
         'aria-label': `progress of the run on ${hostId}`,
@@ -170,7 +174,7 @@ export function createFleetView(
       el('th', { scope: 'row', text: hostId }),
       parts.inventory,
       parts.age,
-      el('td', {}, parts.busy, parts.lastRun),
+      el('td', { 'data-label': 'runs' }, parts.busy, parts.lastRun),
       parts.platforms,
       el('td', { class: 'run' }, button, parts.bar, parts.status),
     );

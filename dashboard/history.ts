@@ -109,11 +109,16 @@ export function createHistoryView(panel: HTMLElement): { refresh(): Promise<void
     status.textContent = body.children.length === 0 ? 'No answer has been given yet.' : '';
   };
 
+  const loadShowingErrors = (before: number | undefined): void => {
+    load(before).catch((error: unknown) => {
+      status.textContent = `Could not load the answers: ${String(error)}`;
+    });
+  };
   more.addEventListener('click', () => {
-    void load(oldest);
+    loadShowingErrors(oldest);
   });
   reload.addEventListener('click', () => {
-    void load(undefined);
+    loadShowingErrors(undefined);
   });
   return { refresh: () => load(undefined) };
 }

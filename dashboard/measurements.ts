@@ -2,7 +2,7 @@ import type { PublishedFigures, ResultValues, ValueSeries } from '../contracts/a
 import { SENSITIVITY_WORKLOADS } from '../services/advisor/engine/evidence.ts';
 import { getJson, withQuery } from './api.ts';
 import { distributionChart, type Distribution } from './charts.ts';
-import { el, labelledSelect } from './dom.ts';
+import { el, labelledSelect, setOptions } from './dom.ts';
 import { formatNumber, optionName } from './format.ts';
 
 /** An evidence aggregate as GET /v1/results gives it (the fields the page reads). */
@@ -108,64 +108,70 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
   let selected = { workload: ALL, host: ALL, runtime: ALL, accel: ALL };
   let published: PublishedFigures | undefined;
 
-  const filterControls = (aggregates: readonly Aggregate[]): void => {
-    const distinct = (pick: (row: Aggregate) => string, rows = aggregates): string[] =>
-      [...new Set(rows.map(pick))].sort();
+  const filters = {
+    workload: labelledSelect('m-workload', 'Workload'),
+    host: labelledSelect('m-host', 'Host'),
+    runtime: labelledSelect('m-runtime', 'Runtime'),
+    accel: labelledSelect('m-accel', 'Accel'),
+  };
+  controls.append(...Object.values(filters).map((filter) => filter.field));
+  const readSelected = (): typeof selected => ({
+    workload: filters.workload.select.value,
+    host: filters.host.select.value,
+    runtime: filters.runtime.select.value,
+    accel: filters.accel.select.value,
+  });
+  for (const filter of Object.values(filters)) {
+    filter.select.addEventListener('change', () => {
+      selected = readSelected();
+      refresh().catch((error: unknown) => {
+        status.textContent = `Could not load the measurements: ${String(error)}`;
+      });
+    });
+  }
+
+  /** The filters' choices: what the evidence has, keeping what is chosen where it still is. */
+  const filterChoices = (aggregates: readonly Aggregate[]): void => {
+    const distinct = (pick: (row: Aggregate) => string): string[] =>
+      [...new Set(aggregates.map(pick))].sort();
     const workloads = distinct((row) => row.workload).filter((workload) => workload !== 'instance');
-    if (!workloads.includes(selected.workload))
+    if (!workloads.includes(selected.workload)) {
       selected = { ...selected, workload: workloads[0] ?? ALL };
+    }
     const choices = (values: readonly string[], everything: string): [string, string][] => [
       [ALL, everything],
       ...values.map((value): [string, string] => [value, value]),
     ];
-    const fields = [
-      labelledSelect(
-        'm-workload',
-        'Workload',
-        workloads.map((workload) => [workload, workload]),
-        selected.workload,
+    setOptions(
+      filters.workload.select,
+      workloads.map((workload) => [workload, workload]),
+      selected.workload,
+    );
+    setOptions(
+      filters.host.select,
+      choices(
+        distinct((row) => row.hostId),
+        'every host',
       ),
-      labelledSelect(
-        'm-host',
-        'Host',
-        choices(
-          distinct((row) => row.hostId),
-          'every host',
-        ),
-        selected.host,
+      selected.host,
+    );
+    setOptions(
+      filters.runtime.select,
+      choices(
+        distinct((row) => row.runtime),
+        'every runtime',
       ),
-      labelledSelect(
-        'm-runtime',
-        'Runtime',
-        choices(
-          distinct((row) => row.runtime),
-          'every runtime',
-        ),
-        selected.runtime,
+      selected.runtime,
+    );
+    setOptions(
+      filters.accel.select,
+      choices(
+        distinct((row) => row.accel),
+        'every accel',
       ),
-      labelledSelect(
-        'm-accel',
-        'Accel',
-        choices(
-          distinct((row) => row.accel),
-          'every accel',
-        ),
-        selected.accel,
-      ),
-    ];
-    const [workload, host, runtime, accel] = fields.map((field) => field.select);
-    for (const select of [workload, host, runtime, accel]) {
-      select?.addEventListener('change', () => {
-        selected = {
-          workload: workload?.value ?? ALL,
-          host: host?.value ?? ALL,
-          runtime: runtime?.value ?? ALL,
-          accel: accel?.value ?? ALL,
-        };
-        void refresh();
-      });
-    }
-    controls.replaceChildren(...fields.map((field) => field.field));
+      selected.accel,
+    ); // A choice the evidence no longer has falls back to the first option.
+    selected = readSelected();
   };
 
   const keep = (series: ValueSeries): boolean =>
@@ -311,7 +317,7 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
     status.textContent = 'Loading…';
     published ??= await getJson<PublishedFigures>('v1/published');
     const { results } = await getJson<{ results: Aggregate[] }>('v1/results');
-    filterControls(results);
+    filterChoices(results);
     if (selected.workload === ALL && results.length === 0) {
       status.textContent = 'No measurement has been stored yet.';
       content.replaceChildren();
