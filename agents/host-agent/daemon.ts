@@ -45,6 +45,9 @@ interface Running {
  * is answered with `rejected` and the reason; the agent carries on.
  */
 export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promise<void> {
+  // A signal during start-up (while leftovers are removed or the guest image is built) is
+  // kept: the agent stops once it has started, tearing down what it made, not half-way.
+  const stopped = untilSignal(logger);
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
   await removeLeftovers(dir, logger, config.libvirtUri);
@@ -238,7 +241,7 @@ export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promi
   }, HEARTBEAT_MS);
   process.stdout.write(`berth agent ready: host ${hostId}, jobs on ${jobsSubject(hostId)}\n`);
 
-  const signal = await untilSignal(logger);
+  const signal = await stopped;
   logger.info({ signal }, 'stopping: ending the current run and sending what is journaled');
   clearInterval(timer);
   subscription.unsubscribe();

@@ -66,6 +66,7 @@ export function startLocalAgent(
     });
   });
   let stopping = false;
+  let started = false;
   const recent: string[] = [];
   if (child.stderr !== null) {
     createInterface({ input: child.stderr }).on('line', (line) => {
@@ -79,8 +80,10 @@ export function startLocalAgent(
     if (child.stdout !== null) {
       createInterface({ input: child.stdout }).on('line', (line) => {
         const hostId = READY.exec(line)?.[1];
-        if (hostId !== undefined) resolve(hostId);
-        else print(line);
+        if (hostId !== undefined) {
+          started = true;
+          resolve(hostId);
+        } else print(line);
       });
     }
     timer = setTimeout(() => {
@@ -118,7 +121,8 @@ export function startLocalAgent(
     }, STOP_TIMEOUT_MS);
     const [code, signal] = await exited;
     clearTimeout(killer);
-    if (code !== 0) {
+    // Before node has loaded the agent, SIGTERM ends it at once: it had started nothing.
+    if (code !== 0 && !(signal === 'SIGTERM' && !started)) {
       throw new Error(`the local agent exited with ${signal ?? `code ${code}`}`);
     }
   };

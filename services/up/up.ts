@@ -108,7 +108,10 @@ function startAgent(
 ): ShutdownStep {
   terminal.print('local agent: starting (it checks which platforms this host can run) …');
   const agent = startLocalAgent({ ...config, natsUrl }, logger, terminal.print);
+  let stopping = false;
   const firstSuite = async (hostId: string): Promise<void> => {
+    // An agent told to stop while it started says it is ready, then stops.
+    if (stopping) return;
     showAgentProgress(nc, hostId, terminal);
     terminal.print(`local agent: host ${hostId}, jobs on ${jobsSubject(hostId)}`);
     if (config.agentSuite === 'none') return;
@@ -146,6 +149,7 @@ function startAgent(
   return {
     name: 'local agent',
     run: async () => {
+      stopping = true;
       await agent.stop();
       await noted;
     },
