@@ -17,12 +17,7 @@ import type { EvidenceCache } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
 import { createAdvisorMetrics, fieldLabel, type AdvisorMetrics } from './metrics.ts';
 import { openApiDocument, type ApiErrorBody } from './openapi.ts';
-import {
-  parseParameters,
-  type ParameterProblem,
-  type ParameterRules,
-  type ParsedParameters,
-} from './query-parameters.ts';
+import { parseParameters, type ParameterRules, type ParsedParameters } from './query-parameters.ts';
 import { checkAskedQuestion } from './questions.ts';
 import { loadResultValues } from './result-values.ts';
 import { hostView, publishedFigures, resultViews } from './views.ts';
@@ -218,7 +213,7 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
   ): ParsedParameters<Rules> | undefined => {
     const parsed = parseParameters(request.query as Record<string, unknown>, rules);
     if (parsed.ok) return parsed.parameters;
-    const problem: ParameterProblem = parsed.problem;
+    const { problem } = parsed;
     void refuse(
       reply,
       400,
