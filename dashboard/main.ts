@@ -18,9 +18,9 @@ type ViewName = (typeof VIEWS)[number];
 function start(): void {
   takeTokenFromAddress();
   const socket = connectSocket(byId('connection'));
+  const pageStatus = byId('page-status');
   const problem = (what: string) => (error: unknown) => {
-    byId('connection').textContent =
-      `${what}: ${error instanceof Error ? error.message : String(error)}`;
+    pageStatus.textContent = `${what}: ${error instanceof Error ? error.message : String(error)}`;
   };
 
   const historyView = createHistoryView(byId('view-history'));
@@ -31,6 +31,25 @@ function start(): void {
     ask.setKnownHosts(hostIds);
   });
   const measurements = createMeasurementsView(byId('view-measurements'));
+  /** New results come in bursts: one reload at a time, and one more after it if any came. */
+  let measuring: Promise<void> | undefined;
+  let measureAgain = false;
+  const refreshMeasurements = (): void => {
+    if (measuring !== undefined) {
+      measureAgain = true;
+      return;
+    }
+    measuring = measurements
+      .refresh()
+      .catch(problem('measurements'))
+      .finally(() => {
+        measuring = undefined;
+        if (measureAgain) {
+          measureAgain = false;
+          refreshMeasurements();
+        }
+      });
+  };
   const refreshers: Record<ViewName, () => Promise<void>> = {
     ask: () => Promise.resolve(),
     fleet: () => fleet.refresh(),
@@ -71,7 +90,7 @@ function start(): void {
     socket.send({ type: 'subscribe', topics: ['results', 'fleet', 'jobs'] });
   });
   socket.on('results', () => {
-    if (current === 'measurements') measurements.refresh().catch(problem('measurements'));
+    if (current === 'measurements') refreshMeasurements();
   });
 
   const tokenForm = byId('token-form', HTMLFormElement);
