@@ -1,8 +1,16 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SETTINGS } from '../../lib/config.ts';
 import { runBerth } from '../helpers/cli.ts';
+import { removeDir, tempDir } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const read = (path: string): string =>
   readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -95,6 +103,17 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
     }
   }
   return problems;
+}
+
+/** A port free on loopback now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }
 
 describe('docker-compose.yml and the Dockerfile', () => {
@@ -199,5 +218,84 @@ describe('docker-compose.yml and the Dockerfile', () => {
     const berth = Object.entries(compose.services).filter(([, service]) => isBerth(service));
     expect(berth.map(([name]) => name).sort()).toEqual(['advisor', 'agent', 'ingest']);
     for (const [, service] of berth) expect(service.image).toBe('berth:local');
+  });
+
+  it("the NATS nodes' flags make one JetStream cluster that holds a stream on all three", async () => {
+    const nodes = Object.keys(compose.services).filter((name) => name.startsWith('nats-'));
+    const dir = await tempDir('nats-cluster');
+    const ports = new Map<string, { client: number; cluster: number; http: number }>();
+    for (const name of nodes) {
+      ports.set(name, {
+        client: await freePort(),
+        cluster: await freePort(),
+        http: await freePort(),
+      });
+    }
+    const port = (name: string): { client: number; cluster: number; http: number } => {
+      const found = ports.get(name);
+      if (found === undefined) throw new Error(`no ports for ${name}`);
+      return found;
+    };
+    const servers: ChildProcess[] = [];
+    try {
+      for (const name of nodes) {
+        // The compose command as it is, each address moved to loopback and a port of its own.
+        const args = commandOf(compose.services[name] ?? {}).map((arg) =>
+          arg
+            .replace(/^\/data$/, join(dir, name))
+            .replace('nats://0.0.0.0:6222', `nats://127.0.0.1:${port(name).cluster}`)
+            .replace(
+              /nats:\/\/(nats-\d):6222/g,
+              (_, other: string) => `nats://127.0.0.1:${port(other).cluster}`,
+            )
+            .replace(/^8222$/, String(port(name).http)),
+        );
+        const server = spawn(
+          'nats-server',
+          [...args, '--addr', '127.0.0.1', '--port', String(port(name).client)],
+          {
+            stdio: 'ignore',
+          },
+        );
+        servers.push(server);
+      }
+      const nc = await connect({
+        servers: nodes.map((name) => `nats://127.0.0.1:${port(name).client}`),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 200,
+        waitOnFirstConnect: true,
+      });
+      try {
+        let replicas = 0;
+        await waitFor(
+          'a stream with 3 replicas',
+          async () => {
+            // Until the three have elected a JetStream leader, its API does not answer.
+            try {
+              const jsm = await jetstreamManager(nc, { timeout: 2000 });
+              const info = await jsm.streams.add({
+                name: 'FLEET',
+                subjects: ['fleet.>'],
+                num_replicas: 3,
+              });
+              replicas = 1 + (info.cluster?.replicas?.length ?? 0);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          30_000,
+          500,
+        );
+        expect(replicas).toBe(3);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      const running = servers.filter((server) => server.exitCode === null);
+      for (const server of running) server.kill('SIGTERM');
+      await Promise.all(running.map((server) => once(server, 'exit')));
+      await removeDir(dir);
+    }
   });
 });
