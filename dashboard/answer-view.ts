@@ -129,7 +129,7 @@ function optionItem(option: AdviceOption, rank: number, now: number): HTMLElemen
 }
 
 /** The evidence behind the answer in one line: samples, freshness, hosts and published figures. */
-function evidenceSummary(advice: Advice): string {
+function evidenceSummary(advice: Advice, now: number): string {
   const all = advice.options.flatMap((option) => option.evidence);
   const measured = all.filter((item) => item.source === 'measured');
   const samples = measured.reduce((sum, item) => sum + item.samples, 0);
@@ -140,7 +140,7 @@ function evidenceSummary(advice: Advice): string {
   return [
     `${measured.length} measured figures from ${samples} samples`,
     hosts.length === 0 ? 'no host measured' : `hosts ${hosts.join(', ')}`,
-    newest > 0 ? `newest ${formatAge(advice.answeredAt - newest)} before the answer` : undefined,
+    newest > 0 ? `newest measured ${formatAge(now - newest)}` : undefined,
     `${stale} stale`,
     `${published} published figures`,
   ]
@@ -184,7 +184,7 @@ export function answerView(advice: Advice): HTMLElement {
     el('p', {
       class: 'evidence-summary',
       'data-testid': 'evidence-summary',
-      text: evidenceSummary(advice),
+      text: evidenceSummary(advice, now),
     }),
     el('h3', { text: 'Ranked options' }),
     advice.options.length === 0
