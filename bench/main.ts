@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { benchAdvisor } from './advisor.ts';
 import { benchDrivers } from './drivers.ts';
 import { benchIngest } from './ingest.ts';
+import { benchUp } from './up.ts';
 import { benchLive } from './live.ts';
 
 /** A whole-number option within bounds, or an error naming the option. */
@@ -132,6 +133,25 @@ program
       rate: wholeNumber('--rate', options.rate, 0, 10_000),
       seconds: wholeNumber('--seconds', options.seconds, 5, 3600),
       probeEveryMs: wholeNumber('--probe-every-ms', options.probeEveryMs, 100, 60_000),
+    });
+  });
+
+program
+  .command('up')
+  .description(
+    'berth up: time to "dashboard ready" with the store installed, on one data folder kept between starts, and time to stop on SIGINT; against berth --version',
+  )
+  .option('--runs <n>', 'starts, one after another', '5')
+  .option('--no-agent', 'start berth up without its local agent')
+  .option(
+    '--data-dir <path>',
+    'data folder, kept (default: a new temporary folder, removed at the end)',
+  )
+  .action(async (options: { runs: string; agent: boolean; dataDir?: string }) => {
+    await benchUp({
+      runs: wholeNumber('--runs', options.runs, 1, 100),
+      agent: options.agent,
+      dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
     });
   });
 
