@@ -102,6 +102,7 @@ function start(): void {
     event.preventDefault();
     storeToken(byId('token-input', HTMLInputElement).value);
     tokenForm.hidden = true;
+    pageStatus.textContent = '';
     socket.reconnect();
     fleet.refresh().catch(problem('fleet'));
     show(current);
