@@ -75,8 +75,37 @@ export function systemdRunning(): boolean {
 }
 
 /**
+ * Removes an environment file install wrote and the folders it made for it, where nothing else
+ * is left in them. Returns what was removed, as it is on disk.
+ */
+async function removeEnvFile(
+  root: string,
+  installed: { envFile: string; madeDirs: readonly string[] },
+): Promise<string[]> {
+  const removed: string[] = [];
+  const envOnDisk = onDisk(root, installed.envFile);
+  await assertOurs(envOnDisk);
+  if ((await readIfThere(envOnDisk)) !== undefined) {
+    await rm(envOnDisk);
+    removed.push(envOnDisk);
+  }
+  for (const dir of [...installed.madeDirs].reverse()) {
+    const dirOnDisk = onDisk(root, dir);
+    try {
+      await rmdir(dirOnDisk);
+      removed.push(dirOnDisk);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    }
+  }
+  return removed;
+}
+
+/**
  * Writes the unit and its environment file (mode 0600). A reinstall replaces both and keeps
- * the folders the first install made on the list that uninstall removes.
+ * the folders the first install made on the list that uninstall removes; one with another
+ * environment file removes the old one first.
  * Returns the files written, as they are on disk.
  */
 export async function installAgentService(install: ServiceInstall): Promise<string[]> {
@@ -87,6 +116,9 @@ export async function installAgentService(install: ServiceInstall): Promise<stri
   await assertOurs(unitOnDisk);
   await assertOurs(envOnDisk);
   const before = installedBy((await readIfThere(unitOnDisk)) ?? '');
+  if (before !== undefined && before.envFile !== envFile) {
+    await removeEnvFile(install.root, before);
+  }
   const madeDirs = [
     ...(before?.envFile === envFile ? before.madeDirs : []),
     ...missingDirs(install.root, envFile),
@@ -137,23 +169,7 @@ export async function uninstallAgentService(
 ): Promise<string[]> {
   const installed = await installedUnit(paths);
   if (installed === undefined) return [];
-  const removed: string[] = [];
-  const envOnDisk = onDisk(paths.root, installed.envFile);
-  await assertOurs(envOnDisk);
-  if ((await readIfThere(envOnDisk)) !== undefined) {
-    await rm(envOnDisk);
-    removed.push(envOnDisk);
-  }
-  for (const dir of [...installed.madeDirs].reverse()) {
-    const dirOnDisk = onDisk(paths.root, dir);
-    try {
-      await rmdir(dirOnDisk);
-      removed.push(dirOnDisk);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-    }
-  }
+  const removed = await removeEnvFile(paths.root, installed);
   await rm(installed.path);
   removed.push(installed.path);
   return removed;

@@ -103,22 +103,29 @@ describe('berth agent install / uninstall', () => {
     expect(again.stdout).toContain('nothing removed');
   });
 
-  it('a reinstall replaces its own files and still lists the folder the first install made', async () => {
+  it('a reinstall replaces its own files, keeps the folder the first made on its list, and moves the environment file', async () => {
     const before = await tree(root);
-    const install = (natsUrl: string): Promise<string[]> =>
+    const install = (envFile: string, natsUrl: string): Promise<string[]> =>
       installAgentService({
         root,
         unitDir: '/etc/systemd/system',
-        envFile: '/etc/berth/agent.env',
+        envFile,
         node: process.execPath,
         berth: BERTH_BIN,
         workingDirectory: CHECKOUT,
         variables: [['NATS_URL', natsUrl]],
       });
-    await install('nats://a:4222');
-    await install('nats://b:4222');
+    await install('/etc/berth/agent.env', 'nats://a:4222');
+    await install('/etc/berth/agent.env', 'nats://b:4222');
     expect(await readFile(join(root, ENV), 'utf8')).toContain('NATS_URL="nats://b:4222"');
-    expect(installedBy(await readFile(join(root, UNIT), 'utf8'))?.madeDirs).toEqual(['/etc/berth']);
+    expect(installedBy(await readFile(join(root, UNIT), 'utf8'))).toEqual({
+      envFile: '/etc/berth/agent.env',
+      madeDirs: ['/etc/berth'],
+    });
+    await install('/etc/berth-agent/env', 'nats://c:4222');
+    expect(await tree(root)).toEqual(
+      [...before, 'etc/berth-agent 755', 'etc/berth-agent/env 600', `${UNIT} 644`].sort(),
+    );
     await uninstallAgentService({ root, unitDir: '/etc/systemd/system' });
     expect(await tree(root)).toEqual(before);
   });
