@@ -29,7 +29,11 @@ interface WhereOptions {
 
 function withWhere(command: Command): Command {
   return command
-    .option('--root <dir>', 'write under this folder instead of / (systemctl is then not run)', '/')
+    .option(
+      '--root <dir>',
+      'the files are under this folder instead of / (systemctl is then not run)',
+      '/',
+    )
     .option('--unit-dir <dir>', 'folder of the unit file', DEFAULT_UNIT_DIR)
     .option('--no-systemctl', 'do not run systemctl; print what to run instead');
 }
