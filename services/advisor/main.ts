@@ -83,7 +83,9 @@ export async function runAdvisor(config: AdvisorConfig, logger: Logger): Promise
     steps.push({ name: 'nats connection', run: () => nc.drain() });
     const service = await startAdvisorService(nc, store, config, logger);
     steps.push({ name: 'advisor', run: () => service.stop() });
-    process.stdout.write(`advisor ready at ${service.url} (API /v1, WebSocket /v1/ws)\n`);
+    process.stdout.write(
+      `advisor ready at ${service.url} (dashboard /, API /v1, WebSocket /v1/ws)\n`,
+    );
   } catch (error) {
     await shutDown([...steps].reverse(), logger);
     throw error;
