@@ -33,7 +33,7 @@ const controlId = (path: FieldPath): string => `ask-${path.replace(/\./g, '-')}`
 const errorId = (path: FieldPath): string => `${controlId(path)}-error`;
 
 /** The field of the form an error names: `question.hosts[2]` → `hosts`; undefined for the whole. */
-export function fieldOfError(field: string | undefined): FieldPath | undefined {
+function fieldOfError(field: string | undefined): FieldPath | undefined {
   if (field === undefined) return undefined;
   const path = field.replace(/^question\./, '').replace(/\[\d+\].*$/, '');
   return FIELDS.find((known) => known === path);

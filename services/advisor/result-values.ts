@@ -13,14 +13,14 @@ export interface ValuesFilter {
 }
 
 /** Rows one answer holds at most, whatever the limit per series. */
-export const MAX_VALUE_ROWS = 20_000;
+const MAX_VALUE_ROWS = 20_000;
 
 /**
  * The value of each deduplicated result (the same dedupe the evidence aggregates read), the
  * newest `limit` per host, platform, runtime, accel and metric. `LIMIT n BY` runs on
  * ClickHouse 18.16 and on chDB alike; one row past the overall bound says it was cut short.
  */
-export function resultValuesQuery(filter: ValuesFilter): SqlFragment {
+function resultValuesQuery(filter: ValuesFilter): SqlFragment {
   const deduped = dedupedResults({
     workload: filter.workload,
     ...(filter.metric === undefined ? {} : { metric: filter.metric }),
