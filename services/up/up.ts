@@ -58,7 +58,8 @@ export async function runUp(
           throw oneLine(error, `nats-server could not start (data in ${config.dataDir}/nats)`);
         },
       );
-      steps.push({ name: 'nats-server', run: () => server.stop() });
+      // Stopped last, after the store: the connection drained before, nothing needs it.
+      steps.unshift({ name: 'nats-server', run: () => server.stop() });
       natsUrl = server.url;
     }
     say(

@@ -97,6 +97,50 @@ describe('loadConfig', () => {
     expect(optionKey('maxMessageBytes')).toBe('maxMessageBytes');
   });
 
+  it("reads berth up's agent switch from --no-agent or BERTH_AGENT, and its lists", () => {
+    expect(optionKey('agent')).toBe('agent');
+    expect(settingLabel('agent')).toBe('--no-agent / BERTH_AGENT');
+    const names = ['agent', 'agentSuite', 'agentPlatforms', 'agentWorkloads'] as const;
+    expect(loadConfig(names, { agent: true }, {})).toEqual({
+      agent: true,
+      agentSuite: 'quick',
+      agentPlatforms: [],
+      agentWorkloads: [],
+    });
+    // Commander gives true when --no-agent is absent: the environment decides then.
+    expect(loadConfig(['agent'], { agent: true }, { BERTH_AGENT: 'off' })).toEqual({
+      agent: false,
+    });
+    expect(loadConfig(['agent'], { agent: false }, { BERTH_AGENT: 'on' })).toEqual({
+      agent: false,
+    });
+    expect(
+      loadConfig(
+        names,
+        {},
+        {
+          BERTH_AGENT: 'Yes',
+          BERTH_AGENT_SUITE: 'none',
+          BERTH_AGENT_PLATFORMS: 'process, container:runc,',
+          BERTH_AGENT_WORKLOADS: 'cpu-sha256',
+        },
+      ),
+    ).toEqual({
+      agent: true,
+      agentSuite: 'none',
+      agentPlatforms: ['process', 'container:runc'],
+      agentWorkloads: ['cpu-sha256'],
+    });
+    expect(
+      problemLines(
+        problemsOf(() => loadConfig(names, { agentSuite: 'huge' }, { BERTH_AGENT: 'maybe' })),
+      ),
+    ).toEqual([
+      '--no-agent / BERTH_AGENT must be on or off (true/false, yes/no, 1/0), got "maybe"',
+      '--agent-suite / BERTH_AGENT_SUITE must be one of quick, full, none, got "huge"',
+    ]);
+  });
+
   it('lists every problem at once, each by flag and environment variable', () => {
     const message = problemsOf(() =>
       loadConfig(
