@@ -6,6 +6,7 @@ import { advisorCommand } from './commands/advisor.ts';
 import { agentCommand } from './commands/agent.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { ingestCommand } from './commands/ingest.ts';
+import { natsConfigCommand } from './commands/nats-config.ts';
 import { resultsCommand } from './commands/results.ts';
 import { upCommand } from './commands/up.ts';
 
@@ -23,6 +24,7 @@ const program = new Command('berth')
   .addCommand(advisorCommand())
   .addCommand(resultsCommand())
   .addCommand(dlqCommand())
+  .addCommand(natsConfigCommand())
   .addCommand(agentCommand())
   .addCommand(adviseCommand());
 

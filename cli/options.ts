@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, SETTINGS, type Config, type SettingName } from '../lib/config.ts';
+import { useNatsNkeyFile } from '../lib/nats/connect.ts';
 
 /** What every command that opens the store reads: the data folder and the ClickHouse settings. */
 export const STORE_SETTINGS = [
@@ -10,9 +11,19 @@ export const STORE_SETTINGS = [
   'clickhouseDatabase',
 ] as const satisfies readonly SettingName[];
 
-/** Adds the named settings as options, each documenting its environment variable and default. */
+/** A command that connects to NATS also takes the nkey seed file it signs in with. */
+export function withNatsSignIn(names: readonly SettingName[]): readonly SettingName[] {
+  return names.includes('natsUrl') && !names.includes('natsNkeyFile')
+    ? [...names, 'natsNkeyFile']
+    : names;
+}
+
+/**
+ * Adds the named settings as options, each documenting its environment variable and default
+ * (with natsUrl comes natsNkeyFile).
+ */
 export function withSettings(command: Command, names: readonly SettingName[]): Command {
-  for (const name of names) {
+  for (const name of withNatsSignIn(names)) {
     const setting = SETTINGS[name];
     const shown =
       'defaultLabel' in setting
@@ -29,10 +40,15 @@ export function withSettings(command: Command, names: readonly SettingName[]): C
   return command;
 }
 
-/** The settings of a command, from its options, the environment and the defaults. */
+/**
+ * The settings of a command, from its options, the environment and the defaults. A command
+ * that connects to NATS signs every connection in with the nkey seed file it was given.
+ */
 export function settingsOf<K extends SettingName>(
   command: Command,
   names: readonly K[],
 ): Config<K> {
-  return loadConfig(names, command.opts());
+  const config = loadConfig(withNatsSignIn(names), command.opts());
+  if ('natsNkeyFile' in config) useNatsNkeyFile(config.natsNkeyFile);
+  return config;
 }

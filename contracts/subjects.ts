@@ -43,3 +43,15 @@ export function hostIdOfResultsSubject(subject: string): string | undefined {
 export function hostIdOfProgressSubject(subject: string): string | undefined {
   return hostIdOfSubject(subject, 'progress');
 }
+
+/** Request/reply: every agent's jobs (the advisor asks any host). */
+export const JOBS_SUBJECTS = `${ROOT}.jobs.*`;
+
+/**
+ * The inboxes (reply subjects) of a connection named `name`: each Berth client answers on
+ * `_INBOX.<its connection name>.…`, so a NATS user may be allowed to read its own replies and
+ * no one else's.
+ */
+export function inboxPrefix(connectionName: string): string {
+  return `_INBOX.${assertSafeToken(connectionName, 'NATS connection name')}`;
+}

@@ -113,6 +113,15 @@ export const SETTINGS = {
     defaultValue: 'nats://127.0.0.1:4222',
     parse: url(['nats:', 'tls:', 'ws:', 'wss:']),
   },
+  natsNkeyFile: {
+    env: 'NATS_NKEY_FILE',
+    flag: '--nats-nkey <file>',
+    description:
+      'file with the nkey seed this process signs in to NATS with (berth nats-config writes them)',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none: sign in with nothing',
+    parse: (raw: string) => resolve(raw),
+  },
   clickhouseUrl: {
     env: 'CLICKHOUSE_URL',
     flag: '--clickhouse-url <url>',

@@ -16,7 +16,7 @@ import {
   SERVICE_DATA_DIR,
 } from '../../agents/host-agent/systemd-unit.ts';
 import { loadConfig, SETTINGS, type SettingName } from '../../lib/config.ts';
-import { withSettings } from '../options.ts';
+import { withNatsSignIn, withSettings } from '../options.ts';
 
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
@@ -75,11 +75,13 @@ export function installCommand(settings: readonly SettingName[]): Command {
   return withSettings(command, settings).action(async () => {
     const options = command.opts<WhereOptions & { envFile: string }>();
     const dataDir = process.env[SETTINGS.dataDir.env];
-    const config = loadConfig(settings, command.opts(), {
+    // The seed file the agent signs in to NATS with goes in the file too.
+    const names = withNatsSignIn(settings);
+    const config = loadConfig(names, command.opts(), {
       ...process.env,
       [SETTINGS.dataDir.env]: dataDir === undefined || dataDir === '' ? SERVICE_DATA_DIR : dataDir,
     });
-    const variables = settings.flatMap((name) => {
+    const variables = names.flatMap((name) => {
       const value = config[name];
       if (value === undefined) return [];
       const text = Array.isArray(value) ? value.join(',') : String(value);

@@ -39,9 +39,14 @@ export interface ResultStreamOptions {
   readonly replicas?: number;
 }
 
+/**
+ * Creates the stream, or updates it when it differs from the settings: a stream already as
+ * wanted is only read, so a NATS user allowed to read and create it (the advisor's) suffices.
+ */
 async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+  let current: StreamConfig;
   try {
-    await jsm.streams.info(settings.name);
+    current = (await jsm.streams.info(settings.name)).config;
   } catch (error) {
     if (error instanceof JetStreamApiError && error.status === 404) {
       await jsm.streams.add(settings);
@@ -49,7 +54,11 @@ async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Pr
     }
     throw error;
   }
-  await jsm.streams.update(settings.name, settings);
+  const differs = Object.entries(settings).some(
+    ([key, value]) =>
+      JSON.stringify(value) !== JSON.stringify(current[key as keyof StreamSettings]),
+  );
+  if (differs) await jsm.streams.update(settings.name, settings);
 }
 
 /** Creates or updates the results, dead-letter and inventory streams (file storage). Idempotent. */

@@ -7,8 +7,14 @@ export interface NatsServerOptions {
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
-  /** Extra nats-server arguments, such as `-c fleet.conf`. */
+  /** Extra nats-server arguments. */
   readonly extraArgs?: readonly string[];
+  /**
+   * A configuration file, such as one `berth nats-config` wrote. It turns JetStream on with its
+   * store_dir (which should be dataDir) itself: nats-server refuses a store folder given twice.
+   * The address and port above still win over the file's.
+   */
+  readonly configFile?: string;
 }
 
 export interface NatsServer {
@@ -29,9 +35,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     name: 'nats-server',
     command: 'nats-server',
     args: [
-      '--jetstream',
-      '--store_dir',
-      options.dataDir,
+      ...(options.configFile === undefined
+        ? ['--jetstream', '--store_dir', options.dataDir]
+        : ['--config', options.configFile]),
       '--addr',
       host,
       '--port',
