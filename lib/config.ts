@@ -271,6 +271,15 @@ export const SETTINGS = {
     defaultLabel: 'every workload of the suite',
     parse: nameList,
   },
+  jobPlatforms: {
+    env: 'BERTH_JOB_PLATFORMS',
+    flag: '--job-platforms <list>',
+    description:
+      'platforms (vm) or platform:runtime (vm:libvirt) berth agent start runs jobs on, comma-separated; a job naming another is refused',
+    defaultValue: [] as readonly string[],
+    defaultLabel: 'every platform the agent finds usable',
+    parse: nameList,
+  },
   logLevel: {
     env: 'BERTH_LOG_LEVEL',
     flag: '--log-level <level>',

@@ -12,6 +12,7 @@ import {
   type JobProgress,
   type JobRequest,
 } from '../../contracts/index.ts';
+import { settingLabel, type Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { untilSignal } from '../../lib/shutdown.ts';
@@ -44,14 +45,18 @@ interface Running {
  * answering each request and publishing progress on berth.progress.<hostId>. A bad request
  * is answered with `rejected` and the reason; the agent carries on.
  */
-export async function runAgentDaemon(config: AgentConfig, logger: Logger): Promise<void> {
+export async function runAgentDaemon(
+  config: AgentConfig & Config<'jobPlatforms'>,
+  logger: Logger,
+): Promise<void> {
   // A signal during start-up (while leftovers are removed or the guest image is built) is
   // kept: the agent stops once it has started, tearing down what it made, not half-way.
   const stopped = untilSignal(logger);
   const dir = agentDir(config.dataDir);
   const hostId = await loadHostId(join(dir, 'host-id'));
   await removeLeftovers(dir, logger, config.libvirtUri);
-  const allDrivers = await selectDrivers(config, []);
+  // The platforms it runs jobs on: those of the setting, or every one it has.
+  const allDrivers = await selectDrivers(config, config.jobPlatforms, settingLabel('jobPlatforms'));
   const nc: NatsConnection = await connectNats({
     url: config.natsUrl,
     name: `berth-agent-${hostId}`,

@@ -82,6 +82,7 @@ export function printImageStep(done: number, total: number, what: string): void 
 export async function selectDrivers(
   config: DriverConfig,
   platforms: readonly string[],
+  option = '--platforms',
 ): Promise<PlatformDriver[]> {
   const drivers = createDrivers(await runnerBundle(config.dataDir), agentDir(config.dataDir), {
     libvirtUri: config.libvirtUri,
@@ -92,7 +93,7 @@ export async function selectDrivers(
   if (unknown.length > 0) {
     throw new BerthError(
       'BERTH_ERR_UNKNOWN_PLATFORM',
-      `--platforms: ${unknownPlatformsMessage(unknown, drivers)}`,
+      `${option}: ${unknownPlatformsMessage(unknown, drivers)}`,
     );
   }
   return selected;

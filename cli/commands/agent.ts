@@ -184,8 +184,9 @@ function startCommand(): Command {
   const command = new Command('start').description(
     'run the agent as a service: inventory and heartbeat on berth.inventory.<host>, suites on request from berth.jobs.<host>',
   );
-  return withSettings(command, RUN_SETTINGS).action(async () => {
-    const config = settingsOf(command, RUN_SETTINGS);
+  const settings = [...RUN_SETTINGS, 'jobPlatforms'] as const;
+  return withSettings(command, settings).action(async () => {
+    const config = settingsOf(command, settings);
     await runAgentDaemon(config, createLogger('agent', config.logLevel));
   });
 }

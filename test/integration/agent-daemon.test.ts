@@ -47,6 +47,7 @@ describe('berth agent start', () => {
     agent = spawnBerth(['agent', 'start'], {
       NATS_URL: stack.nats.url,
       BERTH_DATA_DIR: join(dir, 'agent'),
+      BERTH_JOB_PLATFORMS: 'process,container',
     });
     const ready = await agent.waitForLine(/berth agent ready/, 90_000);
     hostId = /host (\S+),/.exec(ready)?.[1] ?? '';
@@ -89,6 +90,11 @@ describe('berth agent start', () => {
     [
       'an unknown platform',
       () => jobRequestCodec.encode(job({ platforms: ['mainframe'] })),
+      'BERTH_ERR_UNKNOWN_PLATFORM',
+    ],
+    [
+      'a platform this agent runs no job on (BERTH_JOB_PLATFORMS)',
+      () => jobRequestCodec.encode(job({ platforms: ['vm'] })),
       'BERTH_ERR_UNKNOWN_PLATFORM',
     ],
     [

@@ -9,20 +9,34 @@ import {
 } from '../helpers/advisor.ts';
 import { startAdvisorStack } from '../helpers/advisor.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
+import { removeDir, tempDir } from '../helpers/servers.ts';
 
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core) against a real
  * advisor: nats-server, the embedded store, ingest, the evidence cache, the fleet and the
- * advisor's server, which serves the page.
+ * advisor's server, which serves the page; and a real agent (`berth agent start`) that runs
+ * jobs on the bare process only, so "run now" finishes in seconds.
  */
 
 const HOST = 'host-browser';
 
 let stack: AdvisorStack;
 let browser: Browser;
+let agentDir: string;
+let agent: BerthProcess;
+let agentHost: string;
 
 beforeAll(async () => {
   stack = await startAdvisorStack();
+  agentDir = await tempDir('dashboard-agent');
+  agent = spawnBerth(['agent', 'start'], {
+    NATS_URL: stack.ingest.nats.url,
+    BERTH_DATA_DIR: agentDir,
+    BERTH_JOB_PLATFORMS: 'process',
+  });
+  const ready = await agent.waitForLine(/berth agent ready/, 90_000);
+  agentHost = /host (\S+),/.exec(ready)?.[1] ?? '';
   await seedInventory(stack, HOST);
   await seedResults(stack, [
     ...platformResults(HOST, PROCESS),
@@ -33,7 +47,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser.close();
+  agent.child.kill('SIGTERM');
+  await new Promise((resolve) => agent.child.once('exit', resolve));
   await stack.stop();
+  await removeDir(agentDir);
 });
 
 async function openDashboard(view: 'ask' | 'fleet' | 'measurements' | 'history'): Promise<Page> {
@@ -94,6 +111,26 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'dashboard-answer-updated');
     await page.close();
   });
+
+  it('runs the suite now on a host and shows its progress live until done', async () => {
+    const page = await openDashboard('fleet');
+    const row = page.locator(`[data-testid="host-row"][data-host-id="${agentHost}"]`);
+    await row.waitFor();
+    await row.getByTestId('run-now').click();
+    const status = row.getByTestId('run-status');
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/running \d+\/\d+/);
+    await screenshot(page, 'dashboard-run-running');
+    await expect.poll(() => status.textContent(), { timeout: 120_000 }).toMatch(/done (\d+)\/\1/);
+    // A <progress> element's value and max properties set its attributes.
+    const bar = row.getByTestId('run-progress');
+    const [value, max] = (
+      await Promise.all([bar.getAttribute('value'), bar.getAttribute('max')])
+    ).map(Number);
+    expect(max).toBeGreaterThan(1);
+    expect(value).toBe(max);
+    await screenshot(page, 'dashboard-run-done');
+    await page.close();
+  }, 180_000);
 
   it('shows a bad field beside the field, and the page stays usable', async () => {
     const page = await openDashboard('ask');
