@@ -83,7 +83,8 @@ export function installCommand(settings: readonly SettingName[]): Command {
     });
     const variables = names.flatMap((name) => {
       const value = config[name];
-      if (value === undefined) return [];
+      // Unset, or an empty list (the default): the agent's own default applies.
+      if (value === undefined || (Array.isArray(value) && value.length === 0)) return [];
       const text = Array.isArray(value) ? value.join(',') : String(value);
       return [[SETTINGS[name].env, text] as const];
     });

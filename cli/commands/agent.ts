@@ -19,6 +19,8 @@ import { installCommand, uninstallCommand } from './agent-service.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
 const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'containersPerVm', 'logLevel'] as const;
+/** What the long-running agent reads: `berth agent start`, and the service `install` writes. */
+const START_SETTINGS = [...RUN_SETTINGS, 'jobPlatforms'] as const;
 /** What the commands that only look at the platforms read. */
 const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm'] as const;
 
@@ -184,9 +186,8 @@ function startCommand(): Command {
   const command = new Command('start').description(
     'run the agent as a service: inventory and heartbeat on berth.inventory.<host>, suites on request from berth.jobs.<host>',
   );
-  const settings = [...RUN_SETTINGS, 'jobPlatforms'] as const;
-  return withSettings(command, settings).action(async () => {
-    const config = settingsOf(command, settings);
+  return withSettings(command, START_SETTINGS).action(async () => {
+    const config = settingsOf(command, START_SETTINGS);
     await runAgentDaemon(config, createLogger('agent', config.logLevel));
   });
 }
@@ -196,7 +197,7 @@ export function agentCommand(): Command {
     .description('the host agent: measure this host')
     .addCommand(runCommand())
     .addCommand(startCommand())
-    .addCommand(installCommand(RUN_SETTINGS))
+    .addCommand(installCommand(START_SETTINGS))
     .addCommand(uninstallCommand())
     .addCommand(platformsCommand())
     .addCommand(inventoryCommand())
