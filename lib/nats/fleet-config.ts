@@ -53,7 +53,7 @@ export interface FleetConfigOptions {
   readonly cluster?: ClusterOptions;
 }
 
-export const CLUSTER_NAME = 'berth';
+const CLUSTER_NAME = 'berth';
 
 /** The JetStream API subject of an operation, e.g. `$JS.API.STREAM.INFO.BERTH_RESULTS`. */
 const api = (...tokens: string[]): string => ['$JS', 'API', ...tokens].join('.');
@@ -73,7 +73,7 @@ export function fleetRoles(hostIds: readonly string[]): Role[] {
 }
 
 /** The connection names a role's processes use, which fix the inboxes they read. */
-export function connectionNames(role: Role): string[] {
+function connectionNames(role: Role): string[] {
   if (role === 'ingest') return ['berth-ingest'];
   if (role === 'advisor') return ['berth-advisor', 'berth-advise'];
   if (role === 'admin') return [];
