@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { connect } from '@nats-io/transport-node';
@@ -14,6 +13,7 @@ import {
 } from '../contracts/index.ts';
 import { ensureStreams } from '../lib/nats/streams.ts';
 import { startClickHouseServer } from '../lib/servers/clickhouse-server.ts';
+import { freePort } from '../lib/servers/free-port.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../lib/storage/results.ts';
@@ -44,19 +44,6 @@ interface SoakOptions {
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 interface Service {
