@@ -36,6 +36,11 @@ export interface ResultStreamOptions {
   /** How long JetStream remembers a Nats-Msg-Id to drop a re-published result. */
   readonly duplicateWindowMs?: number;
   readonly maxAgeMs?: number;
+  /**
+   * Copies of each stream, one per NATS node (3 in a 3-node cluster, so a stream outlives the
+   * loss of a node). Unset: a new stream gets 1 and an existing one keeps the count it has, so
+   * a process that is not told does not shrink streams an operator made with more.
+   */
   readonly replicas?: number;
 }
 
@@ -43,10 +48,16 @@ export interface ResultStreamOptions {
  * Creates the stream, or updates it when it differs from the settings: a stream already as
  * wanted is only read, so a NATS user allowed to read and create it (the advisor's) suffices.
  */
-async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  wanted: StreamSettings,
+  keepReplicas: boolean,
+): Promise<void> {
   let current: StreamConfig;
+  let settings = wanted;
   try {
     current = (await jsm.streams.info(settings.name)).config;
+    if (keepReplicas) settings = { ...settings, num_replicas: current.num_replicas };
   } catch (error) {
     if (error instanceof JetStreamApiError && error.status === 404) {
       await jsm.streams.add(settings);
@@ -72,21 +83,23 @@ export async function ensureStreams(
     discard: DiscardPolicy.Old,
     num_replicas: options.replicas ?? 1,
   };
-  await ensureStream(jsm, {
+  const ensure = (settings: StreamSettings): Promise<void> =>
+    ensureStream(jsm, settings, options.replicas === undefined);
+  await ensure({
     ...common,
     name: RESULTS_STREAM,
     subjects: [RESULTS_SUBJECTS],
     duplicate_window: nanos(options.duplicateWindowMs ?? 10 * 60 * 1000),
     max_age: nanos(options.maxAgeMs ?? 7 * DAY_MS),
   });
-  await ensureStream(jsm, {
+  await ensure({
     ...common,
     name: DLQ_STREAM,
     subjects: [DLQ_SUBJECT],
     duplicate_window: nanos(10 * 60 * 1000),
     max_age: nanos(30 * DAY_MS),
   });
-  await ensureStream(jsm, {
+  await ensure({
     ...common,
     name: INVENTORY_STREAM,
     subjects: [INVENTORY_SUBJECTS],
