@@ -44,7 +44,7 @@ function say(line = ''): void {
   process.stderr.write(`${line}\n`);
 }
 
-function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
@@ -52,7 +52,7 @@ function quantile(sorted: readonly number[], q: number): number {
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 
 /** A deterministic stream of numbers in [0, 1), so every run asks the same questions. */
-function seeded(seed: number): () => number {
+export function seeded(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
@@ -60,12 +60,12 @@ function seeded(seed: number): () => number {
   };
 }
 
-function hostIds(count: number): string[] {
+export function hostIds(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `bench-host-${index}`);
 }
 
 /** Loads about `rows` metric rows: quick suites of every host, spread over 30 days. */
-async function loadRows(store: Store, options: AdvisorBenchOptions): Promise<number> {
+export async function loadRows(store: Store, options: AdvisorBenchOptions): Promise<number> {
   const hosts = hostIds(options.hosts);
   const now = Date.now();
   let rows = 0;
@@ -93,7 +93,7 @@ async function loadRows(store: Store, options: AdvisorBenchOptions): Promise<num
   return rows;
 }
 
-function question(random: () => number, hosts: readonly string[]): AdviceQuestion {
+export function question(random: () => number, hosts: readonly string[]): AdviceQuestion {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const sensitivity = SENSITIVITIES.filter(() => random() < 0.4);
   return {
@@ -117,7 +117,7 @@ function question(random: () => number, hosts: readonly string[]): AdviceQuestio
  * The clients ask from a worker thread, so the advisor's thread does only the advisor's work
  * and the client side (building frames, parsing answers) does not add to its latency.
  */
-async function askFromWorker(
+export async function askFromWorker(
   url: string,
   questions: readonly (readonly AdviceQuestion[])[],
 ): Promise<AskedResult> {
@@ -143,7 +143,10 @@ async function askFromWorker(
   }
 }
 
-async function publishInventories(nc: NatsConnection, hosts: readonly string[]): Promise<void> {
+export async function publishInventories(
+  nc: NatsConnection,
+  hosts: readonly string[],
+): Promise<void> {
   const js = jetstream(nc);
   for (const hostId of hosts) {
     await js.publish(inventorySubject(hostId), hostInventoryCodec.encode(inventoryOf(hostId)));

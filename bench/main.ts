@@ -5,6 +5,7 @@ import { benchDrivers } from './drivers.ts';
 import { benchIngest } from './ingest.ts';
 import { benchUp } from './up.ts';
 import { benchLive } from './live.ts';
+import { benchScale } from './scale.ts';
 
 /** A whole-number option within bounds, or an error naming the option. */
 function wholeNumber(option: string, text: string, min: number, max?: number): number {
@@ -154,6 +155,34 @@ program
       dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
     });
   });
+
+program
+  .command('scale')
+  .description(
+    'on a 3-node NATS cluster with clickhouse-server: results/s stored by 1 berth ingest process against 2, and advice latency with 1 berth advisor against 2, in one run',
+  )
+  .option('--results <n>', 'results published for each ingest measurement', '20000')
+  .option('--rows <n>', 'result rows loaded for the advisors', '200000')
+  .option('--hosts <n>', 'hosts the rows and inventories belong to', '20')
+  .option('--clients <n>', 'WebSocket clients asking at once, spread over the advisors', '20')
+  .option('--questions <n>', 'questions each client asks, one after another', '25')
+  .action(
+    async (options: {
+      results: string;
+      rows: string;
+      hosts: string;
+      clients: string;
+      questions: string;
+    }) => {
+      await benchScale({
+        results: wholeNumber('--results', options.results, 1000),
+        rows: wholeNumber('--rows', options.rows, 1000),
+        hosts: wholeNumber('--hosts', options.hosts, 1, 10_000),
+        clients: wholeNumber('--clients', options.clients, 2, 1000),
+        questionsPerClient: wholeNumber('--questions', options.questions, 1),
+      });
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);
