@@ -92,7 +92,8 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
         ),
       );
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then its output has been read to the end, last lines included.
+    child.once('close', (code, signal) => {
       if (settled) return;
       settled = true;
       reject(
