@@ -13,6 +13,7 @@ const UP_SETTINGS = [
     'agentSuite',
     'agentPlatforms',
     'agentWorkloads',
+    'natsNkeyFile',
     'libvirtUri',
     'containersPerVm',
   ] as const satisfies readonly SettingName[]),

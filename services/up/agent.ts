@@ -5,7 +5,9 @@ import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 
 /** What the local agent of `berth up` is started with. */
-export type LocalAgentConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm' | 'logLevel'> & {
+export type LocalAgentConfig = Config<
+  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'logLevel' | 'natsNkeyFile'
+> & {
   readonly natsUrl: string;
 };
 
@@ -52,6 +54,7 @@ export function startLocalAgent(
       BERTH_LIBVIRT_URI: config.libvirtUri,
       BERTH_CONTAINERS_PER_VM: String(config.containersPerVm),
       BERTH_LOG_LEVEL: config.logLevel,
+      ...(config.natsNkeyFile === undefined ? {} : { NATS_NKEY_FILE: config.natsNkeyFile }),
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,
