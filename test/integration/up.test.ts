@@ -23,13 +23,27 @@ interface ResultsAnswer {
   results: { hostId: string; platform: string; workload: string; results: number }[];
 }
 
+/** Every `berth up` a test started: one a failed assertion left running is stopped afterwards. */
+const started: BerthProcess[] = [];
+
 /** `berth up` on a free port and metrics port, with the agent settings given. */
 function up(dataDir: string, env: Readonly<Record<string, string>> = {}): BerthProcess {
-  return spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0', '--port', '0'], {
+  const process = spawnBerth(['up', '--data-dir', dataDir, '--metrics-port', '0', '--port', '0'], {
     NATS_URL: '',
     CLICKHOUSE_URL: '',
     ...env,
   });
+  started.push(process);
+  return process;
+}
+
+/** Ends what a failed test left running: berth up on SIGTERM stops its children in order. */
+async function stopLeftRunning(): Promise<void> {
+  const running = started.filter(
+    (process) => process.child.exitCode === null && process.child.signalCode === null,
+  );
+  for (const process of running) process.child.kill('SIGTERM');
+  await Promise.all(running.map((process) => process.exited()));
 }
 
 const getJson = async <T>(url: string): Promise<T> => (await fetch(url)).json() as Promise<T>;
@@ -50,6 +64,7 @@ describe('berth up', () => {
   });
 
   afterAll(async () => {
+    await stopLeftRunning();
     await removeDir(dataDir);
   });
 
