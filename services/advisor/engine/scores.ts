@@ -235,8 +235,13 @@ const pointsOf = (name: PartName, value: number): number => roundTo(WEIGHTS[name
 
 /** The option's score alone, the sum of its parts' points. */
 export function scoreOf(context: ScoreContext, option: OptionFigures): number {
+  return sumOfPoints(PARTS.map((part) => pointsOf(part.name, part.value(context, option))));
+}
+
+/** The score: the parts' points added in the parts' order, to one decimal. */
+function sumOfPoints(points: readonly number[]): number {
   let sum = 0;
-  for (const part of PARTS) sum += pointsOf(part.name, part.value(context, option));
+  for (const each of points) sum += each;
   return roundTo(sum, 1);
 }
 
@@ -285,5 +290,5 @@ export function scoreOption(
       why: part.why(context, option),
     };
   });
-  return { parts, score: scoreOf(context, option) };
+  return { parts, score: sumOfPoints(parts.map((part) => part.points)) };
 }
