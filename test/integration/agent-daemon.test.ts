@@ -62,13 +62,18 @@ describe('berth agent start', () => {
   });
 
   it('sends heartbeats on its inventory subject', async () => {
-    // The first heartbeat went out at start: read the stream's copy instead of waiting 15 s.
+    // The first heartbeat went out at start, as a plain publish the stream stores a moment
+    // later: read the stream's copy until it is there instead of waiting 15 s for the next.
     const jsm = await jetstreamManager(stack.nc);
-    const last = await jsm.streams.getMessage(INVENTORY_STREAM, {
-      last_by_subj: inventorySubject(hostId),
+    let beat: ReturnType<typeof heartbeatCodec.decode> | undefined;
+    await waitFor('the first heartbeat in the inventory stream', async () => {
+      const last = await jsm.streams.getMessage(INVENTORY_STREAM, {
+        last_by_subj: inventorySubject(hostId),
+      });
+      beat = heartbeatCodec.decode(last?.data ?? new Uint8Array(), 1 << 20);
+      return beat.ok;
     });
-    const beat = heartbeatCodec.decode(last?.data ?? new Uint8Array(), 1 << 20);
-    expect(beat.ok && beat.value).toMatchObject({ type: 'heartbeat', hostId, busy: false });
+    expect(beat?.ok && beat.value).toMatchObject({ type: 'heartbeat', hostId, busy: false });
   });
 
   it.each<[string, () => Uint8Array, string]>([
