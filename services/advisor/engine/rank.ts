@@ -2,7 +2,7 @@ import type { AdviceQuestion, RuledOut, ScorePart } from '../../../contracts/adv
 import type { Facts, OptionFigures } from './evidence.ts';
 import { ISOLATION_LEVELS, compareKeys } from './placements.ts';
 import { applyRules } from './rules.ts';
-import { scoreAcross, scoreOf, scoreOption, type Varied } from './scores.ts';
+import { scoreAcross, scoreOf, scoreOption, type ScoreContext, type Varied } from './scores.ts';
 import type { OptionKey } from './types.ts';
 
 /** Rules, then scores, then order: for the answer, and again for the what-if search. */
@@ -42,24 +42,30 @@ export function compareRanked(a: Scored, b: Scored): number {
   );
 }
 
-/** Rules, then scores, then order, with no sentence for the scores: what the what-if re-runs. */
-export function order(question: AdviceQuestion, facts: Facts): Ordering {
+/** Rules, then `scored` for each option the rules keep, then order. */
+function rulesThenOrder<T extends Scored>(
+  question: AdviceQuestion,
+  facts: Facts,
+  scored: (context: ScoreContext, figures: OptionFigures) => T,
+): { options: T[]; ruledOut: RuledOut[] } {
   const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
   const context = { question, ownMemory: facts.ownMemory };
-  const options = kept
-    .map((figures) => ({ figures, score: scoreOf(context, figures) }))
-    .sort(compareRanked);
-  return { options, ruledOut };
+  return { options: kept.map((figures) => scored(context, figures)).sort(compareRanked), ruledOut };
 }
 
-export function rank(question: AdviceQuestion, facts: Facts): Ranking {
-  const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
-  const context = { question, ownMemory: facts.ownMemory };
-  const options = kept
-    .map((figures) => ({ figures, ...scoreOption(context, figures) }))
-    .sort(compareRanked);
-  return { options, ruledOut };
-}
+/** The order by score alone, with no sentence for the scores: what the what-if re-runs. */
+export const order = (question: AdviceQuestion, facts: Facts): Ordering =>
+  rulesThenOrder(question, facts, (context, figures) => ({
+    figures,
+    score: scoreOf(context, figures),
+  }));
+
+/** The order with each option's parts and their sentences: what an answer shows. */
+export const rank = (question: AdviceQuestion, facts: Facts): Ranking =>
+  rulesThenOrder(question, facts, (context, figures) => ({
+    figures,
+    ...scoreOption(context, figures),
+  }));
 
 /**
  * The first of `kept` as the lifetime and instance count vary, by score alone (no sentences):
