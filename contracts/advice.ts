@@ -98,7 +98,15 @@ export const EvidenceV1 = Type.Object(
     value: Type.Number(),
     used: Type.String({ description: 'what the value is, e.g. "p95 start-up"' }),
     samples: Type.Integer({ minimum: 0 }),
-    hosts: Type.Array(Type.String()),
+    hosts: Type.Array(Type.String(), {
+      description: 'the hosts measured: all of them, or the first 8 by name when hostCount is set',
+    }),
+    hostCount: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'how many hosts were measured, when there are more than hosts names',
+      }),
+    ),
     /** The newest measurement's time, epoch ms; absent for published figures. */
     latestAt: Type.Optional(Type.Integer()),
     stale: Type.Boolean(),

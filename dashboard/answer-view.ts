@@ -1,4 +1,5 @@
 import type { Advice, AdviceOption, Evidence } from '../contracts/advice.ts';
+import { hostCountOf } from '../contracts/evidence-hosts.ts';
 import { scorePartsChart } from './charts.ts';
 import { el } from './dom.ts';
 import { formatAge, formatNumber, formatPercent, formatTime, optionName } from './format.ts';
@@ -28,7 +29,7 @@ function evidenceTable(evidence: readonly Evidence[], now: number): HTMLElement 
       el('td', { text: item.used }),
       el('td', { text: item.source === 'published' ? '–' : String(item.samples) }),
       el('td', { text: evidenceFreshness(item, now) }),
-      el('td', { text: item.hosts.length === 0 ? '–' : item.hosts.join(', ') }),
+      el('td', { text: hostsText(item) }),
       el('td', { class: 'note', text: item.note ?? '' }),
     ),
   );
@@ -128,18 +129,30 @@ function optionItem(option: AdviceOption, rank: number, now: number): HTMLElemen
   );
 }
 
+/** The hosts an item names, and how many more it counts. */
+function hostsText(item: Evidence): string {
+  if (item.hosts.length === 0) return '–';
+  const more = hostCountOf(item) - item.hosts.length;
+  return more > 0 ? `${item.hosts.join(', ')} and ${more} more` : item.hosts.join(', ');
+}
+
 /** The evidence behind the answer in one line: samples, freshness, hosts and published figures. */
 function evidenceSummary(advice: Advice, now: number): string {
   const all = advice.options.flatMap((option) => option.evidence);
   const measured = all.filter((item) => item.source === 'measured');
   const samples = measured.reduce((sum, item) => sum + item.samples, 0);
   const hosts = [...new Set(measured.flatMap((item) => item.hosts))].sort();
+  const hostCount = Math.max(hosts.length, ...measured.map(hostCountOf));
   const newest = Math.max(...measured.map((item) => item.latestAt ?? 0));
   const stale = measured.filter((item) => item.stale).length;
   const published = all.filter((item) => item.source === 'published').length;
   return [
     `${measured.length} measured figures from ${samples} samples`,
-    hosts.length === 0 ? 'no host measured' : `hosts ${hosts.join(', ')}`,
+    hostCount === 0
+      ? 'no host measured'
+      : hostCount > hosts.length
+        ? `${hostCount} hosts`
+        : `hosts ${hosts.join(', ')}`,
     newest > 0 ? `newest measured ${formatAge(now - newest)}` : undefined,
     `${stale} stale`,
     `${published} published figures`,

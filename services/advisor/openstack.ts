@@ -1,4 +1,5 @@
 import type { Advice, AdviceOption, Evidence } from '../../contracts/advice.ts';
+import { hostCountOf } from '../../contracts/evidence-hosts.ts';
 import { capitalise, formatList, formatNumber } from './engine/format.ts';
 import { BASELINE_PLATFORM, profileOf, type PlacementProfile } from './engine/placements.ts';
 
@@ -73,7 +74,7 @@ function slugOf(text: string): string {
 function originOf(evidence: Evidence): string {
   return evidence.source === 'published'
     ? (evidence.note ?? 'published')
-    : `measured on ${formatList(evidence.hosts)}`;
+    : `measured on ${formatList(evidence.hosts, 5, hostCountOf(evidence))}`;
 }
 
 const mibText = (mib: number): string => `${formatNumber(mib, 1)} MiB`;
@@ -131,6 +132,7 @@ function evidenceNotes(option: AdviceOption, described: string): string[] {
   ];
   const emulated = option.evidence.filter((evidence) => evidence.accel.split(',').includes('tcg'));
   const emulatedHosts = [...new Set(emulated.flatMap((evidence) => evidence.hosts))].sort();
+  const emulatedCount = Math.max(emulatedHosts.length, ...emulated.map(hostCountOf));
   return [
     ...(published.length === 0
       ? []
@@ -140,7 +142,7 @@ function evidenceNotes(option: AdviceOption, described: string): string[] {
     ...(emulated.length === 0
       ? []
       : [
-          `The figures for ${described} were measured under TCG emulation (QEMU emulating the CPU in software) on ${formatList(emulatedHosts)}: a hypervisor's start-up and memory overhead differ, so measure on a host with KVM before sizing flavors from them.`,
+          `The figures for ${described} were measured under TCG emulation (QEMU emulating the CPU in software) on ${formatList(emulatedHosts, 5, emulatedCount)}: a hypervisor's start-up and memory overhead differ, so measure on a host with KVM before sizing flavors from them.`,
         ]),
   ];
 }

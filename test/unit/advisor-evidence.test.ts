@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AdviceOption, Evidence } from '../../contracts/advice.ts';
+import { HOSTS_PER_EVIDENCE } from '../../contracts/evidence-hosts.ts';
 import { figureQuality, hostFactor, QUALITY } from '../../services/advisor/engine/confidence.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
 import { PUBLISHED_FIGURES, PUBLISHED_SOURCES } from '../../services/advisor/engine/published.ts';
@@ -288,6 +289,28 @@ describe('which hosts count', () => {
     );
     const startup = optionOf(answer, 'container').evidence[0];
     expect(startup).toMatchObject({ hosts: ['host-a', 'host-kvm'], value: 150, samples: 40 });
+  });
+
+  it('names the first hosts by name, and counts them all, when a figure has many', () => {
+    const many = Array.from({ length: HOSTS_PER_EVIDENCE + 3 }, (_, index) => `host-${index + 10}`);
+    const answer = advise(
+      engineInput({
+        evidence: many.flatMap((hostId) => thisHostEvidence(hostId)),
+        hosts: many.map((hostId) => hostInfo(hostId)),
+      }),
+    );
+    const startup = optionOf(answer, 'container').evidence[0];
+    expect(startup?.hosts).toEqual(many.slice(0, HOSTS_PER_EVIDENCE));
+    expect(startup?.hostCount).toBe(many.length);
+    expect(answer.confidence.restsOn).toContain(
+      `Measured on ${many.length} hosts: host-10, host-11, host-12, host-13, host-14 and 6 more.`,
+    );
+  });
+
+  it('names every host, with no count, when a figure has few', () => {
+    const startup = optionOf(advise(fleet), 'container').evidence[0];
+    expect(startup?.hosts).toEqual(['host-a', 'host-kvm']);
+    expect(startup).not.toHaveProperty('hostCount');
   });
 });
 

@@ -13,6 +13,7 @@ import {
   kvmHostEvidence,
   MIB,
   question,
+  thisHostEvidence,
 } from '../helpers/advice-fixtures.ts';
 
 interface Exported {
@@ -198,6 +199,21 @@ describe('OpenStack export', () => {
     expect(notes).toContain("10 MiB of the workload's own memory (the bare process's peak");
     expect(notes).toContain('runs the workload as a container inside a VM');
     expect(notes).toMatch(/measured under TCG emulation .* on host-a/);
+  });
+
+  it('counts every host a figure was measured on, when its evidence names only the first', () => {
+    const many = Array.from({ length: 12 }, (_, index) => `host-${index + 10}`);
+    const advice = adviceFor(
+      engineInput({
+        evidence: many.flatMap((hostId) => thisHostEvidence(hostId)),
+        hosts: many.map((hostId) => hostInfo(hostId)),
+        question: question({ trust: 'untrusted' }),
+      }),
+    );
+    const notes = exported(advice).notes.join('\n');
+    expect(notes).toMatch(
+      /measured under TCG emulation .* on host-10, host-11, host-12, host-13, host-14 and 7 more:/,
+    );
   });
 
   it('says when the overhead is a published figure rather than a measurement', () => {

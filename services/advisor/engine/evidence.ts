@@ -1,4 +1,5 @@
 import type { AdviceQuestion, Evidence, SensitivityName } from '../../../contracts/advice.ts';
+import { HOSTS_PER_EVIDENCE } from '../../../contracts/evidence-hosts.ts';
 import { formatList, roundTo } from './format.ts';
 import {
   BASELINE_PLATFORM,
@@ -273,7 +274,8 @@ function measuredFigure(readings: readonly Reading[], shown: Shown): Figure {
     value: roundTo(value, 4),
     used: shown.used,
     samples,
-    hosts,
+    hosts: hosts.slice(0, HOSTS_PER_EVIDENCE),
+    ...(hosts.length > HOSTS_PER_EVIDENCE ? { hostCount: hosts.length } : {}),
     latestAt: Math.max(...readings.map((reading) => reading.latestAt)),
     stale,
     ...(tcg ? { note: 'TCG emulation: QEMU emulating the CPU in software, not a hypervisor' } : {}),

@@ -55,10 +55,13 @@ export function formatDuration(seconds: number): string {
   return `${formatNumber(twoSignificant(seconds), 1)} s`;
 }
 
-/** "a", "a and b", "a, b and c", or the first `most` and how many more. */
-export function formatList(items: readonly string[], most = 5): string {
-  const shown =
-    items.length > most ? [...items.slice(0, most), `${items.length - most} more`] : [...items];
+/**
+ * "a", "a and b", "a, b and c", or the first `most` and how many more, of `total` (more than
+ * the items when they are only the first of a longer list).
+ */
+export function formatList(items: readonly string[], most = 5, total = items.length): string {
+  const first = items.slice(0, most);
+  const shown = total > first.length ? [...first, `${total - first.length} more`] : first;
   const last = shown.pop();
   if (last === undefined) return 'none';
   return shown.length === 0 ? last : `${shown.join(', ')} and ${last}`;
