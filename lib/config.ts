@@ -152,6 +152,15 @@ export const SETTINGS = {
     defaultValue: 'berth',
     parse: identifier,
   },
+  streamReplicas: {
+    env: 'BERTH_STREAM_REPLICAS',
+    flag: '--stream-replicas <n>',
+    description:
+      'copies of each Berth stream, one per NATS node (3 on a 3-node cluster); ingest creates or resizes the streams to it',
+    defaultValue: undefined as number | undefined,
+    defaultLabel: 'unset: a new stream gets 1, an existing one keeps its count',
+    parse: integer(1, 5),
+  },
   batchSize: {
     env: 'BERTH_INGEST_BATCH_SIZE',
     flag: '--batch-size <n>',

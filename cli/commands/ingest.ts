@@ -6,6 +6,7 @@ import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 export const INGEST_SETTINGS = [
   ...STORE_SETTINGS,
   'natsUrl',
+  'streamReplicas',
   'batchSize',
   'batchWaitMs',
   'maxMessageBytes',

@@ -44,6 +44,9 @@ export interface ResultStreamOptions {
   readonly replicas?: number;
 }
 
+/** JetStream's error code for a stream name already in use with other settings. */
+const STREAM_NAME_IN_USE = 10058;
+
 /**
  * Creates the stream, or updates it when it differs from the settings: a stream already as
  * wanted is only read, so a NATS user allowed to read and create it (the advisor's) suffices.
@@ -52,6 +55,7 @@ async function ensureStream(
   jsm: JetStreamManager,
   wanted: StreamSettings,
   keepReplicas: boolean,
+  raced = false,
 ): Promise<void> {
   let current: StreamConfig;
   let settings = wanted;
@@ -59,11 +63,17 @@ async function ensureStream(
     current = (await jsm.streams.info(settings.name)).config;
     if (keepReplicas) settings = { ...settings, num_replicas: current.num_replicas };
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.status === 404) {
+    if (!(error instanceof JetStreamApiError && error.status === 404)) throw error;
+    try {
       await jsm.streams.add(settings);
       return;
+    } catch (added) {
+      // Another process made it in between with other settings (a service that keeps the
+      // count makes it with 1 replica): treat it as an existing stream.
+      const made = added instanceof JetStreamApiError && added.code === STREAM_NAME_IN_USE;
+      if (!made || raced) throw added;
+      return ensureStream(jsm, wanted, keepReplicas, true);
     }
-    throw error;
   }
   const differs = Object.entries(settings).some(
     ([key, value]) =>

@@ -39,6 +39,8 @@ export interface IngestOptions {
   readonly ackWaitMs: number;
   /** How often consumer lag is read for /metrics. */
   readonly lagIntervalMs?: number;
+  /** Copies of each stream; unset keeps each stream's count (see `ensureStreams`). */
+  readonly streamReplicas?: number;
 }
 
 export interface IngestDeps {
@@ -356,7 +358,10 @@ export function createIngest(deps: IngestDeps): Ingest {
   return {
     async start() {
       jsm = await jetstreamManager(nc);
-      await ensureStreams(jsm);
+      await ensureStreams(
+        jsm,
+        options.streamReplicas === undefined ? {} : { replicas: options.streamReplicas },
+      );
       await ensureIngestConsumer(jsm, {
         ackWaitMs: options.ackWaitMs,
         maxAckPending: Math.max(1000, options.batchSize * 8),

@@ -13,6 +13,7 @@ import { createIngestMetrics } from './metrics.ts';
 export type IngestConfig = Config<
   | 'dataDir'
   | 'natsUrl'
+  | 'streamReplicas'
   | 'clickhouseUrl'
   | 'clickhouseUser'
   | 'clickhousePassword'
@@ -52,6 +53,7 @@ export async function startIngestService(
       batchWaitMs: config.batchWaitMs,
       maxMessageBytes: config.maxMessageBytes,
       ackWaitMs: config.ackWaitMs,
+      ...(config.streamReplicas === undefined ? {} : { streamReplicas: config.streamReplicas }),
     },
   });
   await ingest.start();

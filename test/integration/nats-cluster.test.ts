@@ -1,15 +1,18 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultsSubject } from '../../contracts/index.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import {
   DLQ_STREAM,
   ensureStreams,
+  INGEST_CONSUMER,
   INVENTORY_STREAM,
   RESULTS_STREAM,
 } from '../../lib/nats/streams.ts';
 import { startNatsCluster, type NatsCluster } from '../../lib/servers/nats-cluster.ts';
+import { spawnBerth } from '../helpers/cli.ts';
 import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -45,13 +48,14 @@ describe('Berth streams on a 3-node NATS cluster', () => {
     );
   });
 
-  it('ensureStreams({ replicas: 3 }) puts every stream on all three nodes; an unset count keeps them there', async () => {
-    // Until the nodes have elected a JetStream leader, its API does not answer.
+  it('berth ingest --stream-replicas 3 puts every stream, made with 1, on all three nodes; an unset count keeps them there', async () => {
+    // Until the nodes have elected a JetStream leader, its API does not answer. A service
+    // not told a count makes the streams with one copy.
     await waitFor(
-      'the streams to be made with 3 replicas',
+      'the streams to be made',
       async () => {
         try {
-          await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }), { replicas: 3 });
+          await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }));
           return true;
         } catch {
           return false;
@@ -60,11 +64,28 @@ describe('Berth streams on a 3-node NATS cluster', () => {
       60_000,
       500,
     );
-    expect(await copies()).toEqual([3, 3, 3]);
-    // Ingest and the advisor call ensureStreams without a count: they must not shrink them.
+    expect(await copies()).toEqual([1, 1, 1]);
+
+    const ingest = spawnBerth(['ingest', '--stream-replicas', '3'], {
+      NATS_URL: cluster.url,
+      BERTH_DATA_DIR: join(dir, 'ingest'),
+      BERTH_METRICS_PORT: '0',
+    });
+    try {
+      await ingest.waitForLine(/berth ingest ready/, 60_000);
+      expect(await copies()).toEqual([3, 3, 3]);
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      const consumer = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
+      expect(1 + (consumer.cluster?.replicas?.length ?? 0)).toBe(3);
+    } finally {
+      ingest.child.kill('SIGTERM');
+      await ingest.exited();
+    }
+
+    // Ingest and the advisor not told a count must not shrink them.
     await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }));
     expect(await copies()).toEqual([3, 3, 3]);
-  }, 90_000);
+  }, 120_000);
 
   it('the results stream takes and keeps messages with its leader node stopped', async () => {
     const js = jetstream(nc, { timeout: 5000 });
