@@ -12,16 +12,34 @@ export function roundTo(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
-const numberFormats = new Map<number, Intl.NumberFormat>();
+/** Per number of decimals: its format, and the text of the numbers formatted lately. */
+const numberFormats = new Map<
+  number,
+  { readonly format: Intl.NumberFormat; readonly texts: Map<number, string> }
+>();
+
+/** The most texts kept per number of decimals; the same few figures recur answer after answer. */
+const TEXTS_KEPT = 4096;
 
 /** A number with thousands separators and at most `digits` decimals. */
 export function formatNumber(value: number, digits = 0): string {
-  let format = numberFormats.get(digits);
-  if (format === undefined) {
-    format = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits });
-    numberFormats.set(digits, format);
+  let formats = numberFormats.get(digits);
+  if (formats === undefined) {
+    formats = {
+      format: new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }),
+      texts: new Map(),
+    };
+    numberFormats.set(digits, formats);
   }
-  return format.format(value);
+  // The map would take -0 for 0, which Intl writes as "-0".
+  if (Object.is(value, -0)) return formats.format.format(value);
+  let text = formats.texts.get(value);
+  if (text === undefined) {
+    text = formats.format.format(value);
+    if (formats.texts.size >= TEXTS_KEPT) formats.texts.clear();
+    formats.texts.set(value, text);
+  }
+  return text;
 }
 
 /** Two significant digits, for thresholds found by search. */
