@@ -1,12 +1,15 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { AdviceQuestion } from '../contracts/advice.ts';
+import { sleep } from '../lib/backoff.ts';
 import { connectNats } from '../lib/nats/connect.ts';
-import { ensureStreams } from '../lib/nats/streams.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../lib/servers/clickhouse-server.ts';
-import { startNatsCluster, type NatsCluster } from '../lib/servers/nats-cluster.ts';
+import {
+  ensureClusterStreams,
+  startNatsCluster,
+  type NatsCluster,
+} from '../lib/servers/nats-cluster.ts';
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { migrate } from '../lib/storage/migrations.ts';
 import { countStoredResults } from '../lib/storage/results.ts';
@@ -49,10 +52,6 @@ interface Fleet {
   readonly cluster: NatsCluster;
   readonly clickhouse: ClickHouseServer;
   readonly nc: NatsConnection;
-}
-
-async function sleep(delayMs: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
 /** Stops Berth processes with SIGTERM and waits for them. */
@@ -205,15 +204,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     clickhouse = await startClickHouseServer({ dataDir: join(dir, 'clickhouse') });
     nc = await connectNats({ url: cluster.url, name: 'bench-scale' });
     const fleet: Fleet = { dir, cluster, clickhouse, nc };
-    for (;;) {
-      // Until the nodes have elected a JetStream leader, its API does not answer.
-      try {
-        await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }), { replicas: 3 });
-        break;
-      } catch {
-        await sleep(500);
-      }
-    }
+    await ensureClusterStreams(nc, { replicas: 3 });
 
     say(`ingest: ${options.results} results through 1 worker …`);
     const one = await ingestRate(fleet, 1, options.results);

@@ -1,4 +1,8 @@
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { sleep } from '../backoff.ts';
+import { ensureStreams, type ResultStreamOptions } from '../nats/streams.ts';
 import { freePort } from './free-port.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
 
@@ -60,4 +64,26 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
     throw failed.reason;
   }
   return { nodes, url: nodes.map((node) => node.url).join(','), stop };
+}
+
+/**
+ * Makes Berth's streams on a cluster just started, once its nodes have elected a JetStream
+ * leader: until then its API does not answer, so each try that fails is made again, half a
+ * second later, until `timeoutMs` have passed.
+ */
+export async function ensureClusterStreams(
+  nc: NatsConnection,
+  options: ResultStreamOptions = {},
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }), options);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(500);
+    }
+  }
 }

@@ -11,7 +11,11 @@ import {
   INVENTORY_STREAM,
   RESULTS_STREAM,
 } from '../../lib/nats/streams.ts';
-import { startNatsCluster, type NatsCluster } from '../../lib/servers/nats-cluster.ts';
+import {
+  ensureClusterStreams,
+  startNatsCluster,
+  type NatsCluster,
+} from '../../lib/servers/nats-cluster.ts';
 import { spawnBerth } from '../helpers/cli.ts';
 import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -23,14 +27,34 @@ describe('Berth streams on a 3-node NATS cluster', () => {
   let cluster: NatsCluster;
   let nc: NatsConnection;
 
-  /** Copies of each stream: its leader and the replicas it names. */
+  /** Copies of each stream: its leader and the replicas that are current with it. */
   const copies = async (): Promise<number[]> => {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
     return Promise.all(
-      STREAMS.map(
-        async (name) => 1 + ((await jsm.streams.info(name)).cluster?.replicas?.length ?? 0),
-      ),
+      STREAMS.map(async (name) => {
+        const { cluster: placed } = await jsm.streams.info(name);
+        if (placed?.leader === undefined) return 0;
+        return 1 + (placed.replicas ?? []).filter((replica) => replica.current).length;
+      }),
     );
+  };
+
+  /** Waits until every stream has `count` copies: a resized stream takes a moment to settle. */
+  const settlesAt = async (count: number): Promise<void> => {
+    let seen: number[] = [];
+    await waitFor(
+      `${count} copies of every stream`,
+      async () => {
+        seen = await copies();
+        return seen.every((each) => each === count);
+      },
+      30_000,
+      250,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; last seen ${JSON.stringify(seen)}`);
+    });
+    // Settled means it stays so.
+    expect(await copies()).toEqual(STREAMS.map(() => count));
   };
 
   beforeAll(async () => {
@@ -49,22 +73,9 @@ describe('Berth streams on a 3-node NATS cluster', () => {
   });
 
   it('berth ingest --stream-replicas 3 puts every stream, made with 1, on all three nodes; an unset count keeps them there', async () => {
-    // Until the nodes have elected a JetStream leader, its API does not answer. A service
-    // not told a count makes the streams with one copy.
-    await waitFor(
-      'the streams to be made',
-      async () => {
-        try {
-          await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }));
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      500,
-    );
-    expect(await copies()).toEqual([1, 1, 1]);
+    // A service not told a count makes the streams with one copy.
+    await ensureClusterStreams(nc);
+    await settlesAt(1);
 
     const ingest = spawnBerth(['ingest', '--stream-replicas', '3'], {
       NATS_URL: cluster.url,
@@ -73,10 +84,12 @@ describe('Berth streams on a 3-node NATS cluster', () => {
     });
     try {
       await ingest.waitForLine(/berth ingest ready/, 60_000);
-      expect(await copies()).toEqual([3, 3, 3]);
-      const jsm = await jetstreamManager(nc, { timeout: 5000 });
-      const consumer = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
-      expect(1 + (consumer.cluster?.replicas?.length ?? 0)).toBe(3);
+      await settlesAt(3);
+      await waitFor('3 current copies of the ingest consumer', async () => {
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        const { cluster: placed } = await jsm.consumers.info(RESULTS_STREAM, INGEST_CONSUMER);
+        return (placed?.replicas ?? []).filter((replica) => replica.current).length === 2;
+      });
     } finally {
       ingest.child.kill('SIGTERM');
       await ingest.exited();
@@ -84,7 +97,7 @@ describe('Berth streams on a 3-node NATS cluster', () => {
 
     // Ingest and the advisor not told a count must not shrink them.
     await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }));
-    expect(await copies()).toEqual([3, 3, 3]);
+    await settlesAt(3);
   }, 120_000);
 
   it('the results stream takes and keeps messages with its leader node stopped', async () => {

@@ -13,8 +13,12 @@ import {
   type ResultBatch,
 } from '../../contracts/index.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
-import { ensureStreams, RESULTS_STREAM } from '../../lib/nats/streams.ts';
-import { startNatsCluster, type NatsCluster } from '../../lib/servers/nats-cluster.ts';
+import { RESULTS_STREAM } from '../../lib/nats/streams.ts';
+import {
+  ensureClusterStreams,
+  startNatsCluster,
+  type NatsCluster,
+} from '../../lib/servers/nats-cluster.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
@@ -94,20 +98,7 @@ describe('scale: 3 NATS nodes, 2 ingest workers, 2 advisors, 6 agents', () => {
     clickhouse = await startTestClickHouse();
     // The test's own connection knows all three nodes, so it fails over like the services.
     nc = await connectNats({ url: cluster.url, name: 'scale-test' });
-    // Until the nodes have elected a JetStream leader, its API does not answer.
-    await waitFor(
-      'the streams, 3 replicas each',
-      async () => {
-        try {
-          await ensureStreams(await jetstreamManager(nc, { timeout: 5000 }), { replicas: 3 });
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      500,
-    );
+    await ensureClusterStreams(nc, { replicas: 3 });
     const natsEnv = { NATS_URL: cluster.url };
     const storeEnv = { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: database };
     const workers = await Promise.all(
