@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { BerthError } from '../contracts/index.ts';
+import { assertSafeToken, BerthError } from '../contracts/index.ts';
 
 /**
  * Every setting Berth reads, in one table: its environment variable, its command-line flag,
@@ -233,6 +233,15 @@ export const SETTINGS = {
     defaultValue: undefined as string | undefined,
     parse: optionalText,
     secret: true,
+  },
+  hostId: {
+    env: 'BERTH_HOST_ID',
+    flag: '--host-id <id>',
+    description:
+      "this host's id in subjects and results (the one berth nats-config was given); kept in the data folder",
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'the one kept under --data-dir, else one made from the host name',
+    parse: (raw: string) => assertSafeToken(raw.trim(), 'host id'),
   },
   libvirtUri: {
     env: 'BERTH_LIBVIRT_URI',

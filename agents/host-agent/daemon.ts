@@ -53,7 +53,7 @@ export async function runAgentDaemon(
   // kept: the agent stops once it has started, tearing down what it made, not half-way.
   const stopped = untilSignal(logger);
   const dir = agentDir(config.dataDir);
-  const hostId = await loadHostId(join(dir, 'host-id'));
+  const hostId = await loadHostId(join(dir, 'host-id'), config.hostId);
   await removeLeftovers(dir, logger, config.libvirtUri);
   // The platforms it runs jobs on: those of the setting, or every one it has.
   const allDrivers = await selectDrivers(config, config.jobPlatforms, settingLabel('jobPlatforms'));

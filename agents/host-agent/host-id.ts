@@ -5,16 +5,23 @@ import { dirname } from 'node:path';
 import { assertSafeToken, isSafeToken } from '../../contracts/index.ts';
 
 /**
- * This host's id: made once from the host name and a random suffix, kept in the agent's
- * data folder, and the same on every later start.
+ * This host's id: the one given (`--host-id`), else the one kept in the agent's data folder,
+ * else one made from the host name and a random suffix. A given or made id is kept there, so
+ * every later start has the same one.
  */
-export async function loadHostId(path: string): Promise<string> {
+export async function loadHostId(path: string, given?: string): Promise<string> {
+  let stored: string | undefined;
   try {
-    const stored = (await readFile(path, 'utf8')).trim();
-    return assertSafeToken(stored, `host id in ${path}`);
+    stored = (await readFile(path, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (given !== undefined) {
+    const id = assertSafeToken(given, 'host id');
+    if (stored !== id) await keep(path, id);
+    return id;
+  }
+  if (stored !== undefined) return assertSafeToken(stored, `host id in ${path}`);
   const base = hostname()
     .toLowerCase()
     .replace(/[^a-z0-9_-]/g, '-')
@@ -22,7 +29,11 @@ export async function loadHostId(path: string): Promise<string> {
     .slice(0, 48);
   const id = `${base === '' ? 'host' : base}-${randomBytes(4).toString('hex')}`;
   if (!isSafeToken(id)) throw new Error(`could not make a host id from ${hostname()}`);
+  await keep(path, id);
+  return id;
+}
+
+async function keep(path: string, id: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${id}\n`);
-  return id;
 }

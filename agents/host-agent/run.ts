@@ -25,7 +25,7 @@ import { newRunId, platformSteps, runSuite, SUITES, suiteSteps, type SuiteName }
 
 /** What choosing and making the drivers reads of the configuration. */
 export type DriverConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm'>;
-export type AgentConfig = DriverConfig & Config<'natsUrl'>;
+export type AgentConfig = DriverConfig & Config<'natsUrl' | 'hostId'>;
 
 export interface AgentRunOptions {
   readonly suite: SuiteName;
@@ -116,7 +116,7 @@ export async function runAgentSuite(
   signal?: AbortSignal,
 ): Promise<AgentRunReport> {
   const dir = agentDir(config.dataDir);
-  const hostId = await loadHostId(join(dir, 'host-id'));
+  const hostId = await loadHostId(join(dir, 'host-id'), config.hostId);
   await removeLeftovers(dir, logger, config.libvirtUri);
   const drivers = await selectDrivers(config, options.platforms);
   const allDrivers = await selectDrivers(config, []);

@@ -18,7 +18,14 @@ import { printTable } from '../output.ts';
 import { installCommand, uninstallCommand } from './agent-service.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
-const RUN_SETTINGS = ['dataDir', 'natsUrl', 'libvirtUri', 'containersPerVm', 'logLevel'] as const;
+const RUN_SETTINGS = [
+  'dataDir',
+  'natsUrl',
+  'hostId',
+  'libvirtUri',
+  'containersPerVm',
+  'logLevel',
+] as const;
 /** What the long-running agent reads: `berth agent start`, and the service `install` writes. */
 const START_SETTINGS = [...RUN_SETTINGS, 'jobPlatforms'] as const;
 /** What the commands that only look at the platforms read. */

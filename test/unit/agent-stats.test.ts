@@ -54,6 +54,21 @@ describe('loadHostId', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('takes a given id over the kept one, and keeps it for the starts without one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-hostid-'));
+    try {
+      const path = join(dir, 'agent', 'host-id');
+      const made = await loadHostId(path);
+      expect(await loadHostId(path, 'rack-3-node-12')).toBe('rack-3-node-12');
+      expect(await loadHostId(path)).toBe('rack-3-node-12');
+      expect(made).not.toBe('rack-3-node-12');
+      await expect(loadHostId(path, 'rack 3')).rejects.toThrow(/host id "rack 3" is not a safe/);
+      expect(await loadHostId(path)).toBe('rack-3-node-12');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('summarise', () => {
