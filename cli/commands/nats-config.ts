@@ -21,6 +21,7 @@ interface NatsConfigOptions {
   serverName?: string;
   clusterListen: string;
   routes?: string;
+  nodes?: string;
 }
 
 const splitList = (raw: string): string[] =>
@@ -50,7 +51,43 @@ async function hostIdsOf(options: NatsConfigOptions): Promise<string[]> {
   return ids;
 }
 
-function clusterOf(options: NatsConfigOptions): ClusterOptions | undefined {
+/** The port of a host:port. */
+function portOf(listen: string): string {
+  const port = /:(\d+)$/.exec(listen)?.[1];
+  if (port === undefined) {
+    throw new BerthError('BERTH_ERR_PARAMETER', `--cluster-listen ${listen} has no :port`);
+  }
+  return port;
+}
+
+/**
+ * The cluster settings of each node to write: none without a cluster, one for --server-name
+ * and --routes, one per name of --nodes (each node reached by its name, as in a compose file).
+ */
+function clusterOf(options: NatsConfigOptions): ClusterOptions[] | undefined {
+  if (options.nodes !== undefined) {
+    if (options.routes !== undefined || options.serverName !== undefined) {
+      throw new BerthError(
+        'BERTH_ERR_PARAMETER',
+        '--nodes writes every node: give it alone, or --server-name and --routes for one node',
+      );
+    }
+    const names = splitList(options.nodes);
+    if (names.length < 2 || new Set(names).size !== names.length) {
+      throw new BerthError(
+        'BERTH_ERR_PARAMETER',
+        `--nodes needs two or more distinct names, got "${options.nodes}"`,
+      );
+    }
+    const port = portOf(options.clusterListen);
+    return names.map((serverName) => ({
+      serverName,
+      listen: options.clusterListen,
+      routes: names
+        .filter((other) => other !== serverName)
+        .map((other) => `nats-route://${other}:${port}`),
+    }));
+  }
   if (options.routes === undefined) {
     if (options.serverName !== undefined) {
       throw new BerthError('BERTH_ERR_PARAMETER', '--server-name is for a cluster: give --routes');
@@ -63,11 +100,13 @@ function clusterOf(options: NatsConfigOptions): ClusterOptions | undefined {
       '--routes needs --server-name, unique for each node of the cluster',
     );
   }
-  return {
-    serverName: options.serverName,
-    listen: options.clusterListen,
-    routes: splitList(options.routes),
-  };
+  return [
+    {
+      serverName: options.serverName,
+      listen: options.clusterListen,
+      routes: splitList(options.routes),
+    },
+  ];
 }
 
 /**
@@ -124,29 +163,35 @@ export function natsConfigCommand(): Command {
       'cluster: nats-route://host:port of the other nodes, comma-separated',
     )
     .option('--server-name <name>', 'cluster: the name of this node, unique in the cluster')
+    .option(
+      '--nodes <list>',
+      'cluster: the names of every node, comma-separated, each reachable by its name; writes nats-server-<name>.conf for each, routed to the others',
+    )
     .option('--cluster-listen <host:port>', 'cluster: address for routes', '0.0.0.0:6222');
   return command.action(async () => {
     const options = command.opts<NatsConfigOptions>();
     const roles = fleetRoles(await hostIdsOf(options));
-    const cluster = clusterOf(options);
+    const nodes = clusterOf(options);
     const outDir = resolve(options.outDir);
     await mkdir(outDir, { recursive: true, mode: 0o700 });
     const users = [];
     for (const role of roles) users.push(await userOf(outDir, role));
-    const configFile = join(
-      outDir,
-      cluster === undefined ? 'nats-server.conf' : `nats-server-${cluster.serverName}.conf`,
-    );
-    const text = natsServerConfig(
-      {
-        listen: options.listen,
-        storeDir: options.storeDir,
-        ...(cluster === undefined ? {} : { cluster }),
-      },
-      users,
-    );
-    await writeFile(configFile, text, { mode: 0o644 });
-    process.stdout.write(`wrote ${configFile}\n`);
+    for (const cluster of nodes ?? [undefined]) {
+      const configFile = join(
+        outDir,
+        cluster === undefined ? 'nats-server.conf' : `nats-server-${cluster.serverName}.conf`,
+      );
+      const text = natsServerConfig(
+        {
+          listen: options.listen,
+          storeDir: options.storeDir,
+          ...(cluster === undefined ? {} : { cluster }),
+        },
+        users,
+      );
+      await writeFile(configFile, text, { mode: 0o644 });
+      process.stdout.write(`wrote ${configFile}\n`);
+    }
     printTable(
       users.map((user) => ({
         role: user.role,

@@ -104,12 +104,52 @@ describe('berth nats-config', () => {
     expect(config).toContain('routes: ["nats-route://n2:6222", "nats-route://n3:6222"]');
   });
 
-  it('refuses no hosts, a bad host id and a route without a server name', async () => {
+  it('writes every node of a cluster with --nodes, each routed to the others by name', async () => {
+    const out = join(dir, 'nodes');
+    const { code, stdout } = await run([
+      'nats-config',
+      '--hosts',
+      'a',
+      '--out-dir',
+      out,
+      '--nodes',
+      'nats-1,nats-2,nats-3',
+      '--cluster-listen',
+      '0.0.0.0:6333',
+    ]);
+    expect(code).toBe(0);
+    const keys: string[][] = [];
+    for (const name of ['nats-1', 'nats-2', 'nats-3']) {
+      const file = join(out, `nats-server-${name}.conf`);
+      expect(stdout).toContain(`wrote ${file}`);
+      const config = await readFile(file, 'utf8');
+      expect(config).toContain(`server_name: "${name}"`);
+      expect(config).toContain('listen: "0.0.0.0:6333"');
+      const routes = /routes: \[(.*)\]/.exec(config)?.[1];
+      expect(routes?.split(', ').sort()).toEqual(
+        ['nats-1', 'nats-2', 'nats-3']
+          .filter((other) => other !== name)
+          .map((other) => `"nats-route://${other}:6333"`),
+      );
+      keys.push(publicKeys(config));
+      await promisify(execFile)('nats-server', ['-c', file, '-t']);
+    }
+    // One set of users on every node.
+    expect(keys[1]).toEqual(keys[0]);
+    expect(keys[2]).toEqual(keys[0]);
+  });
+
+  it('refuses no hosts, a bad host id, a route without a server name and a cluster of one', async () => {
     const out = join(dir, 'bad');
     for (const [args, message] of [
       [['--out-dir', out], 'no host ids given'],
       [['--hosts', 'a.b', '--out-dir', out], 'is not a safe subject token'],
       [['--hosts', 'a', '--out-dir', out, '--routes', 'nats-route://n2:6222'], '--server-name'],
+      [['--hosts', 'a', '--out-dir', out, '--nodes', 'n1'], 'two or more distinct names'],
+      [
+        ['--hosts', 'a', '--out-dir', out, '--nodes', 'n1,n2', '--server-name', 'n1'],
+        '--nodes writes every node',
+      ],
     ] as const) {
       const { code, stderr } = await run(['nats-config', ...args]);
       expect(code).toBe(1);
@@ -128,6 +168,7 @@ describe('berth nats-config', () => {
       '--store-dir',
       '--routes',
       '--server-name',
+      '--nodes',
       '--cluster-listen',
     ]) {
       expect(stdout).toContain(option);
