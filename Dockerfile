@@ -17,6 +17,9 @@ WORKDIR /opt/berth
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund --no-save --loglevel=error
 COPY . .
+# Where the nats-config service writes the NATS configuration and seeds: a volume mounted here
+# starts with this folder's owner and mode, so the services running as node read their seeds.
+RUN mkdir -m 0700 /nats-config && chown node:node /nats-config
 
 ENTRYPOINT ["node", "bin/berth.js"]
 CMD ["--help"]

@@ -210,7 +210,7 @@ describe('a command signs in with --nats-nkey / NATS_NKEY_FILE', () => {
     expect(byVariable.code).toBe(0);
   });
 
-  it('berth agent install writes the seed file’s path in the agent’s environment file', async () => {
+  it('berth agent install writes the host id and the seed file’s path in the agent’s environment file', async () => {
     const root = await tempDir('agent-install');
     try {
       const installed = await run([
@@ -218,13 +218,15 @@ describe('a command signs in with --nats-nkey / NATS_NKEY_FILE', () => {
         'install',
         '--root',
         root,
+        '--host-id',
+        'web-1',
         '--nats-nkey',
         '/etc/berth/agent-web-1.nk',
       ]);
       expect(installed.code).toBe(0);
-      expect(await readFile(join(root, 'etc/berth/agent.env'), 'utf8')).toContain(
-        'NATS_NKEY_FILE="/etc/berth/agent-web-1.nk"\n',
-      );
+      const env = await readFile(join(root, 'etc/berth/agent.env'), 'utf8');
+      expect(env).toContain('NATS_NKEY_FILE="/etc/berth/agent-web-1.nk"\n');
+      expect(env).toContain('BERTH_HOST_ID="web-1"\n');
     } finally {
       await removeDir(root);
     }

@@ -1,16 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { resultsSubject } from '../../contracts/index.ts';
 import { SETTINGS } from '../../lib/config.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { RESULTS_STREAM } from '../../lib/nats/streams.ts';
+import { ensureClusterStreams } from '../../lib/servers/nats-cluster.ts';
 import { runBerth } from '../helpers/cli.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 const read = (path: string): string =>
   readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -42,6 +46,28 @@ const commandOf = (service: Service): string[] =>
     ? service.command.split(/\s+/).filter((word) => word !== '')
     : [...(service.command ?? [])];
 
+/** The `berth` command of a command line: its words before the first option. */
+const subcommandOf = (service: Service): string[] => {
+  const command = commandOf(service);
+  const firstOption = command.findIndex((word) => word.startsWith('-'));
+  return firstOption === -1 ? command : command.slice(0, firstOption);
+};
+
+/** The value after an option of a command line. */
+const optionOf = (service: Service, option: string): string | undefined => {
+  const command = commandOf(service);
+  const at = command.indexOf(option);
+  return at === -1 ? undefined : command[at + 1];
+};
+
+/** The NATS user a Berth service signs in as: the role `berth nats-config` wrote a seed for. */
+const roleOf = (service: Service): string | undefined => {
+  const command = subcommandOf(service).join(' ');
+  if (command === 'ingest' || command === 'advisor') return command;
+  if (command === 'agent start') return `agent-${String(service.environment?.['BERTH_HOST_ID'])}`;
+  return undefined;
+};
+
 /** A Berth service runs the image built from ./Dockerfile. */
 const isBerth = (service: Service): boolean =>
   service.build === '.' || (typeof service.build === 'object' && service.build.context === '.');
@@ -61,6 +87,9 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
   const problems: string[] = [];
   const names = new Set(Object.keys(compose.services));
   const clickhouse = compose.services['clickhouse']?.environment ?? {};
+  const natsConfig = compose.services['nats-config'];
+  const seedDir = optionOf(natsConfig ?? {}, '--out-dir');
+  const agentHosts = (optionOf(natsConfig ?? {}, '--hosts') ?? '').split(',');
   for (const [name, service] of Object.entries(compose.services)) {
     const dependsOn = service.depends_on ?? [];
     // Array.isArray narrows a readonly array to any[]: say again what it holds.
@@ -71,11 +100,27 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
       if (!names.has(other)) problems.push(`${name}: depends on ${other}, which is not a service`);
     }
     if (!isBerth(service)) continue;
-    const command = commandOf(service);
+    const command = subcommandOf(service);
     const help = helpOf(command);
     if (!help.startsWith(`Usage: berth ${command.join(' ')} [options]`)) {
       problems.push(`${name}: "berth ${command.join(' ')}" is not a command of the CLI`);
       continue;
+    }
+    for (const option of commandOf(service).filter((word) => word.startsWith('--'))) {
+      if (!help.includes(`${option} `)) {
+        problems.push(`${name}: berth ${command.join(' ')} has no option ${option}`);
+      }
+    }
+    const role = roleOf(service);
+    const seed = service.environment?.['NATS_NKEY_FILE'];
+    if (role !== undefined && seed !== `${seedDir}/${role}.nk`) {
+      problems.push(`${name}: NATS_NKEY_FILE is not the seed nats-config writes for ${role}`);
+    }
+    if (role !== undefined && !(service.volumes ?? []).includes(`nats-config:${seedDir}:ro`)) {
+      problems.push(`${name}: does not mount the nats-config volume at ${seedDir}`);
+    }
+    if (role?.startsWith('agent-') === true && !agentHosts.includes(role.slice('agent-'.length))) {
+      problems.push(`${name}: nats-config's --hosts does not name ${role.slice('agent-'.length)}`);
     }
     for (const [variable, value] of Object.entries(service.environment ?? {})) {
       if (!KNOWN_ENV.has(variable)) {
@@ -126,7 +171,7 @@ describe('docker-compose.yml and the Dockerfile', () => {
     const commands = new Set([
       ...Object.values(compose.services)
         .filter(isBerth)
-        .map((service) => commandOf(service).join(' ')),
+        .map((service) => subcommandOf(service).join(' ')),
       'ingst',
     ]);
     await Promise.all(
@@ -147,32 +192,46 @@ describe('docker-compose.yml and the Dockerfile', () => {
         .replace('command: [ingest]', 'command: [ingst]')
         .replace('BERTH_ADVISOR_HOST: 0.0.0.0', 'BERTH_ADVISOR_HOSTNAME: 0.0.0.0')
         .replace('BERTH_DATA_DIR: /var/lib/berth', 'BERTH_METRICS_PORT: "9464"')
-        .replace('CLICKHOUSE_DATABASE: berth', 'CLICKHOUSE_DATABASE: other'),
+        .replace('CLICKHOUSE_DATABASE: berth', 'CLICKHOUSE_DATABASE: other')
+        .replace('- --nodes', '- --node')
+        .replace(
+          'NATS_NKEY_FILE: /nats-config/advisor.nk',
+          'NATS_NKEY_FILE: /nats-config/ingest.nk',
+        )
+        .replace('BERTH_HOST_ID: berth-agent-1', 'BERTH_HOST_ID: berth-agent-2'),
     );
     expect(composeProblems(broken, helpOf)).toEqual([
+      'nats-config: berth nats-config has no option --node',
       'ingest: "berth ingst" is not a command of the CLI',
+      'advisor: NATS_NKEY_FILE is not the seed nats-config writes for advisor',
       "advisor: CLICKHOUSE_DATABASE differs from the clickhouse service's CLICKHOUSE_DB",
       'advisor: BERTH_ADVISOR_HOSTNAME is not a setting of lib/config.ts',
+      'agent: NATS_NKEY_FILE is not the seed nats-config writes for agent-berth-agent-2',
+      "agent: nats-config's --hosts does not name berth-agent-2",
       'agent: berth agent start does not read BERTH_METRICS_PORT',
     ]);
   });
 
   it('has the fleet: 3 NATS nodes in one JetStream cluster, ClickHouse, 2 ingest, 2 advisors, 1 agent', () => {
     const { services } = compose;
-    const nats = Object.keys(services).filter((name) => name.startsWith('nats-'));
+    const nats = Object.keys(services).filter((name) => /^nats-\d+$/.test(name));
     expect(nats).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    // Each node runs the configuration nats-config writes for it, once that has run.
+    expect(optionOf(services['nats-config'] ?? {}, '--nodes')?.split(',')).toEqual(nats);
     for (const name of nats) {
-      const args = commandOf(services[name] ?? {});
-      const flag = (key: string): string | undefined => args[args.indexOf(key) + 1];
       expect(services[name]?.image).toMatch(/^nats:2\.\d+/);
-      expect(args).toContain('--jetstream');
-      expect(flag('--server_name')).toBe(name);
-      expect(flag('--cluster_name')).toBe('berth');
-      expect(flag('--cluster')).toBe('nats://0.0.0.0:6222');
-      expect(flag('--routes')?.split(',').sort()).toEqual(
-        nats.filter((other) => other !== name).map((other) => `nats://${other}:6222`),
-      );
+      expect(commandOf(services[name] ?? {})).toEqual([
+        '-c',
+        `/nats-config/nats-server-${name}.conf`,
+        '--http_port',
+        '8222',
+      ]);
+      expect(services[name]?.volumes).toEqual([`${name}:/data`, 'nats-config:/nats-config:ro']);
+      expect(services[name]?.depends_on).toEqual({
+        'nats-config': { condition: 'service_completed_successfully' },
+      });
     }
+    expect(optionOf(services['nats-config'] ?? {}, '--store-dir')).toBe('/data');
     expect(services['clickhouse']?.image).toMatch(/^clickhouse\/clickhouse-server:2[5-9]\.\d+$/);
     expect(services['ingest']?.deploy?.replicas).toBe(2);
     expect(services['advisor']?.deploy?.replicas).toBe(2);
@@ -182,7 +241,10 @@ describe('docker-compose.yml and the Dockerfile', () => {
     );
     expect(agents).toHaveLength(1);
     expect(agents[0]).toMatchObject({ privileged: true, cgroup: 'host', init: true });
-    expect(agents[0]?.volumes).toEqual(['agent-data:/var/lib/berth']);
+    expect(agents[0]?.volumes).toEqual([
+      'agent-data:/var/lib/berth',
+      'nats-config:/nats-config:ro',
+    ]);
   });
 
   it('documents in docs/deploy.md every variable it takes from the shell', () => {
@@ -216,12 +278,22 @@ describe('docker-compose.yml and the Dockerfile', () => {
       expect(install.split(/\s+/), pkg).toContain(pkg);
     }
     const berth = Object.entries(compose.services).filter(([, service]) => isBerth(service));
-    expect(berth.map(([name]) => name).sort()).toEqual(['advisor', 'agent', 'ingest']);
+    expect(berth.map(([name]) => name).sort()).toEqual([
+      'advisor',
+      'agent',
+      'ingest',
+      'nats-config',
+    ]);
     for (const [, service] of berth) expect(service.image).toBe('berth:local');
   });
 
-  it("the NATS nodes' flags make one JetStream cluster that holds a stream on all three", async () => {
-    const nodes = Object.keys(compose.services).filter((name) => name.startsWith('nats-'));
+  it("nats-config's configuration makes the nodes one JetStream cluster, and holds the agent to its host", async () => {
+    const services = compose.services;
+    const nodes = Object.keys(services).filter(
+      (name) => name.startsWith('nats-') && name !== 'nats-config',
+    );
+    const natsConfig = services['nats-config'] ?? {};
+    const seedDir = optionOf(natsConfig, '--out-dir') ?? '';
     const dir = await tempDir('nats-cluster');
     const ports = new Map<string, { client: number; cluster: number; http: number }>();
     for (const name of nodes) {
@@ -237,65 +309,60 @@ describe('docker-compose.yml and the Dockerfile', () => {
       return found;
     };
     const servers: ChildProcess[] = [];
+    const connections: NatsConnection[] = [];
     try {
+      // The nats-config service's command as it is, writing to a folder of the test.
+      const written = await runBerth(
+        commandOf(natsConfig).map((arg) => (arg === seedDir ? join(dir, 'config') : arg)),
+      );
+      expect(written.code, written.stderr).toBe(0);
       for (const name of nodes) {
-        // The compose command as it is, each address moved to loopback and a port of its own.
-        const args = commandOf(compose.services[name] ?? {}).map((arg) =>
-          arg
-            .replace(/^\/data$/, join(dir, name))
-            .replace('nats://0.0.0.0:6222', `nats://127.0.0.1:${port(name).cluster}`)
-            .replace(
-              /nats:\/\/(nats-\d):6222/g,
-              (_, other: string) => `nats://127.0.0.1:${port(other).cluster}`,
-            )
-            .replace(/^8222$/, String(port(name).http)),
+        // The node's configuration, each address moved to loopback and a port of its own.
+        const config = (await readFile(join(dir, 'config', `nats-server-${name}.conf`), 'utf8'))
+          .replace('listen: "0.0.0.0:4222"', `listen: "127.0.0.1:${port(name).client}"`)
+          .replace('listen: "0.0.0.0:6222"', `listen: "127.0.0.1:${port(name).cluster}"`)
+          .replace('store_dir: "/data"', `store_dir: "${join(dir, name)}"`)
+          .replace(
+            /nats-route:\/\/(nats-\d):6222/g,
+            (_, other: string) => `nats-route://127.0.0.1:${port(other).cluster}`,
+          );
+        const file = join(dir, `${name}.conf`);
+        await writeFile(file, config);
+        const args = commandOf(services[name] ?? {}).map((arg) =>
+          arg === `${seedDir}/nats-server-${name}.conf`
+            ? file
+            : arg === '8222'
+              ? String(port(name).http)
+              : arg,
         );
-        const server = spawn(
-          'nats-server',
-          [...args, '--addr', '127.0.0.1', '--port', String(port(name).client)],
-          {
-            stdio: 'ignore',
-          },
-        );
-        servers.push(server);
+        servers.push(spawn('nats-server', args, { stdio: 'ignore' }));
       }
-      const nc = await connect({
-        servers: nodes.map((name) => `nats://127.0.0.1:${port(name).client}`),
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 200,
-        waitOnFirstConnect: true,
-      });
-      try {
-        let replicas = 0;
-        await waitFor(
-          'a stream with 3 replicas',
-          async () => {
-            // Until the three have elected a JetStream leader, its API does not answer.
-            try {
-              const jsm = await jetstreamManager(nc, { timeout: 2000 });
-              const info = await jsm.streams.add({
-                name: 'FLEET',
-                subjects: ['fleet.>'],
-                num_replicas: 3,
-              });
-              replicas = 1 + (info.cluster?.replicas?.length ?? 0);
-              return true;
-            } catch {
-              return false;
-            }
-          },
-          30_000,
-          500,
-        );
-        expect(replicas).toBe(3);
-      } finally {
-        await nc.close();
-      }
+      const url = nodes.map((name) => `nats://127.0.0.1:${port(name).client}`).join(',');
+      const signIn = async (role: string, name: string): Promise<NatsConnection> => {
+        const nc = await connectNats({ url, name, nkeyFile: join(dir, 'config', `${role}.nk`) });
+        connections.push(nc);
+        return nc;
+      };
+      const admin = await signIn('admin', 'deploy-test');
+      await ensureClusterStreams(admin, { replicas: 3 }, 30_000);
+      const info = await (
+        await jetstreamManager(admin, { timeout: 5000 })
+      ).streams.info(RESULTS_STREAM);
+      expect(1 + (info.cluster?.replicas?.length ?? 0)).toBe(3);
+
+      const hostId = String(services['agent']?.environment?.['BERTH_HOST_ID']);
+      const agent = await signIn(`agent-${hostId}`, `berth-agent-${hostId}`);
+      const js = jetstream(agent, { timeout: 5000 });
+      await js.publish(resultsSubject(hostId), 'own', { msgID: 'own' });
+      await expect(
+        js.publish(resultsSubject('another-host'), 'forged', { msgID: 'forged' }),
+      ).rejects.toThrow(`Permissions Violation for Publish to "${resultsSubject('another-host')}"`);
     } finally {
+      await Promise.all(connections.map((nc) => nc.close()));
       const running = servers.filter((server) => server.exitCode === null);
       for (const server of running) server.kill('SIGTERM');
       await Promise.all(running.map((server) => once(server, 'exit')));
       await removeDir(dir);
     }
-  });
+  }, 90_000);
 });
