@@ -9,7 +9,13 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { DLQ_SUBJECT, INVENTORY_SUBJECTS, RESULTS_SUBJECTS } from '../../contracts/index.ts';
+import {
+  BerthError,
+  DLQ_SUBJECT,
+  INVENTORY_SUBJECTS,
+  RESULTS_SUBJECTS,
+} from '../../contracts/index.ts';
+import { settingLabel } from '../config.ts';
 
 export const RESULTS_STREAM = 'BERTH_RESULTS';
 export const DLQ_STREAM = 'BERTH_DLQ';
@@ -46,6 +52,8 @@ export interface ResultStreamOptions {
 
 /** JetStream's error code for a stream name already in use with other settings. */
 const STREAM_NAME_IN_USE = 10058;
+/** JetStream's error code for replicas asked of a server that is not in a cluster. */
+const REPLICAS_NOT_CLUSTERED = 10074;
 
 /**
  * Creates the stream, or updates it when it differs from the settings: a stream already as
@@ -93,8 +101,20 @@ export async function ensureStreams(
     discard: DiscardPolicy.Old,
     num_replicas: options.replicas ?? 1,
   };
-  const ensure = (settings: StreamSettings): Promise<void> =>
-    ensureStream(jsm, settings, options.replicas === undefined);
+  const ensure = async (settings: StreamSettings): Promise<void> => {
+    try {
+      await ensureStream(jsm, settings, options.replicas === undefined);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === REPLICAS_NOT_CLUSTERED) {
+        throw new BerthError(
+          'BERTH_ERR_CONFIG',
+          `${settingLabel('streamReplicas')} asks for ${String(options.replicas)} copies of each stream, but the NATS server is not in a cluster (${error.message})`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  };
   await ensure({
     ...common,
     name: RESULTS_STREAM,

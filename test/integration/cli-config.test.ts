@@ -52,6 +52,18 @@ describe('bad configuration gives one clear message and a non-zero exit', () => 
     expect(run.stderr).not.toContain('s3cret');
   });
 
+  it('stream replicas asked of a NATS server not in a cluster name the setting, exit code 2', async () => {
+    const run = await runBerth(['ingest', '--stream-replicas', '3'], {
+      ...base(),
+      NATS_URL: nats.url,
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /--stream-replicas \/ BERTH_STREAM_REPLICAS asks for 3 copies of each stream, but the NATS server is not in a cluster/,
+    );
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('out-of-range and malformed values are all listed at once, exit code 2', async () => {
     const run = await runBerth(['ingest', '--metrics-port', '99999', '--batch-size', 'many'], {
       ...base(),
