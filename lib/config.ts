@@ -234,6 +234,32 @@ export const SETTINGS = {
     parse: optionalText,
     secret: true,
   },
+  advisorTlsCert: {
+    env: 'BERTH_ADVISOR_TLS_CERT',
+    flag: '--tls-cert <file>',
+    description:
+      'PEM certificate (with its chain) the advisor serves HTTPS and WSS with; needs --tls-key',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none: plain HTTP',
+    parse: (raw: string) => resolve(raw),
+  },
+  advisorTlsKey: {
+    env: 'BERTH_ADVISOR_TLS_KEY',
+    flag: '--tls-key <file>',
+    description: 'PEM private key of --tls-cert',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none',
+    parse: (raw: string) => resolve(raw),
+  },
+  advisorTlsClientCa: {
+    env: 'BERTH_ADVISOR_TLS_CLIENT_CA',
+    flag: '--tls-client-ca <file>',
+    description:
+      'PEM CA certificate(s): every client must present a certificate one of them signed (mutual TLS), and then no token is needed off loopback',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none: clients present no certificate',
+    parse: (raw: string) => resolve(raw),
+  },
   hostId: {
     env: 'BERTH_HOST_ID',
     flag: '--host-id <id>',

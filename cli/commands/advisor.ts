@@ -9,6 +9,9 @@ export const ADVISOR_SETTINGS = [
   'advisorHost',
   'advisorPort',
   'advisorToken',
+  'advisorTlsCert',
+  'advisorTlsKey',
+  'advisorTlsClientCa',
   'logLevel',
 ] as const satisfies readonly SettingName[];
 

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { AdviceV1, type Advice, type AdviceQuestion } from '../../contracts/advice.ts';
 import { describeError } from '../../contracts/index.ts';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -12,9 +13,10 @@ import { advise } from './engine/engine.ts';
 import type { HostInfo } from './engine/types.ts';
 import { loadEvidence } from './evidence-query.ts';
 import { watchFleet } from './fleet.ts';
+import { postJsonTls, type JsonResponse } from './tls.ts';
 
 export type AdviseConfig = StoreConfig &
-  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken'>;
+  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken' | 'advisorTlsCert'>;
 
 export interface AdviseOutcome {
   readonly advice: Advice;
@@ -26,12 +28,36 @@ export interface AdviseOutcome {
 
 const adviceCheck = TypeCompiler.Compile(AdviceV1);
 
-/** The advisor's address as a client reaches it (a wildcard bind is reached on loopback). */
-export function advisorUrl(config: Config<'advisorHost' | 'advisorPort'>): string {
+/**
+ * The advisor's address as a client reaches it (a wildcard bind is reached on loopback), over
+ * HTTPS when it has a certificate.
+ */
+export function advisorUrl(
+  config: Config<'advisorHost' | 'advisorPort' | 'advisorTlsCert'>,
+): string {
   const host = ['0.0.0.0', '::', ''].includes(config.advisorHost)
     ? '127.0.0.1'
     : config.advisorHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.advisorPort}`;
+  const scheme = config.advisorTlsCert === undefined ? 'http' : 'https';
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.advisorPort}`;
+}
+
+/** POSTs the question to the advisor: over HTTPS trusting its certificate, else over HTTP. */
+async function post(config: AdviseConfig, body: string): Promise<JsonResponse> {
+  const url = `${advisorUrl(config)}/v1/advice`;
+  const headers =
+    config.advisorToken === undefined ? {} : { authorization: `Bearer ${config.advisorToken}` };
+  if (config.advisorTlsCert !== undefined) {
+    const cert = await readFile(config.advisorTlsCert);
+    return postJsonTls(url, headers, body, cert, 5_000);
+  }
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: response.status, text: await response.text() };
 }
 
 /** Asks a running advisor; undefined when none answers at that address. */
@@ -39,24 +65,19 @@ async function askRunning(
   config: AdviseConfig,
   question: AdviceQuestion,
 ): Promise<Advice | undefined> {
-  let response: Response;
+  let response: JsonResponse;
   try {
-    response = await fetch(`${advisorUrl(config)}/v1/advice`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(config.advisorToken === undefined
-          ? {}
-          : { authorization: `Bearer ${config.advisorToken}` }),
-      },
-      body: JSON.stringify(question),
-      signal: AbortSignal.timeout(5_000),
-    });
+    response = await post(config, JSON.stringify(question));
   } catch {
     return undefined;
   }
-  const body: unknown = await response.json().catch(() => undefined);
-  if (!response.ok) {
+  let body: unknown;
+  try {
+    body = JSON.parse(response.text);
+  } catch {
+    body = undefined;
+  }
+  if (response.status < 200 || response.status > 299) {
     const message = (body as { error?: { message?: string; field?: string } } | undefined)?.error;
     throw new Error(
       `the advisor at ${advisorUrl(config)} answered ${response.status}: ${message?.field ?? ''} ${message?.message ?? ''}`.trim(),

@@ -9,11 +9,15 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Refuses a server that others can reach and that has no token to ask them for. */
-export function assertTokenPolicy(host: string, token: string | undefined): void {
-  if (!isLoopback(host) && (token === undefined || token === '')) {
+export function assertTokenPolicy(
+  host: string,
+  token: string | undefined,
+  clientCertificates = false,
+): void {
+  if (!isLoopback(host) && (token === undefined || token === '') && !clientCertificates) {
     throw new BerthError(
       'BERTH_ERR_CONFIG',
-      `the advisor listens on ${host}, which is not a loopback address, and has no token: set a token, or listen on 127.0.0.1`,
+      `the advisor listens on ${host}, which is not a loopback address, and has no token: set a token, ask clients for certificates (--tls-client-ca), or listen on 127.0.0.1`,
     );
   }
 }

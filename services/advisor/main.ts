@@ -12,12 +12,14 @@ import { openAuditLog } from './audit-log.ts';
 import { openEvidenceCache } from './evidence-cache.ts';
 import { watchFleet } from './fleet.ts';
 import { createAdvisorServer } from './server.ts';
+import { loadAdvisorTls, type TlsConfig } from './tls.ts';
 
 export type AdvisorConfig = StoreConfig &
+  TlsConfig &
   Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken'>;
 
 export interface AdvisorService {
-  /** http://host:port of the API, the WebSocket and the dashboard. */
+  /** http(s)://host:port of the API, the WebSocket and the dashboard. */
   readonly url: string;
   /** Stops the server, the subscriptions and writes the audit log's last answers. */
   stop(): Promise<void>;
@@ -39,6 +41,8 @@ export async function startAdvisorService(
     await shutDown([...steps].reverse(), logger);
   };
   try {
+    // Read first: a missing certificate stops the start before anything else is opened.
+    const tls = await loadAdvisorTls(config);
     await ensureStreams(await jetstreamManager(nc));
     const evidence = await openEvidenceCache(store, nc, logger);
     steps.push({ name: 'evidence', run: () => evidence.stop() });
@@ -56,6 +60,7 @@ export async function startAdvisorService(
       host: config.advisorHost,
       port: config.advisorPort,
       ...(config.advisorToken === undefined ? {} : { token: config.advisorToken }),
+      ...(tls === undefined ? {} : { tls }),
       health: () => {
         const problems: string[] = [];
         if (nc.isClosed()) problems.push('the NATS connection is closed');

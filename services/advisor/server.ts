@@ -12,6 +12,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import type { Advisor } from './advisor.ts';
 import { assertTokenPolicy, carriesToken } from './auth.ts';
+import type { AdvisorTls } from './tls.ts';
 import { DASHBOARD_ROUTES, serveDashboard } from './dashboard.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
@@ -66,8 +67,10 @@ export interface AdvisorServerDeps {
   readonly logger: Logger;
   readonly host: string;
   readonly port: number;
-  /** Required when `host` is not a loopback address. */
+  /** Required when `host` is not a loopback address, unless clients present certificates. */
   readonly token?: string;
+  /** HTTPS and WSS instead of HTTP and WS; with `clientCa`, mutual TLS. */
+  readonly tls?: AdvisorTls;
   readonly health: () => { healthy: boolean; problems: readonly string[] };
   readonly socketLimits?: Partial<SocketLimits>;
 }
@@ -75,7 +78,7 @@ export interface AdvisorServerDeps {
 export interface AdvisorServer {
   readonly app: FastifyInstance;
   readonly metrics: AdvisorMetrics;
-  /** http://host:port, with the port the server got. */
+  /** http://host:port (https:// with TLS), with the port the server got. */
   address(): string;
   /** Stops accepting, closes WebSockets with "going away", drops every watch. */
   close(): Promise<void>;
@@ -127,7 +130,7 @@ function bodyProblem(error: FastifyError): { status: number; code: ErrorCode; me
  * never logs the token or the query string that may carry it.
  */
 export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<AdvisorServer> {
-  assertTokenPolicy(deps.host, deps.token);
+  assertTokenPolicy(deps.host, deps.token, deps.tls?.clientCa !== undefined);
   const { advisor, evidence, fleet } = deps;
   const token = deps.token === '' ? undefined : deps.token;
   const logger = deps.logger.child(
@@ -143,7 +146,20 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
     limits: { ...DEFAULT_SOCKET_LIMITS, ...deps.socketLimits },
   });
 
+  const { tls } = deps;
   const app = Fastify({
+    // Mutual TLS: a client without a certificate one of the CAs signed is refused in the
+    // handshake, before any route runs.
+    https:
+      tls === undefined
+        ? null
+        : {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa === undefined
+              ? {}
+              : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
@@ -346,7 +362,7 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
   return {
     app: app as unknown as FastifyInstance,
     metrics,
-    address: () => `http://${shownHost}:${port}`,
+    address: () => `${tls === undefined ? 'http' : 'https'}://${shownHost}:${port}`,
     close: () => app.close(),
   };
 }

@@ -121,7 +121,19 @@ describe('a fleet on the nats-server configuration berth nats-config writes', ()
       advisorNc,
       testStore.store,
       {
-        ...loadConfig(['dataDir', 'clickhouseUrl', 'clickhouseUser', 'clickhousePassword'], {}, {}),
+        ...loadConfig(
+          [
+            'dataDir',
+            'clickhouseUrl',
+            'clickhouseUser',
+            'clickhousePassword',
+            'advisorTlsCert',
+            'advisorTlsKey',
+            'advisorTlsClientCa',
+          ],
+          {},
+          {},
+        ),
         clickhouseDatabase: 'berth',
         natsUrl: nats.url,
         advisorHost: '127.0.0.1',
