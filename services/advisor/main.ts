@@ -41,7 +41,7 @@ export async function startAdvisorService(
     await shutDown([...steps].reverse(), logger);
   };
   try {
-    // Read first: a missing certificate stops the start before anything else is opened.
+    // Read first: a missing certificate stops the service before it opens anything.
     const tls = await loadAdvisorTls(config);
     await ensureStreams(await jetstreamManager(nc));
     const evidence = await openEvidenceCache(store, nc, logger);
