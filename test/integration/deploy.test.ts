@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -15,6 +15,7 @@ import { RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import { ensureClusterStreams } from '../../lib/servers/nats-cluster.ts';
 import { runBerth } from '../helpers/cli.ts';
 import { removeDir, tempDir } from '../helpers/servers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const read = (path: string): string =>
   readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -148,6 +149,20 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
     }
   }
   return problems;
+}
+
+/** Whether something accepts connections on a loopback port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
 }
 
 /** A port free on loopback now. */
@@ -336,6 +351,10 @@ describe('docker-compose.yml and the Dockerfile', () => {
               : arg,
         );
         servers.push(spawn('nats-server', args, { stdio: 'ignore' }));
+      }
+      // Berth's clients fail at once when nothing listens: wait for every node to.
+      for (const name of nodes) {
+        await waitFor(`${name} to listen`, () => listening(port(name).client), 30_000, 100);
       }
       const url = nodes.map((name) => `nats://127.0.0.1:${port(name).client}`).join(',');
       const signIn = async (role: string, name: string): Promise<NatsConnection> => {
