@@ -229,7 +229,7 @@ export const SETTINGS = {
     env: 'BERTH_ADVISOR_TOKEN',
     flag: '--token <token>',
     description:
-      'bearer token the advisor requires (needed when it listens on anything but loopback; prefer the variable)',
+      'bearer token the advisor requires (needed when it listens on anything but loopback, unless --tls-client-ca is set; prefer the variable)',
     defaultValue: undefined as string | undefined,
     parse: optionalText,
     secret: true,
