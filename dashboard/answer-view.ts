@@ -1,7 +1,7 @@
 import type { Advice, AdviceOption, Evidence } from '../contracts/advice.ts';
 import { hostCountOf } from '../contracts/evidence-hosts.ts';
 import { scorePartsChart } from './charts.ts';
-import { el } from './dom.ts';
+import { dataTable, el, scrolling } from './dom.ts';
 import { formatAge, formatNumber, formatPercent, formatTime, optionName } from './format.ts';
 
 function evidenceFreshness(evidence: Evidence, now: number): string {
@@ -33,32 +33,11 @@ function evidenceTable(evidence: readonly Evidence[], now: number): HTMLElement 
       el('td', { class: 'note', text: item.note ?? '' }),
     ),
   );
-  return el(
-    'div',
-    { class: 'table-scroll' },
-    el(
-      'table',
+  return scrolling(
+    dataTable(
       { class: 'evidence', 'data-testid': 'evidence' },
-      el('caption', { text: 'Evidence' }),
-      el(
-        'thead',
-        {},
-        el(
-          'tr',
-          {},
-          ...[
-            'source',
-            'option',
-            'figure',
-            'value',
-            'used as',
-            'samples',
-            'freshness',
-            'hosts',
-            'note',
-          ].map((name) => el('th', { scope: 'col', text: name })),
-        ),
-      ),
+      'Evidence',
+      ['source', 'option', 'figure', 'value', 'used as', 'samples', 'freshness', 'hosts', 'note'],
       el('tbody', {}, ...rows),
     ),
   );
@@ -66,21 +45,10 @@ function evidenceTable(evidence: readonly Evidence[], now: number): HTMLElement 
 
 function optionItem(option: AdviceOption, rank: number, now: number): HTMLElement {
   const name = optionName(option.placement, option.runtime);
-  const parts = el(
-    'table',
+  const parts = dataTable(
     { class: 'parts', 'data-testid': 'score-parts' },
-    el('caption', { text: 'Score parts' }),
-    el(
-      'thead',
-      {},
-      el(
-        'tr',
-        {},
-        ...['part', 'weight', 'value', 'points', 'why'].map((text) =>
-          el('th', { scope: 'col', text }),
-        ),
-      ),
-    ),
+    'Score parts',
+    ['part', 'weight', 'value', 'points', 'why'],
     el(
       'tbody',
       {},
@@ -118,7 +86,7 @@ function optionItem(option: AdviceOption, rank: number, now: number): HTMLElemen
       }),
     ),
     scorePartsChart(option.parts, name),
-    el('div', { class: 'table-scroll' }, parts),
+    scrolling(parts),
     option.reasons.length > 0 &&
       el(
         'ul',
@@ -236,24 +204,11 @@ export function answerView(advice: Advice): HTMLElement {
       ...advice.whatWouldChange.map((line) => el('li', { text: line })),
     ),
     advice.hosts.length > 0 &&
-      el(
-        'div',
-        { class: 'table-scroll' },
-        el(
-          'table',
+      scrolling(
+        dataTable(
           { class: 'fits', 'data-testid': 'host-fits' },
-          el('caption', { text: 'Hosts that fit the first option' }),
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              ...['host', 'option', 'instances', 'enough', 'why'].map((text) =>
-                el('th', { scope: 'col', text }),
-              ),
-            ),
-          ),
+          'Hosts that fit the first option',
+          ['host', 'option', 'instances', 'enough', 'why'],
           el(
             'tbody',
             {},

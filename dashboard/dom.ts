@@ -56,3 +56,26 @@ export function setOptions(
     ...options.map(([value, text]) => el('option', { value, text, selected: value === selected })),
   );
 }
+
+/**
+ * A table with its caption and a header row naming the columns over `body`: every table of
+ * the page has this shape, so screen readers get the same caption and column headers on each.
+ */
+export function dataTable(
+  attributes: Attributes,
+  caption: string | readonly Child[],
+  columns: readonly string[],
+  body: HTMLTableSectionElement,
+): HTMLTableElement {
+  return el(
+    'table',
+    attributes,
+    el('caption', {}, ...(typeof caption === 'string' ? [caption] : caption)),
+    el('thead', {}, el('tr', {}, ...columns.map((text) => el('th', { scope: 'col', text })))),
+    body,
+  );
+}
+
+/** A box that scrolls sideways when what it holds (a wide table) is wider than the window. */
+export const scrolling = (child: Node): HTMLDivElement =>
+  el('div', { class: 'table-scroll' }, child);

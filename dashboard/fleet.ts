@@ -2,7 +2,7 @@ import type { RequestedRun } from '../contracts/advisor-api.ts';
 import type { HostView } from '../contracts/advisor-frames.ts';
 import type { JobProgress } from '../contracts/job.ts';
 import { ApiError, getJson, postJson } from './api.ts';
-import { el } from './dom.ts';
+import { dataTable, el, scrolling } from './dom.ts';
 import { formatAge, formatBytes, optionName } from './format.ts';
 import type { AdvisorSocket } from './socket.ts';
 
@@ -76,24 +76,11 @@ export function createFleetView(
   const runs = new Map<string, RequestedRun | string>();
   const body = el('tbody', { id: 'fleet-hosts-body' });
   const empty = el('p', { 'data-testid': 'fleet-empty', text: 'No host has reported yet.' });
-  const table = el(
-    'div',
-    { class: 'table-scroll' },
-    el(
-      'table',
+  const table = scrolling(
+    dataTable(
       { id: 'fleet-hosts', 'data-testid': 'fleet-hosts', class: 'fleet' },
-      el('caption', { text: 'Hosts' }),
-      el(
-        'thead',
-        {},
-        el(
-          'tr',
-          {},
-          ...['host', 'inventory', 'heartbeat', 'runs', 'platforms', 'run now'].map((text) =>
-            el('th', { scope: 'col', text }),
-          ),
-        ),
-      ),
+      'Hosts',
+      ['host', 'inventory', 'heartbeat', 'runs', 'platforms', 'run now'],
       body,
     ),
   );

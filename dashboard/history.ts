@@ -2,7 +2,7 @@ import type { Advice } from '../contracts/advice.ts';
 import type { AdviceList, AdviceSummary } from '../contracts/advisor-api.ts';
 import { getJson, withQuery } from './api.ts';
 import { answerView } from './answer-view.ts';
-import { el } from './dom.ts';
+import { dataTable, el, scrolling } from './dom.ts';
 import { formatPercent, formatTime } from './format.ts';
 
 const PAGE = 25;
@@ -39,24 +39,11 @@ export function createHistoryView(panel: HTMLElement): { refresh(): Promise<void
   panel.append(
     el('h2', { text: 'History' }),
     reload,
-    el(
-      'div',
-      { class: 'table-scroll' },
-      el(
-        'table',
+    scrolling(
+      dataTable(
         { id: 'history', 'data-testid': 'history' },
-        el('caption', { text: 'Past answers, newest first' }),
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            ...['answered', 'workload', 'first option', 'confidence', ''].map((text) =>
-              el('th', { scope: 'col', text }),
-            ),
-          ),
-        ),
+        'Past answers, newest first',
+        ['answered', 'workload', 'first option', 'confidence', ''],
         body,
       ),
     ),

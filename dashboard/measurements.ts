@@ -2,7 +2,7 @@ import type { PublishedFigures, ResultValues, ValueSeries } from '../contracts/a
 import { SENSITIVITY_WORKLOADS } from '../services/advisor/engine/evidence.ts';
 import { getJson, withQuery } from './api.ts';
 import { distributionChart, type Distribution } from './charts.ts';
-import { el, labelledSelect, setOptions } from './dom.ts';
+import { dataTable, el, labelledSelect, scrolling, setOptions } from './dom.ts';
 import { formatNumber, optionName } from './format.ts';
 
 /** An evidence aggregate as GET /v1/results gives it (the fields the page reads). */
@@ -215,24 +215,11 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
           })
         : distributionChart(groups, `${spec.title} (${spec.unit})`, `chart-${spec.id}`),
       groups.length > 0 &&
-        el(
-          'div',
-          { class: 'table-scroll' },
-          el(
-            'table',
+        scrolling(
+          dataTable(
             { 'data-testid': `summary-${spec.id}` },
-            el('caption', { text: 'This fleet, every result' }),
-            el(
-              'thead',
-              {},
-              el(
-                'tr',
-                {},
-                ...['option', 'results', 'min', 'p50', 'mean', 'p95', 'max'].map((text) =>
-                  el('th', { scope: 'col', text }),
-                ),
-              ),
-            ),
+            'This fleet, every result',
+            ['option', 'results', 'min', 'p50', 'mean', 'p95', 'max'],
             el(
               'tbody',
               {},
@@ -261,29 +248,14 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
           ),
         ),
       figures.length > 0 &&
-        el(
-          'div',
-          { class: 'table-scroll' },
-          el(
-            'table',
+        scrolling(
+          dataTable(
             { class: 'published', 'data-testid': `published-${spec.id}` },
-            el(
-              'caption',
-              {},
+            [
               el('span', { class: 'badge published', text: 'published' }),
               ' figures, from the project’s copy of the sources',
-            ),
-            el(
-              'thead',
-              {},
-              el(
-                'tr',
-                {},
-                ...['option', 'value', 'claim', 'source'].map((text) =>
-                  el('th', { scope: 'col', text }),
-                ),
-              ),
-            ),
+            ],
+            ['option', 'value', 'claim', 'source'],
             el(
               'tbody',
               {},
