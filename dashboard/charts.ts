@@ -23,6 +23,12 @@ function mount(holder: HTMLElement, height: number, make: (width: number) => uPl
   });
 }
 
+/** An x axis of named columns at 0, 1, 2 …, each labelled with its name. */
+const columnAxis = (names: readonly string[]): uPlot.Axis => ({
+  splits: () => names.map((_, index) => index),
+  values: (_chart, splits) => splits.map((split) => names[split] ?? ''),
+});
+
 /**
  * An option's score parts as bars: the points each part adds to the score (of its weight ×
  * 100 at most). The chart is an image to screen readers, labelled with the same figures.
@@ -59,13 +65,7 @@ export function scorePartsChart(parts: readonly ScorePart[], option: string): HT
           legend: { show: false },
           cursor: { show: false },
           scales: { x: { time: false, range: [-0.5, parts.length - 0.5] }, y: { range: [0, 25] } },
-          axes: [
-            {
-              splits: () => names.map((_, index) => index),
-              values: (_chart, splits) => splits.map((split) => names[split] ?? ''),
-            },
-            { size: 36 },
-          ],
+          axes: [columnAxis(names), { size: 36 }],
           series: [
             {},
             {
@@ -139,14 +139,7 @@ export function distributionChart(
           legend: { show: false },
           cursor: { drag: { x: false, y: false } },
           scales: { x: { time: false, range: [-0.5, Math.max(groups.length, 1) - 0.5] } },
-          axes: [
-            {
-              splits: () => labels.map((_, index) => index),
-              values: (_chart, splits) => splits.map((split) => labels[split] ?? ''),
-              size: 48,
-            },
-            { size: 56 },
-          ],
+          axes: [{ ...columnAxis(labels), size: 48 }, { size: 56 }],
           series: [
             {},
             ...groups.map((group, column) => ({
