@@ -40,15 +40,20 @@ export const AdviceListV1 = Type.Object(
   { additionalProperties: false, $id: 'AdviceListV1' },
 );
 
+/** What names one series of measurements: the host, the option, the workload and the metric. */
+export const SERIES_KEY = {
+  hostId: Type.String(),
+  platform: Type.String(),
+  runtime: Type.String(),
+  accel: Type.String(),
+  workload: Type.String(),
+  metric: Type.String(),
+  unit: Type.String(),
+};
+
 export const ValueSeriesV1 = Type.Object(
   {
-    hostId: Type.String(),
-    platform: Type.String(),
-    runtime: Type.String(),
-    accel: Type.String(),
-    workload: Type.String(),
-    metric: Type.String(),
-    unit: Type.String(),
+    ...SERIES_KEY,
     values: Type.Array(
       Type.Object(
         {

@@ -5,6 +5,7 @@ import {
   PublishedFiguresV1,
   RequestedRunV1,
   ResultValuesV1,
+  SERIES_KEY,
 } from '../../contracts/advisor-api.ts';
 import { ClientFrame, HostView, ServerFrame } from '../../contracts/advisor-frames.ts';
 import { SAFE_TOKEN_PATTERN } from '../../contracts/ids.ts';
@@ -29,13 +30,7 @@ export const ApiErrorBody = Type.Object(
 export type ApiErrorBody = Static<typeof ApiErrorBody>;
 
 const ResultView = Type.Object({
-  hostId: Type.String(),
-  platform: Type.String(),
-  runtime: Type.String(),
-  accel: Type.String(),
-  workload: Type.String(),
-  metric: Type.String(),
-  unit: Type.String(),
+  ...SERIES_KEY,
   results: Type.Integer(),
   samples: Type.Integer(),
   mean: Type.Number(),
