@@ -8,6 +8,8 @@ import type { AdviceQuestion, SensitivityName } from '../contracts/advice.ts';
 import { hostInventoryCodec, inventorySubject } from '../contracts/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { AskedResult, AskRequest } from './advisor-clients.ts';
+import { ADVISOR_SETTINGS } from '../cli/commands/advisor.ts';
+import { loadConfig } from '../lib/config.ts';
 import { ensureStreams } from '../lib/nats/streams.ts';
 import { startClickHouseServer } from '../lib/servers/clickhouse-server.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
@@ -193,18 +195,11 @@ async function benchBackend(
       nc,
       store,
       {
+        ...loadConfig(ADVISOR_SETTINGS, {}, {}),
         dataDir: dir,
         natsUrl: nats.url,
         clickhouseUrl: clickhouse?.url,
-        clickhouseUser: undefined,
-        clickhousePassword: undefined,
-        advisorTlsCert: undefined,
-        advisorTlsKey: undefined,
-        advisorTlsClientCa: undefined,
-        clickhouseDatabase: 'berth',
-        advisorHost: '127.0.0.1',
         advisorPort: 0,
-        advisorToken: undefined,
       },
       silentLogger,
     );

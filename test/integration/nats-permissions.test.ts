@@ -24,6 +24,7 @@ import { DLQ_STREAM, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import { startAdvisorService, type AdvisorService } from '../../services/advisor/main.ts';
 import { startIngestService, type IngestService } from '../../services/ingest/main.ts';
+import { ADVISOR_SETTINGS } from '../../cli/commands/advisor.ts';
 import { INGEST_SETTINGS } from '../../cli/commands/ingest.ts';
 import { inventoryOf } from '../helpers/advisor.ts';
 import { startFleetNats, type FleetNats } from '../helpers/nats-fleet.ts';
@@ -121,22 +122,8 @@ describe('a fleet on the nats-server configuration berth nats-config writes', ()
       advisorNc,
       testStore.store,
       {
-        ...loadConfig(
-          [
-            'dataDir',
-            'clickhouseUrl',
-            'clickhouseUser',
-            'clickhousePassword',
-            'advisorTlsCert',
-            'advisorTlsKey',
-            'advisorTlsClientCa',
-          ],
-          {},
-          {},
-        ),
-        clickhouseDatabase: 'berth',
+        ...loadConfig(ADVISOR_SETTINGS, {}, {}),
         natsUrl: nats.url,
-        advisorHost: '127.0.0.1',
         advisorPort: 0,
         advisorToken: TOKEN,
       },
