@@ -4,11 +4,12 @@
 FROM node:20-bookworm-slim
 
 # What the agent's platforms need: the Debian packages of scripts/setup.sh but the two
-# servers, which run in containers of their own. The package lists stay: the agent builds its
-# guest image with `apt-get download linux-image-amd64` on first use.
+# servers, which run in containers of their own, and openssl, with which the nats-config
+# service makes the fleet's certificates. The package lists stay: the agent builds its guest
+# image with `apt-get download linux-image-amd64` on first use.
 RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    ca-certificates runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients \
+    ca-certificates openssl runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients \
   && rm -rf /var/cache/apt/archives/*.deb
 
 WORKDIR /opt/berth

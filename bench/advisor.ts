@@ -11,14 +11,18 @@ import type { AskedResult, AskRequest } from './advisor-clients.ts';
 import { ADVISOR_SETTINGS } from '../cli/commands/advisor.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ensureStreams } from '../lib/nats/streams.ts';
-import { startClickHouseServer } from '../lib/servers/clickhouse-server.ts';
+import { startClickHouseServer } from '../support/clickhouse-server.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
 import { openChdbStore } from '../lib/storage/chdb-store.ts';
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { migrate } from '../lib/storage/migrations.ts';
-import { countStoredResults, resultTsv, RESULT_COLUMNS } from '../lib/storage/results.ts';
+import {
+  countStoredResults,
+  loadSeriesSummaries,
+  resultTsv,
+  RESULT_COLUMNS,
+} from '../lib/storage/results.ts';
 import type { Store } from '../lib/storage/store.ts';
-import { loadEvidence } from '../services/advisor/evidence-query.ts';
 import { startAdvisorService } from '../services/advisor/main.ts';
 import {
   CONTAINER,
@@ -26,9 +30,9 @@ import {
   PROCESS,
   PROCESS_THROUGHPUT,
   VM_TCG,
-} from '../test/helpers/advice-fixtures.ts';
-import { inventoryOf, platformResults } from '../test/helpers/advisor.ts';
-import { removeDir, tempDir } from '../test/helpers/servers.ts';
+} from '../support/advice-fixtures.ts';
+import { inventoryOf, platformResults } from '../support/advisor.ts';
+import { removeDir, tempDir } from '../support/servers.ts';
 
 export interface AdvisorBenchOptions {
   readonly rows: number;
@@ -186,7 +190,7 @@ async function benchBackend(
     let aggregates = 0;
     for (let round = 0; round < 5; round += 1) {
       const started = performance.now();
-      aggregates = (await loadEvidence(store)).length;
+      aggregates = (await loadSeriesSummaries(store)).length;
       alone.push(performance.now() - started);
     }
     alone.sort((a, b) => a - b);

@@ -19,10 +19,10 @@ import { startAdvisorService } from '../services/advisor/main.ts';
 import { startIngestService } from '../services/ingest/main.ts';
 import { INGEST_SETTINGS } from '../cli/commands/ingest.ts';
 import { ADVISOR_SETTINGS } from '../cli/commands/advisor.ts';
-import { CONTAINER, PROCESS } from '../test/helpers/advice-fixtures.ts';
-import { inventoryOf, platformResults } from '../test/helpers/advisor.ts';
-import { launchBrowser } from '../test/helpers/browser.ts';
-import { removeDir, tempDir } from '../test/helpers/servers.ts';
+import { CONTAINER, PROCESS } from '../support/advice-fixtures.ts';
+import { inventoryOf, platformResults } from '../support/advisor.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { removeDir, tempDir } from '../support/servers.ts';
 
 /**
  * `npm run bench -- live`: how long a result takes from being published to showing in an open

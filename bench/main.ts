@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchAdvisor } from './advisor.ts';
-import { benchDrivers } from './drivers.ts';
+import { benchDrivers } from './drivers/bench-drivers.ts';
+import { benchFidelity } from './fidelity/bench-fidelity.ts';
+import { COUNTS } from './fidelity/options.ts';
 import { benchIngest } from './ingest.ts';
 import { benchUp } from './up.ts';
 import { benchLive } from './live.ts';
@@ -116,6 +118,100 @@ program
           .filter((name) => name !== ''),
         spreadRuns: wholeNumber('--spread-runs', options.spreadRuns, 2, 100),
         timeCapMs: wholeNumber('--time-cap-ms', options.timeCapMs, 250, 600_000),
+        dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
+      });
+    },
+  );
+
+program
+  .command('fidelity')
+  .description(
+    "whether the measurement can be believed here: the process platform against itself (share of faster/slower verdicts, goal <= 5%), the canary at 25/50/75% CPU quota (how often its interval covers the quota, goal >= 90%), cpu-sha256's spread on process over suites (goal <= 2%), and a quick suite's wall time in rounds against a single pass. About 30 minutes",
+  )
+  .option(
+    '--quick',
+    'a smoke run in a few minutes: a shortened suite (250 ms time cap, 2 to 3 rounds) and the smallest counts; flags given still count',
+  )
+  .option(
+    '--aa-comparisons <n>',
+    `A/A comparisons of each workload, at least (default ${COUNTS.full.aaComparisons}, --quick ${COUNTS.quick.aaComparisons})`,
+  )
+  .option(
+    '--aa-copies <n>',
+    `copies of the process platform in each A/A run, each compared with the pair (default ${COUNTS.full.aaCopies}, --quick ${COUNTS.quick.aaCopies})`,
+  )
+  .option(
+    '--canary-runs <n>',
+    `canary runs at each quota (default ${COUNTS.full.canaryRuns}, --quick ${COUNTS.quick.canaryRuns})`,
+  )
+  .option(
+    '--canary-rounds <n>',
+    `rounds of each canary run (default ${COUNTS.full.canaryRounds}, --quick ${COUNTS.quick.canaryRounds})`,
+  )
+  .option(
+    '--spread-suites <n>',
+    `suites on process whose cpu-sha256 throughputs are spread (default ${COUNTS.full.spreadSuites}, --quick ${COUNTS.quick.spreadSuites})`,
+  )
+  .option(
+    '--wall-pairs <n>',
+    `most pairs of wall-time runs, a single pass then rounds (default ${COUNTS.full.wallPairs}, --quick ${COUNTS.quick.wallPairs})`,
+  )
+  .option(
+    '--wall-platforms <list>',
+    `comma-separated platforms of the wall-time runs (default ${COUNTS.full.wallPlatforms.join(',')}, --quick ${COUNTS.quick.wallPlatforms.join(',')})`,
+  )
+  .option(
+    '--minutes <n>',
+    `no wall-time pair after the first starts once it would end past this many minutes from the start (default ${COUNTS.full.minutes}, --quick ${COUNTS.quick.minutes})`,
+  )
+  .option(
+    '--data-dir <path>',
+    'folder for the runner bundle, the guest image and the instances; kept, with only what this run made removed (give .berth to reuse the image cached there). Default: a new temporary folder, removed at the end, so the guest image is built anew',
+  )
+  .action(
+    async (options: {
+      quick?: boolean;
+      aaComparisons?: string;
+      aaCopies?: string;
+      canaryRuns?: string;
+      canaryRounds?: string;
+      spreadSuites?: string;
+      wallPairs?: string;
+      wallPlatforms?: string;
+      minutes?: string;
+      dataDir?: string;
+    }) => {
+      const quick = options.quick === true;
+      const counts = quick ? COUNTS.quick : COUNTS.full;
+      const count = (
+        option: string,
+        text: string | undefined,
+        fallback: number,
+        min: number,
+        max: number,
+      ): number => (text === undefined ? fallback : wholeNumber(option, text, min, max));
+      await benchFidelity({
+        quick,
+        aaComparisons: count(
+          '--aa-comparisons',
+          options.aaComparisons,
+          counts.aaComparisons,
+          1,
+          1000,
+        ),
+        aaCopies: count('--aa-copies', options.aaCopies, counts.aaCopies, 1, 50),
+        canaryRuns: count('--canary-runs', options.canaryRuns, counts.canaryRuns, 1, 1000),
+        canaryRounds: count('--canary-rounds', options.canaryRounds, counts.canaryRounds, 2, 100),
+        spreadSuites: count('--spread-suites', options.spreadSuites, counts.spreadSuites, 2, 100),
+        wallPairs: count('--wall-pairs', options.wallPairs, counts.wallPairs, 1, 100),
+        wallPlatforms:
+          options.wallPlatforms === undefined
+            ? counts.wallPlatforms
+            : options.wallPlatforms
+                .split(',')
+                .map((name) => name.trim())
+                .filter((name) => name !== ''),
+        minutes: count('--minutes', options.minutes, counts.minutes, 1, 1440),
         dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
       });
     },

@@ -4,20 +4,20 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { AdviceQuestion } from '../contracts/advice.ts';
 import { sleep } from '../lib/backoff.ts';
 import { connectNats } from '../lib/nats/connect.ts';
-import { startClickHouseServer, type ClickHouseServer } from '../lib/servers/clickhouse-server.ts';
+import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouse-server.ts';
 import {
   ensureClusterStreams,
   startNatsCluster,
   type NatsCluster,
-} from '../lib/servers/nats-cluster.ts';
+} from '../support/nats-cluster.ts';
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { migrate } from '../lib/storage/migrations.ts';
 import { countStoredResults } from '../lib/storage/results.ts';
 import { sql } from '../lib/storage/sql.ts';
 import type { Store } from '../lib/storage/store.ts';
-import { spawnBerth, startIngestWorker, type BerthProcess } from '../test/helpers/cli.ts';
-import { makeResult, publishResults } from '../test/helpers/results.ts';
-import { removeDir, tempDir } from '../test/helpers/servers.ts';
+import { spawnBerth, startIngestWorker, type BerthProcess } from '../support/cli.ts';
+import { makeResult, publishResults } from '../support/results.ts';
+import { removeDir, tempDir } from '../support/servers.ts';
 import {
   askFromWorker,
   hostIds,

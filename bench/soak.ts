@@ -12,14 +12,14 @@ import {
   resultsSubject,
 } from '../contracts/index.ts';
 import { ensureStreams } from '../lib/nats/streams.ts';
-import { startClickHouseServer } from '../lib/servers/clickhouse-server.ts';
-import { freePort } from '../lib/servers/free-port.ts';
+import { startClickHouseServer } from '../support/clickhouse-server.ts';
+import { freePort } from '../support/free-port.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../lib/storage/results.ts';
-import { CONTAINER, PROCESS } from '../test/helpers/advice-fixtures.ts';
-import { goodQuestion, inventoryOf, platformResults } from '../test/helpers/advisor.ts';
-import { removeDir, tempDir } from '../test/helpers/servers.ts';
+import { CONTAINER, PROCESS } from '../support/advice-fixtures.ts';
+import { goodQuestion, inventoryOf, platformResults } from '../support/advisor.ts';
+import { removeDir, tempDir } from '../support/servers.ts';
 
 /**
  * `npm run soak`: a bounded soak on loopback. nats-server and clickhouse-server, `berth

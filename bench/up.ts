@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BERTH_BIN } from '../test/helpers/cli.ts';
-import { processesMatching } from '../test/helpers/leftovers.ts';
+import { BERTH_BIN } from '../support/cli.ts';
+import { processesMatching } from '../support/leftovers.ts';
 
 export interface UpBenchOptions {
   /** Starts of `berth up`, one after another on the same data folder. */

@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { ValueError } from '@sinclair/typebox/errors';
 import { validRange } from 'semver';
 import { HostId } from './ids.ts';
+import { SENSITIVITY_NAMES, type SensitivityName } from './workloads.ts';
 
 /**
  * The advisor's public API: the question an engineer asks (POST /v1/advice, the WebSocket
@@ -16,13 +17,7 @@ export const OsFamily = Type.Union([
   Type.Literal('other'),
 ]);
 
-export const Sensitivity = Type.Union([
-  Type.Literal('cpu'),
-  Type.Literal('memory'),
-  Type.Literal('io'),
-  Type.Literal('network'),
-  Type.Literal('syscall'),
-]);
+export const Sensitivity = Type.Union(SENSITIVITY_NAMES.map((name) => Type.Literal(name)));
 
 export const AdviceQuestionV1 = Type.Object(
   {
@@ -82,7 +77,7 @@ export const AdviceQuestionV1 = Type.Object(
 
 export type AdviceQuestion = Static<typeof AdviceQuestionV1>;
 export type OsFamilyName = Static<typeof OsFamily>;
-export type SensitivityName = Static<typeof Sensitivity>;
+export type { SensitivityName };
 
 /** Where a figure behind a score comes from. */
 export const EvidenceV1 = Type.Object(
@@ -130,6 +125,17 @@ export const ScorePartV1 = Type.Object(
     value: Type.Number({ minimum: 0, maximum: 1 }),
     /** weight × value × 100: what the part adds to the score. */
     points: Type.Number({ minimum: 0, maximum: 100 }),
+    low: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      description: "the points at the low end of the figures' 95% intervals (= points without one)",
+    }),
+    high: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      description:
+        "the points at the high end of the figures' 95% intervals (= points without one)",
+    }),
     why: Type.String(),
   },
   { additionalProperties: false },
@@ -140,6 +146,16 @@ export const OptionV1 = Type.Object(
     placement: Type.String(),
     runtime: Type.String(),
     score: Type.Number({ minimum: 0, maximum: 100 }),
+    scoreInterval: Type.Tuple(
+      [Type.Number({ minimum: 0, maximum: 100 }), Type.Number({ minimum: 0, maximum: 100 })],
+      {
+        description: "[low, high]: the sums of the parts' lows and highs",
+      },
+    ),
+    tiedWithTop: Type.Boolean({
+      description:
+        "whether its score interval overlaps the best-scored option's (the first option too, when another is tied with it)",
+    }),
     parts: Type.Array(ScorePartV1),
     reasons: Type.Array(Type.String()),
     evidence: Type.Array(EvidenceV1),
@@ -171,6 +187,15 @@ export const HostFitV1 = Type.Object(
   { additionalProperties: false },
 );
 
+/** The rule that ordered the options tied with the top one, and the sentence that says so. */
+export const TieBreakV1 = Type.Object(
+  {
+    rule: Type.String({ description: 'the rule\'s id, e.g. "stronger-isolation"' }),
+    sentence: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
 export const AdviceV1 = Type.Object(
   {
     schemaVersion: Type.Literal(1),
@@ -179,6 +204,7 @@ export const AdviceV1 = Type.Object(
     question: AdviceQuestionV1,
     options: Type.Array(OptionV1),
     ruledOut: Type.Array(RuledOutV1),
+    tieBreak: Type.Optional(TieBreakV1),
     confidence: Type.Object(
       {
         value: Type.Number({ minimum: 0, maximum: 1 }),
@@ -196,8 +222,16 @@ export type Evidence = Static<typeof EvidenceV1>;
 export type ScorePart = Static<typeof ScorePartV1>;
 export type AdviceOption = Static<typeof OptionV1>;
 export type RuledOut = Static<typeof RuledOutV1>;
+export type TieBreak = Static<typeof TieBreakV1>;
 export type HostFit = Static<typeof HostFitV1>;
 export type Advice = Static<typeof AdviceV1>;
+
+/** An option's score with its interval, as answers print it: "81.7 [76.9–82.6]", or "81.7". */
+export function scoreText(option: Pick<AdviceOption, 'score' | 'scoreInterval'>): string {
+  const [low, high] = option.scoreInterval;
+  const score = option.score.toFixed(1);
+  return low === high ? score : `${score} [${low.toFixed(1)}–${high.toFixed(1)}]`;
+}
 
 /** A question that does not fit the schema, with the field at fault as a dotted path. */
 export interface QuestionProblem {

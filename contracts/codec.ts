@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ErrorCode } from './errors.ts';
 
-/** A message schema per schemaVersion; the highest version is the one Berth writes. */
+/** A message schema per schemaVersion: every version a reader accepts. */
 export type Versions<T extends TSchema> = Readonly<Record<number, T>>;
 
 export type Decoded<T> =

@@ -1,8 +1,9 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TNumber } from '@sinclair/typebox';
 import { HostId, ResultId, RunId } from './ids.ts';
 
 /** A short lower-case name: platform, runtime, workload or metric. */
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' });
+const NAME_PATTERN = '[a-z0-9][a-z0-9_.-]{0,63}';
+const Name = Type.String({ pattern: `^${NAME_PATTERN}$` });
 
 export const Accel = Type.Union(
   [
@@ -93,7 +94,128 @@ export const ResultBatchV1 = Type.Object(
   { additionalProperties: false, $id: 'ResultBatchV1' },
 );
 
-export type ResultBatch = Static<typeof ResultBatchV1>;
+/** The most rounds a suite runs, and so the longest per-round list a metric carries. */
+const MAX_ROUNDS = 1000;
+
+/** A ratio of two measurements of a positive quantity. */
+const positiveRatio = (description: string): TNumber =>
+  Type.Number({ exclusiveMinimum: 0, description });
+
+/** What a comparison with the process platform concludes, against the equivalence margin. */
+export const Verdict = Type.Union(
+  [Type.Literal('same'), Type.Literal('faster'), Type.Literal('slower'), Type.Literal('unclear')],
+  {
+    description:
+      'same: the whole interval lies within the margin of 1; faster or slower: it lies on one side of 1; unclear otherwise',
+  },
+);
+
+/**
+ * How a platform's metric compares with the same metric of the process platform, paired
+ * round by round: the geometric mean of the per-round ratios, its 95% interval and the
+ * verdict against the equivalence margin.
+ */
+export const Comparison = Type.Object(
+  {
+    baseline: Type.String({
+      pattern: `^${NAME_PATTERN}:${NAME_PATTERN}$`,
+      description: 'the platform and runtime compared with, as platform:runtime (process:node)',
+    }),
+    ratio: positiveRatio('geometric mean of the per-round ratios value / baseline'),
+    ci95: Type.Tuple([positiveRatio('low end'), positiveRatio('high end')], {
+      description: '95% interval of the ratio',
+    }),
+    rounds: Type.Integer({ minimum: 1, maximum: MAX_ROUNDS, description: 'rounds used' }),
+    perRound: Type.Array(positiveRatio('the ratio of one round'), {
+      minItems: 1,
+      maxItems: MAX_ROUNDS,
+      description: 'the ratio of each round, in round order',
+    }),
+    verdict: Verdict,
+    margin: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: 'the equivalence margin, as a fraction (0.03 is 3%)',
+    }),
+    method: Type.Union([Type.Literal('t'), Type.Literal('bootstrap')], {
+      description: 't interval on the log-ratios, or a seeded bootstrap over rounds',
+    }),
+    roundsToDecide: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 4_294_967_295,
+        description: 'for unclear: how many rounds in all would likely decide it',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "how this metric compares with the process platform's, round by round; absent on the process platform itself",
+  },
+);
+
+/** A metric of a version 2 batch: a version 1 metric, with its rounds and its comparison. */
+export const MetricV2 = Type.Object(
+  {
+    ...Metric.properties,
+    roundValues: Type.Optional(
+      Type.Array(Type.Number(), {
+        minItems: 1,
+        maxItems: MAX_ROUNDS,
+        description: "this metric's value in each round, in round order",
+      }),
+    ),
+    comparison: Type.Optional(Comparison),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Version 2: a suite of randomised, interleaved rounds. Every field of version 1, the
+ * rounds run, the host's state and the calibration, and per metric its rounds and its
+ * comparison with the process platform.
+ */
+export const ResultBatchV2 = Type.Object(
+  {
+    ...ResultBatchV1.properties,
+    schemaVersion: Type.Literal(2),
+    metrics: Type.Array(MetricV2, { minItems: 1, maxItems: 64 }),
+    rounds: Type.Object(
+      {
+        count: Type.Integer({ minimum: 1, maximum: MAX_ROUNDS, description: 'rounds run' }),
+        seed: Type.String({
+          minLength: 1,
+          maxLength: 64,
+          description: 'the seed the order of each round was shuffled from',
+        }),
+        disturbed: Type.Integer({
+          minimum: 0,
+          maximum: MAX_ROUNDS,
+          description: 'rounds run again because the host was disturbed',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    hostFingerprint: Type.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'a hash of the host state that changes the numbers',
+    }),
+    uncalibrated: Type.Boolean({
+      description: "the run's calibration canary missed its expected ratio of 0.5",
+    }),
+  },
+  { additionalProperties: false, $id: 'ResultBatchV2' },
+);
+
+export type ResultBatchV1 = Static<typeof ResultBatchV1>;
+export type ResultBatchV2 = Static<typeof ResultBatchV2>;
+/** A result batch of any version ingest accepts. */
+export type ResultBatch = ResultBatchV1 | ResultBatchV2;
 export type ResultMetric = Static<typeof Metric>;
+export type ResultMetricV2 = Static<typeof MetricV2>;
+export type Comparison = Static<typeof Comparison>;
+export type Verdict = Static<typeof Verdict>;
 export type Platform = Static<typeof PlatformRecord>;
 export type Accel = Static<typeof Accel>;

@@ -51,6 +51,16 @@ function url(protocols: readonly string[]): (raw: string) => string {
   };
 }
 
+/** A decimal number from min to max. */
+function decimal(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const value = raw.trim() === '' ? Number.NaN : Number(raw);
+    if (!Number.isFinite(value)) throw new Error(`must be a number, got "${raw}"`);
+    if (value < min || value > max) throw new Error(`must be from ${min} to ${max}, got ${value}`);
+    return value;
+  };
+}
+
 const text = (raw: string): string => raw;
 const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
 
@@ -122,6 +132,32 @@ export const SETTINGS = {
     defaultLabel: 'none: sign in with nothing',
     parse: (raw: string) => resolve(raw),
   },
+  natsCa: {
+    env: 'NATS_CA',
+    flag: '--nats-ca <file>',
+    description:
+      "PEM CA certificate(s) the NATS servers' certificates must be signed by: every connection is then TLS (none in clear text) and the server's name is checked (berth nats-config --tls writes ca.crt)",
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none: TLS only when the server requires it, checked against the public roots',
+    parse: (raw: string) => resolve(raw),
+  },
+  natsCert: {
+    env: 'NATS_CERT',
+    flag: '--nats-cert <file>',
+    description:
+      'PEM client certificate this process presents to NATS servers that require one (mutual TLS); needs --nats-key',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none',
+    parse: (raw: string) => resolve(raw),
+  },
+  natsKey: {
+    env: 'NATS_KEY',
+    flag: '--nats-key <file>',
+    description: 'PEM private key of --nats-cert',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none',
+    parse: (raw: string) => resolve(raw),
+  },
   clickhouseUrl: {
     env: 'CLICKHOUSE_URL',
     flag: '--clickhouse-url <url>',
@@ -129,6 +165,15 @@ export const SETTINGS = {
     defaultValue: undefined as string | undefined,
     defaultLabel: 'embedded chDB under --data-dir',
     parse: url(['http:', 'https:']),
+  },
+  clickhouseCa: {
+    env: 'CLICKHOUSE_CA',
+    flag: '--clickhouse-ca <file>',
+    description:
+      "PEM CA certificate(s) an https:// ClickHouse server's certificate must be signed by (its name is checked too)",
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none: the public roots',
+    parse: (raw: string) => resolve(raw),
   },
   clickhouseUser: {
     env: 'CLICKHOUSE_USER',
@@ -260,6 +305,23 @@ export const SETTINGS = {
     defaultLabel: 'none: clients present no certificate',
     parse: (raw: string) => resolve(raw),
   },
+  advisorClientCert: {
+    env: 'BERTH_ADVISOR_CLIENT_CERT',
+    flag: '--cert <file>',
+    description:
+      'PEM client certificate presented to an advisor started with --tls-client-ca (mutual TLS); needs --key',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none',
+    parse: (raw: string) => resolve(raw),
+  },
+  advisorClientKey: {
+    env: 'BERTH_ADVISOR_CLIENT_KEY',
+    flag: '--key <file>',
+    description: 'PEM private key of --cert',
+    defaultValue: undefined as string | undefined,
+    defaultLabel: 'none',
+    parse: (raw: string) => resolve(raw),
+  },
   hostId: {
     env: 'BERTH_HOST_ID',
     flag: '--host-id <id>',
@@ -324,6 +386,39 @@ export const SETTINGS = {
     defaultLabel: 'every platform the agent finds usable',
     parse: nameList,
   },
+  rounds: {
+    env: 'BERTH_ROUNDS',
+    flag: '--rounds <n>',
+    description:
+      'rounds of interleaved trials, each platform or arm once per round in a shuffled order; berth agent run adds rounds while a comparison is unclear',
+    defaultValue: undefined as number | undefined,
+    defaultLabel: "the suite's (quick 3, full 8); 5 for berth agent calibrate",
+    parse: integer(1, 100),
+  },
+  equivalenceMargin: {
+    env: 'BERTH_EQUIVALENCE_MARGIN',
+    flag: '--margin <share>',
+    description:
+      'equivalence margin: how far (relative) a ratio may be from another and still count as the same, e.g. 0.03 for 3%',
+    defaultValue: 0.03,
+    parse: decimal(0.005, 0.5),
+  },
+  maxSteal: {
+    env: 'BERTH_MAX_STEAL',
+    flag: '--max-steal <share>',
+    description:
+      'a round whose CPU time stolen by the hypervisor passes this share is disturbed and run again (at most twice a run)',
+    defaultValue: 0.05,
+    parse: decimal(0, 1),
+  },
+  maxForeignLoad: {
+    env: 'BERTH_MAX_FOREIGN_LOAD',
+    flag: '--max-foreign-load <cores>',
+    description:
+      'a round during which processes other than the agent and its platforms kept more than this many cores busy is disturbed and run again (at most twice a run)',
+    defaultValue: 0.5,
+    parse: decimal(0, 4096),
+  },
   logLevel: {
     env: 'BERTH_LOG_LEVEL',
     flag: '--log-level <level>',
@@ -355,7 +450,8 @@ export function settingLabel(name: SettingName): string {
 
 /**
  * Reads the named settings from command-line values, then the environment (an empty variable
- * counts as unset), then defaults.
+ * counts as unset), then defaults. Path settings come out absolute, so a process that changes
+ * its working folder (or hands a path to a child that runs elsewhere) means the same files.
  * Every problem is listed at once, each naming its setting.
  */
 export function loadConfig<K extends SettingName>(
@@ -369,7 +465,8 @@ export function loadConfig<K extends SettingName>(
     const setting: Setting<unknown> = SETTINGS[name];
     const fromFlag = flags[optionKey(name)];
     const fromEnv = env[setting.env];
-    // A `--no-x` flag given reads as false; commander's true when it is absent is no choice.
+    // Commander gives a `--no-x` flag's key false when the flag is given and true when it is
+    // not: only false is the user's choice.
     const raw =
       typeof fromFlag === 'string'
         ? fromFlag
@@ -379,7 +476,12 @@ export function loadConfig<K extends SettingName>(
             ? undefined
             : fromEnv;
     if (raw === undefined) {
-      config[name] = setting.defaultValue;
+      // A default written as text reads as if it were given, so a relative path default is
+      // resolved here, once, against the folder the command started in.
+      config[name] =
+        typeof setting.defaultValue === 'string'
+          ? setting.parse(setting.defaultValue)
+          : setting.defaultValue;
       continue;
     }
     try {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type CgroupVersion = 'v1' | 'v2' | 'hybrid' | 'none';
@@ -54,31 +54,109 @@ async function removeDirs(dirs: readonly string[]): Promise<void> {
 }
 
 /**
- * Removes Berth's parent cgroups where no instance is left in them: in the unified root and
- * in every v1 hierarchy (an OCI runtime makes `berth/` in each controller it uses).
+ * Where Berth's parent cgroup `berth/` can be: in the unified root and in every v1
+ * hierarchy (an OCI runtime makes `berth/` in each controller it uses).
  */
-export async function removeEmptyBerthCgroups(root = ROOT): Promise<void> {
+export async function berthCgroupParents(root = ROOT): Promise<string[]> {
   const hierarchies = await readdir(root, { withFileTypes: true }).catch(() => []);
-  for (const dir of [
+  return [
     join(root, 'berth'),
     ...hierarchies
       .filter((entry) => entry.isDirectory())
       .map((entry) => join(root, entry.name, 'berth')),
-  ]) {
+  ];
+}
+
+/** Removes Berth's parent cgroups where no instance is left in them, in every hierarchy. */
+export async function removeEmptyBerthCgroups(root = ROOT): Promise<void> {
+  for (const dir of await berthCgroupParents(root)) {
     await rmdir(dir).catch(() => undefined);
+  }
+}
+
+/** The CFS period a CPU quota is set over, µs (the kernel's default, 100 ms). */
+export const CPU_PERIOD_US = 100_000;
+
+/** What a cgroup Berth makes may be given besides accounting. */
+export interface CgroupLimits {
+  /**
+   * The share of one CPU the cgroup's processes may use per period, in (0, 1]: v1
+   * `cpu.cfs_quota_us` over `cpu.cfs_period_us`, v2 `cpu.max`. Needs the cpu controller.
+   */
+  readonly cpuQuota?: number;
+}
+
+/** The smallest CPU quota, as a share of one CPU: the kernel refuses a quota under 1 ms. */
+export const MIN_CPU_QUOTA = 1_000 / CPU_PERIOD_US;
+
+/** The quota in µs per CPU_PERIOD_US of a share of one CPU; refuses a share out of range. */
+function cpuQuotaUs(share: number): number {
+  if (!(share >= MIN_CPU_QUOTA && share <= 1)) {
+    throw new RangeError(
+      `a CPU quota must be a share of one CPU from ${MIN_CPU_QUOTA} to 1, got ${share}`,
+    );
+  }
+  return Math.round(share * CPU_PERIOD_US);
+}
+
+/**
+ * Lets the instance cgroups under v2's `berth/` have the cpu controller, or says what is
+ * missing: the controller must be enabled for `berth/` by its parent.
+ */
+async function enableV2CpuController(parent: string): Promise<void> {
+  const controllers = await readFile(join(parent, 'cgroup.controllers'), 'utf8').catch(() => '');
+  if (!controllers.split(/\s+/).includes('cpu')) {
+    throw new Error(
+      `a CPU quota needs the cgroup v2 cpu controller, and ${parent} does not have it (its cgroup.controllers lists "${controllers.trim()}"; enable cpu in the parent's cgroup.subtree_control)`,
+    );
+  }
+  await writeFile(join(parent, 'cgroup.subtree_control'), '+cpu');
+}
+
+/** Makes the cgroup folders, then applies the limits; removes the folders if a limit fails. */
+async function makeCgroupDirs(
+  dirs: readonly string[],
+  applyLimits: () => Promise<void>,
+): Promise<void> {
+  for (const dir of dirs) await mkdir(dir, { recursive: true });
+  try {
+    await applyLimits();
+  } catch (error) {
+    await removeDirs(dirs);
+    throw error;
   }
 }
 
 /**
  * Creates cgroup `berth/<name>` in the memory (and cpu) hierarchy: v2 where the host has a
  * unified hierarchy with the memory controller, else the v1 memory and cpu controllers.
+ * With `limits.cpuQuota` its processes get that share of one CPU; a host without the cpu
+ * controller is then refused with what is missing.
  */
-export async function createCgroup(name: string, root = ROOT): Promise<Cgroup> {
+export async function createCgroup(
+  name: string,
+  root = ROOT,
+  limits: CgroupLimits = {},
+): Promise<Cgroup> {
   const version = cgroupVersion(root);
-  if (version === 'none') throw new Error('this host has no cgroup hierarchy');
+  const quotaUs = limits.cpuQuota === undefined ? undefined : cpuQuotaUs(limits.cpuQuota);
+  if (version === 'none') {
+    throw new Error(
+      quotaUs === undefined
+        ? 'this host has no cgroup hierarchy'
+        : `a CPU quota needs cgroups, and this host has no cgroup hierarchy under ${root}`,
+    );
+  }
   if (version === 'v2') {
-    const dir = join(root, 'berth', name);
-    await mkdir(dir, { recursive: true });
+    const parent = join(root, 'berth');
+    const dir = join(parent, name);
+    await mkdir(parent, { recursive: true });
+    if (quotaUs !== undefined) await enableV2CpuController(parent);
+    await makeCgroupDirs([dir], async () => {
+      if (quotaUs !== undefined) {
+        await writeFile(join(dir, 'cpu.max'), `${quotaUs} ${CPU_PERIOD_US}`);
+      }
+    });
     return {
       version: 'v2',
       procsFiles: [join(dir, 'cgroup.procs')],
@@ -88,12 +166,19 @@ export async function createCgroup(name: string, root = ROOT): Promise<Cgroup> {
   }
   const memoryDir = join(root, 'memory', 'berth', name);
   const cpuDir = join(root, 'cpu', 'berth', name);
-  await mkdir(memoryDir, { recursive: true });
-  const dirs = [memoryDir];
-  if (existsSync(join(root, 'cpu'))) {
-    await mkdir(cpuDir, { recursive: true });
-    dirs.push(cpuDir);
+  const hasCpu = existsSync(join(root, 'cpu'));
+  if (quotaUs !== undefined && !hasCpu) {
+    throw new Error(
+      `a CPU quota needs the cgroup v1 cpu controller, and this host has none mounted at ${join(root, 'cpu')}`,
+    );
   }
+  const dirs = hasCpu ? [memoryDir, cpuDir] : [memoryDir];
+  await makeCgroupDirs(dirs, async () => {
+    if (quotaUs !== undefined) {
+      await writeFile(join(cpuDir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      await writeFile(join(cpuDir, 'cpu.cfs_quota_us'), String(quotaUs));
+    }
+  });
   return {
     version: 'v1',
     procsFiles: dirs.map((dir) => join(dir, 'cgroup.procs')),

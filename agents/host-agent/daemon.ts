@@ -11,6 +11,7 @@ import {
   type ErrorCode,
   type JobProgress,
   type JobRequest,
+  type ResultBatch,
 } from '../../contracts/index.ts';
 import { settingLabel, type Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -21,8 +22,15 @@ import { matchDrivers, unknownPlatformsMessage } from './drivers/select.ts';
 import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
-import { agentDir, baselineOf, publishInventory, selectDrivers, type AgentConfig } from './run.ts';
-import { ALL_WORKLOADS, newRunId, platformSteps, runSuite, SUITES, suiteSteps } from './suite.ts';
+import { clearCheckpoint, recoverCheckpoints, writeCheckpoint } from './run-checkpoint.ts';
+import { judgementOf, type AgentConfig } from './agent-config.ts';
+import { agentDir } from './agent-dir.ts';
+import { baselineOf, selectDrivers } from './agent-drivers.ts';
+import { newRunId } from './ids.ts';
+import { publishInventory } from './publish-inventory.ts';
+import { SUITES, withRounds } from './suite-catalogue.ts';
+import { runSuite } from './suite.ts';
+import { isWorkloadName, WORKLOAD_NAMES } from '../../contracts/workloads.ts';
 
 const HEARTBEAT_MS = 15_000;
 /**
@@ -46,7 +54,7 @@ interface Running {
  * is answered with `rejected` and the reason; the agent carries on.
  */
 export async function runAgentDaemon(
-  config: AgentConfig & Config<'jobPlatforms'>,
+  config: AgentConfig & Config<'jobPlatforms' | 'rounds'>,
   logger: Logger,
 ): Promise<void> {
   // A signal during start-up (while leftovers are removed or the guest image is built) is
@@ -62,6 +70,8 @@ export async function runAgentDaemon(
     name: `berth-agent-${hostId}`,
   });
   const outbox: Outbox = await openOutbox(join(dir, 'outbox.jsonl'), nc, logger);
+  const keep = (batch: ResultBatch): Promise<void> => outbox.add(batch);
+  await recoverCheckpoints(dir, keep, logger);
   const started = Date.now();
   let running: Running | undefined;
 
@@ -112,11 +122,14 @@ export async function runAgentDaemon(
         : job.platforms.length === 0
           ? []
           : matchDrivers(allDrivers, job.platforms).selected;
-    const suite = {
-      ...SUITES[job.suite],
-      ...(job.workloads === undefined ? {} : { workloads: job.workloads }),
-    };
-    const total = suiteSteps(suite, drivers.length);
+    const suite = withRounds(
+      {
+        ...SUITES[job.suite],
+        ...(job.workloads === undefined ? {} : { workloads: job.workloads }),
+      },
+      config.rounds,
+    );
+    let total = 0;
     let done = 0;
     const progress = (state: JobProgress['state'], text?: string): void => {
       publishProgress(
@@ -141,30 +154,44 @@ export async function runAgentDaemon(
       suite,
       drivers,
       ...baselineOf(allDrivers),
-      deliver: (batch) => outbox.add(batch),
+      ...judgementOf(config),
+      deliver: keep,
+      checkpoint: (kept) => writeCheckpoint(dir, runId, kept),
       signal: abort.signal,
       onEvent: (event) => {
-        if (event.kind === 'step') {
+        if (event.kind === 'steps') {
+          total += event.added;
+        } else if (event.kind === 'round') {
+          progress('running', event.what);
+        } else if (event.kind === 'step') {
           done += 1;
           progress('running', `${event.platform}: ${event.what}`);
         } else if (event.kind === 'platform-skipped') {
-          done += platformSteps(suite);
           progress('running', `${event.platform}:${event.runtime} skipped: ${event.reason}`);
         }
       },
-    }).then(
-      () => {
-        done = total;
-        progress(
-          abort.signal.aborted ? 'failed' : 'done',
-          abort.signal.aborted ? 'stopped' : undefined,
-        );
-      },
-      (error: unknown) => {
-        logger.error({ err: describeError(error), jobId: job.id }, 'job failed');
-        progress('failed', describeError(error));
-      },
-    );
+    })
+      // A run that ends clears its checkpoint; one that fails hands its kept rounds to the outbox.
+      .then(
+        () => clearCheckpoint(dir, runId),
+        async (error: unknown) => {
+          await recoverCheckpoints(dir, keep, logger);
+          throw error;
+        },
+      )
+      .then(
+        () => {
+          done = total;
+          progress(
+            abort.signal.aborted ? 'failed' : 'done',
+            abort.signal.aborted ? 'stopped' : undefined,
+          );
+        },
+        (error: unknown) => {
+          logger.error({ err: describeError(error), jobId: job.id }, 'job failed');
+          progress('failed', describeError(error));
+        },
+      );
     running = {
       jobId: job.id,
       runId,
@@ -207,15 +234,13 @@ export async function runAgentDaemon(
         );
         return;
       }
-      const unknownWorkloads = (job.workloads ?? []).filter(
-        (name) => !ALL_WORKLOADS.includes(name),
-      );
+      const unknownWorkloads = (job.workloads ?? []).filter((name) => !isWorkloadName(name));
       if (unknownWorkloads.length > 0) {
         reject(
           message,
           jobId,
           'BERTH_ERR_UNKNOWN_WORKLOAD',
-          `workloads: unknown ${unknownWorkloads.join(', ')} (known: ${ALL_WORKLOADS.join(', ')})`,
+          `workloads: unknown ${unknownWorkloads.join(', ')} (known: ${WORKLOAD_NAMES.join(', ')})`,
         );
         return;
       }

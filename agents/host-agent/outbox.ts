@@ -16,11 +16,14 @@ import type { Logger } from '../../lib/logger.ts';
  * fsynced) before it is published, published with its id as Nats-Msg-Id, and marked done
  * only after JetStream acknowledged it. After a crash or restart the journal is read again
  * and whatever was not acknowledged is sent again; JetStream's duplicate window and the
- * store's dedupe make a resend harmless.
+ * store's dedupe make a resend harmless. Opened without a connection, it journals and keeps
+ * everything until it is given one.
  */
 export interface Outbox {
   /** Journals the batch (durably) and queues it for publishing. */
   add(batch: ResultBatch): Promise<void>;
+  /** Starts publishing over nc what is pending, when the outbox was opened without one. */
+  connect(nc: NatsConnection): void;
   /** Batches journaled and not yet acknowledged. */
   pending(): number;
   /** Resolves when nothing is pending, or rejects after timeoutMs. */
@@ -56,9 +59,10 @@ async function readJournal(path: string): Promise<Map<string, ResultBatch>> {
   return pending;
 }
 
+/** Opens the journal at path; with no connection, nothing is published until connect. */
 export async function openOutbox(
   path: string,
-  nc: NatsConnection,
+  nc: NatsConnection | undefined,
   logger: Logger,
 ): Promise<Outbox> {
   await mkdir(dirname(path), { recursive: true });
@@ -80,23 +84,27 @@ export async function openOutbox(
     journalTail = next.catch(() => undefined);
     return next;
   };
-  const js: JetStreamClient = jetstream(nc);
+  let js: JetStreamClient | undefined;
   const queue: ResultBatch[] = [...pending.values()];
   let wake: (() => void) | undefined;
   const closing = new AbortController();
   const idleWaiters: (() => void)[] = [];
-  if (queue.length > 0)
-    logger.info({ batches: queue.length }, 'outbox: resending what was not acknowledged');
+  const connect = (connection: NatsConnection): void => {
+    if (js !== undefined) throw new Error('outbox: already connected');
+    js = jetstream(connection);
+    if (queue.length > 0) logger.info({ batches: queue.length }, 'outbox: sending what is pending');
+    wake?.();
+  };
 
   const notifyIdle = (): void => {
     if (pending.size > 0) return;
     for (const resolve of idleWaiters.splice(0)) resolve();
   };
 
-  async function publishOne(batch: ResultBatch): Promise<void> {
+  async function publishOne(client: JetStreamClient, batch: ResultBatch): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await js.publish(resultsSubject(batch.hostId), resultBatchCodec.encode(batch), {
+        await client.publish(resultsSubject(batch.hostId), resultBatchCodec.encode(batch), {
           msgID: batch.id,
           timeout: 5_000,
         });
@@ -115,8 +123,8 @@ export async function openOutbox(
 
   async function sender(): Promise<void> {
     while (!closing.signal.aborted) {
-      const batch = queue.shift();
-      if (batch === undefined) {
+      const batch = js === undefined ? undefined : queue.shift();
+      if (js === undefined || batch === undefined) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -124,7 +132,7 @@ export async function openOutbox(
         continue;
       }
       try {
-        await publishOne(batch);
+        await publishOne(js, batch);
       } catch {
         return;
       }
@@ -141,6 +149,7 @@ export async function openOutbox(
       notifyIdle();
     }
   }
+  if (nc !== undefined) connect(nc);
   const sending = sender();
 
   return {
@@ -153,6 +162,7 @@ export async function openOutbox(
       queue.push(batch);
       wake?.();
     },
+    connect,
     pending: () => pending.size,
     flush: (timeoutMs) =>
       new Promise<void>((resolve, reject) => {

@@ -11,7 +11,7 @@ import {
   installedBy,
 } from './systemd-unit.ts';
 
-const run = promisify(execFile);
+const execProgram = promisify(execFile);
 
 export interface ServicePaths {
   /** Everything is written under this folder ('/' on a real host; a temporary one in tests). */
@@ -192,7 +192,7 @@ export async function runCommands(commands: readonly (readonly string[])[]): Pro
   for (const [program, ...args] of commands) {
     if (program === undefined) continue;
     try {
-      await run(program, args, { timeout: 120_000 });
+      await execProgram(program, args, { timeout: 120_000 });
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr?.trim();
       throw new Error(

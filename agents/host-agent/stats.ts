@@ -1,11 +1,12 @@
 import type { ResultMetric } from '../../contracts/index.ts';
+import { studentTQuantile } from '../../lib/statistics.ts';
 
-/** Two-sided 95% Student's t critical values for 1–30 degrees of freedom; 1.96 beyond. */
-const T95 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145,
-  2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048,
-  2.045, 2.042,
-];
+/** Bytes in a mebibyte: memory is read in bytes and reported in MiB. */
+export const MIB = 1024 * 1024;
+
+/** The arithmetic mean of values (NaN for none). */
+export const mean = (values: readonly number[]): number =>
+  values.reduce((sum, value) => sum + value, 0) / values.length;
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -24,23 +25,23 @@ export function metricFromSamples(
 ): ResultMetric {
   if (samples.length === 0) throw new Error(`no samples for ${name}`);
   const sorted = [...samples].sort((a, b) => a - b);
-  const mean = samples.reduce((sum, value) => sum + value, 0) / samples.length;
+  const average = mean(samples);
   const variance =
     samples.length > 1
-      ? samples.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (samples.length - 1)
+      ? samples.reduce((sum, value) => sum + (value - average) ** 2, 0) / (samples.length - 1)
       : 0;
   const stddev = Math.sqrt(variance);
-  const critical = T95[samples.length - 2] ?? 1.96;
-  const rme = mean === 0 ? 0 : ((critical * stddev) / Math.sqrt(samples.length) / mean) * 100;
+  const critical = samples.length > 1 ? studentTQuantile(0.975, samples.length - 1) : 0;
+  const rme = average === 0 ? 0 : ((critical * stddev) / Math.sqrt(samples.length) / average) * 100;
   return {
     name,
     unit,
-    value: mean,
+    value: average,
     samples: samples.length,
     rme: Number.isFinite(rme) ? Math.abs(rme) : 0,
     stddev,
-    min: sorted[0] ?? mean,
-    max: sorted[sorted.length - 1] ?? mean,
+    min: sorted[0] ?? average,
+    max: sorted[sorted.length - 1] ?? average,
     percentiles: {
       p50: percentile(sorted, 0.5),
       p75: percentile(sorted, 0.75),

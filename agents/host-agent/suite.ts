@@ -1,418 +1,143 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { Platform, ResultBatch, ResultMetric } from '../../contracts/index.ts';
-import type { Availability, Instance, PlatformDriver } from './drivers/driver.ts';
-import { WORKLOADS } from './runner/workloads.ts';
-import { metricFromSamples } from './stats.ts';
+import type { ResultBatch } from '../../contracts/index.ts';
+import { INSTANCE_WORKLOAD } from '../../contracts/workloads.ts';
+import { SETTINGS } from '../../lib/config.ts';
+import { CANARY_TIME_CAP_MS, isCalibrated } from './calibration.ts';
+import type { Density } from './density.ts';
+import type { Availability, PlatformDriver } from './drivers/driver.ts';
+import { driverName } from './drivers/select.ts';
+import { errorText } from './error-text.ts';
+import {
+  type HostFingerprint,
+  isDisturbed,
+  readHostFingerprint,
+  startHostSample,
+} from './host-state.ts';
+import {
+  instanceBatch,
+  type Launch,
+  meanMemoryMiB,
+  measureLaunch,
+  measurePlatformDensity,
+} from './instance-measures.ts';
+import { deliverBatch } from './result-batches.ts';
+import {
+  compareTrials,
+  type RunFacts,
+  type WorkloadTrial,
+  workloadBatches,
+} from './round-results.ts';
+import { extraRoundLabel, platformOrder, unclearPlatforms, workloadOrder } from './rounds.ts';
+import type {
+  PlatformContext,
+  RoundRecord,
+  RunCalibration,
+  RunComparison,
+  SuiteEvent,
+  SuiteOutcome,
+  SuiteRun,
+} from './suite-run.ts';
+import { measureWorkloads } from './workload-measures.ts';
 
-export type SuiteName = 'quick' | 'full';
+/** Rounds run again because the host was disturbed, at most, per run. */
+const MAX_REPEATED_ROUNDS = 2;
 
-export interface Suite {
-  readonly name: SuiteName;
+/** The canary's CPU quota: a share of one CPU whose throughput ratio to bare should be it. */
+const CANARY_QUOTA = 0.5;
+
+/** The canary's workload: single-threaded, so its throughput scales with the CPU given. */
+const CANARY_WORKLOAD = 'cpu-sha256';
+
+/** The name the calibration canary goes by in a round's order. */
+const CANARY = 'canary';
+
+/** One platform of the run (or the canary) and what it measured in the rounds kept. */
+interface Arm {
+  /** `platform:runtime`, or `canary`. */
+  readonly name: string;
+  readonly context: PlatformContext;
   readonly workloads: readonly string[];
-  /** Longest a workload is sampled before its result is taken as it is. */
-  readonly timeCapMs: number;
-  /** Instances started one after another to measure start-up and memory per instance. */
-  readonly launches: number;
-  /** Memory the density step fills with idle instances held side by side, MiB. */
-  readonly densityBudgetMiB: number;
-  /** Most instances the density step starts, whatever the budget. */
-  readonly densityCap: number;
+  /** Whether start-up, memory and density are measured: not for the canary. */
+  readonly fromOutside: boolean;
+  readonly trials: WorkloadTrial[];
+  readonly launches: Launch[];
+  density: Density | undefined;
+  densityMeasured: boolean;
+  failed: boolean;
+  /** Launch attempts that failed and were tried again, in every round run (kept or not). */
+  failedLaunches: number;
 }
 
-/** Every workload the runner has, in the order a suite runs them. */
-export const ALL_WORKLOADS: readonly string[] = WORKLOADS.map((workload) => workload.name);
-
-export const SUITES: Readonly<Record<SuiteName, Suite>> = {
-  quick: {
-    name: 'quick',
-    workloads: ALL_WORKLOADS,
-    timeCapMs: 1_500,
-    launches: 5,
-    densityBudgetMiB: 1_024,
-    densityCap: 32,
-  },
-  full: {
-    name: 'full',
-    workloads: ALL_WORKLOADS,
-    timeCapMs: 10_000,
-    launches: 20,
-    densityBudgetMiB: 4_096,
-    densityCap: 256,
-  },
-};
-
-/** The pseudo-workload whose metrics are measured from outside: start-up, memory, density. */
-export const INSTANCE_WORKLOAD = 'instance';
-const RUNNER_VERSION = '1';
-/** A launch that fails (a guest that never prints) is tried once more before the platform fails. */
-const LAUNCH_ATTEMPTS = 2;
-
-export type SuiteEvent =
-  | {
-      readonly kind: 'platform-skipped';
-      readonly platform: string;
-      readonly runtime: string;
-      readonly reason: string;
-    }
-  | { readonly kind: 'step'; readonly platform: string; readonly what: string }
-  | { readonly kind: 'result'; readonly batch: ResultBatch }
-  | {
-      readonly kind: 'workload-failed';
-      readonly platform: string;
-      readonly workload: string;
-      readonly message: string;
-    };
-
-export interface SuiteRun {
-  readonly hostId: string;
-  readonly runId: string;
-  readonly suite: Suite;
-  readonly drivers: readonly PlatformDriver[];
-  /** Called for each result batch (the agent journals it in its outbox). */
-  readonly deliver: (batch: ResultBatch) => Promise<void>;
-  readonly onEvent?: (event: SuiteEvent) => void;
-  /** Stops the suite between steps (SIGINT). */
-  readonly signal?: AbortSignal;
-  /**
-   * The bare process driver: when the run does not include it, it still measures an idle
-   * runner's own memory, so other platforms' memory overhead can be taken net of it.
-   */
-  readonly baseline?: PlatformDriver;
+/** A round's measurements, kept only once the round is complete and the host was quiet. */
+interface RoundMeasurements {
+  readonly trials: Map<Arm, WorkloadTrial>;
+  readonly launches: Map<Arm, Launch[]>;
 }
 
-/** A run id: time-ordered and unique, safe as a subject token. */
-export function newRunId(now = Date.now()): string {
-  return `run-${now.toString(36)}-${randomBytes(3).toString('hex')}`;
-}
-
-/** How many progress steps one platform takes: its launches, the density step, its workloads. */
-export function platformSteps(suite: Suite): number {
-  return suite.launches + 1 + suite.workloads.length;
-}
-
-/** How many steps a suite takes on the given number of platforms, for progress bars. */
-export function suiteSteps(suite: Suite, platforms: number): number {
-  return platforms * platformSteps(suite);
-}
-
-/**
- * A result's id: the run's id and a digest of what the result is of (platform, runtime,
- * workload, container). Stable for the run, so a resend is recognised as the same result,
- * and always a safe token of at most 64 characters whatever the names.
- */
-export function resultId(runId: string, ...of: readonly string[]): string {
-  const digest = createHash('sha256').update(of.join('/')).digest('hex').slice(0, 16);
-  return `${runId}-${digest}`;
-}
-
-function platformRecord(
-  driver: PlatformDriver,
-  availability: Availability,
-  settings: Instance['settings'],
-): Platform {
-  return {
-    name: driver.platform,
-    runtime: driver.runtime,
-    runtimeVersion: availability.version ?? 'unknown',
-    accel: availability.accel ?? 'none',
-    settings: { ...settings },
-  };
-}
-
-const MIB = 1024 * 1024;
-const mean = (values: readonly number[]): number =>
-  values.reduce((sum, value) => sum + value, 0) / values.length;
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
-
-/**
- * Starts an idle instance (the runner with no workload, held open) and waits until every
- * runner in it is ready. Start-up is launch → the last runner's "ready" line. The instance
- * keeps running until stopped.
- */
-async function launchIdle(
-  driver: PlatformDriver,
-  id: string,
-): Promise<{ instance: Instance; startupMs: number }> {
-  const instance = await driver.start({ id, runnerArgs: ['--workloads', '', '--hold'] });
-  try {
-    const readyAt: number[] = [];
-    for await (const { line, at } of instance.lines) {
-      if (line.type === 'ready') readyAt.push(at);
-      else if (line.type === 'error') throw new Error(`the runner failed: ${line.message}`);
-    }
-    if (readyAt.length < instance.runners) {
-      throw new Error(`${readyAt.length} of ${instance.runners} runners became ready`);
-    }
-    return { instance, startupMs: Math.max(...readyAt) - instance.launchedAt };
-  } catch (error) {
-    await instance.stop();
-    throw error;
-  }
-}
-
-/** launchIdle, tried once more when a launch fails (a guest that hangs in its boot). */
-async function launchIdleWithRetry(
-  driver: PlatformDriver,
-  id: string,
-  onFailedAttempt: (message: string) => void,
-): Promise<{ instance: Instance; startupMs: number }> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await launchIdle(driver, id);
-    } catch (error) {
-      if (attempt >= LAUNCH_ATTEMPTS) throw error;
-      onFailedAttempt(errorText(error));
-    }
-  }
-}
-
-interface Density {
-  /** Workload instances (runners) that fit in the budget. */
-  readonly count: number;
-  readonly stoppedBy: 'budget' | 'cap' | 'launch-failed';
-  /** Memory the instances that fit used together, MiB. */
-  readonly usedMiB: number;
-  readonly note?: string;
-}
-
-/**
- * Density by measurement: idle instances are started one after another and held side by
- * side; after each start the memory of all of them is read again. The count is how many fit
- * before the sum passes the budget (or the cap is reached, or a start fails).
- */
-async function measureDensity(
-  driver: PlatformDriver,
-  idPrefix: string,
-  suite: Suite,
-  aborted: () => boolean,
-): Promise<Density | undefined> {
-  const held: Instance[] = [];
-  let count = 0;
-  let usedMiB = 0;
-  try {
-    for (;;) {
-      if (aborted()) return undefined;
-      if (count >= suite.densityCap) return { count, stoppedBy: 'cap', usedMiB };
-      let instance: Instance;
-      try {
-        ({ instance } = await launchIdle(driver, `${idPrefix}-d${held.length + 1}`));
-      } catch (error) {
-        return { count, stoppedBy: 'launch-failed', usedMiB, note: errorText(error) };
-      }
-      held.push(instance);
-      const peaks = await Promise.all(held.map((each) => each.peakMemoryBytes()));
-      if (peaks.some((peak) => peak === undefined)) return undefined;
-      const totalMiB = peaks.reduce<number>((sum, peak) => sum + (peak ?? 0), 0) / MIB;
-      if (totalMiB > suite.densityBudgetMiB) return { count, stoppedBy: 'budget', usedMiB };
-      count += instance.runners;
-      usedMiB = totalMiB;
-    }
-  } finally {
-    await Promise.all(held.map((each) => each.stop()));
-  }
-}
-
-interface PlatformContext {
+/** A run under way: how it reports, whether it was stopped, and what it kept. */
+interface RunState {
   readonly run: SuiteRun;
-  readonly driver: PlatformDriver;
-  readonly availability: Availability;
   readonly emit: (event: SuiteEvent) => void;
   readonly aborted: () => boolean;
-  /** Memory of one idle runner on the bare process, MiB, when measured earlier in this run. */
-  readonly baselineMemoryMiB: number | undefined;
+  readonly arms: readonly Arm[];
+  readonly process: Arm | undefined;
+  readonly records: RoundRecord[];
+  /** The host's fingerprint as the run began. */
+  readonly start: HostFingerprint;
+  /** Rounds kept, so far. */
+  kept: number;
+  repeated: number;
+  canaryProblem: string | undefined;
 }
 
-function batchFor(
+/** The process driver with every instance it starts held to the canary's share of one CPU. */
+function canaryDriver(driver: PlatformDriver): PlatformDriver {
+  return { ...driver, start: (options) => driver.start({ ...options, cpuQuota: CANARY_QUOTA }) };
+}
+
+function newArm(
+  name: string,
   context: PlatformContext,
-  settings: Instance['settings'],
-  workload: string,
-  metrics: ResultMetric[],
-  container?: string,
-): ResultBatch {
-  const { run, driver } = context;
+  workloads: readonly string[],
+  fromOutside: boolean,
+): Arm {
   return {
-    schemaVersion: 1,
-    id: resultId(run.runId, driver.platform, driver.runtime, workload, container ?? ''),
-    hostId: run.hostId,
-    runId: run.runId,
-    takenAt: Date.now(),
-    platform: platformRecord(
-      driver,
-      context.availability,
-      container === undefined ? settings : { ...settings, container },
-    ),
-    workload: { name: workload, version: RUNNER_VERSION },
-    metrics,
+    name,
+    context,
+    workloads,
+    fromOutside,
+    trials: [],
+    launches: [],
+    density: undefined,
+    densityMeasured: false,
+    failed: false,
+    failedLaunches: 0,
   };
 }
 
-async function deliver(context: PlatformContext, batch: ResultBatch): Promise<void> {
-  await context.run.deliver(batch);
-  context.emit({ kind: 'result', batch });
+/** Progress steps an arm takes in a round: its launches, its density step once, its workloads. */
+function armSteps(arm: Arm, suite: SuiteRun['suite']): number {
+  if (!arm.fromOutside) return arm.workloads.length;
+  return suite.launchesPerRound + (arm.densityMeasured ? 0 : 1) + arm.workloads.length;
 }
 
 /**
- * What is measured from outside the instances: start-up and memory over `launches` idle
- * instances, memory overhead net of the bare process's own, and density. Returns the memory
- * of one idle runner, MiB, when it was measured.
+ * The run's platforms that can run here (the others reported skipped), and the bare process
+ * as their pair when the run does not include it.
  */
-async function measureInstances(context: PlatformContext): Promise<number | undefined> {
-  const { run, driver, emit, aborted } = context;
-  const suite = run.suite;
-  const startups: number[] = [];
-  const memory: number[] = [];
-  let failedLaunches = 0;
-  let settings: Instance['settings'] = {};
-  for (let launch = 1; launch <= suite.launches; launch += 1) {
-    if (aborted()) return undefined;
-    emit({ kind: 'step', platform: driver.platform, what: `start-up ${launch}/${suite.launches}` });
-    const { instance, startupMs } = await launchIdleWithRetry(
-      driver,
-      `${run.runId}-${driver.platform}-s${launch}`,
-      (message) => {
-        failedLaunches += 1;
-        emit({
-          kind: 'workload-failed',
-          platform: driver.platform,
-          workload: INSTANCE_WORKLOAD,
-          message: `launch ${launch} failed, trying again: ${message}`,
-        });
-      },
-    );
-    try {
-      startups.push(startupMs);
-      settings = instance.settings;
-      const peak = await instance.peakMemoryBytes();
-      if (peak !== undefined) memory.push(peak / MIB / instance.runners);
-    } finally {
-      await instance.stop();
-    }
-  }
-  if (aborted()) return undefined;
-  emit({ kind: 'step', platform: driver.platform, what: 'density' });
-  const density = await measureDensity(driver, `${run.runId}-${driver.platform}`, suite, aborted);
-  if (aborted()) return undefined;
-
-  const metrics = [metricFromSamples('startup', 'ms', startups)];
-  const baseline = context.baselineMemoryMiB;
-  const overhead = memory.length > 0 && baseline !== undefined && driver.platform !== 'process';
-  if (memory.length > 0) metrics.push(metricFromSamples('memory-peak', 'MiB', memory));
-  if (overhead) {
-    const overheads = memory.map((value) => value - baseline);
-    metrics.push(metricFromSamples('memory-overhead', 'MiB', overheads));
-  }
-  if (density !== undefined) {
-    metrics.push(metricFromSamples('density', 'instances', [density.count]));
-  }
-  const extra = {
-    launches: suite.launches,
-    failedLaunches,
-    ...(overhead
-      ? {
-          memoryOverheadBaseline: `an idle runner on the bare process in this run: ${baseline.toFixed(1)} MiB`,
-        }
-      : {}),
-    ...(density === undefined
-      ? {}
-      : {
-          densityBudgetMiB: suite.densityBudgetMiB,
-          densityCap: suite.densityCap,
-          densityStoppedBy: density.stoppedBy,
-          densityUsedMiB: Math.round(density.usedMiB),
-          densityMeasure: 'idle instances held side by side, the sum of their peak memory',
-          ...(density.note === undefined ? {} : { densityNote: density.note.slice(0, 500) }),
-        }),
-  };
-  await deliver(context, batchFor(context, { ...settings, ...extra }, INSTANCE_WORKLOAD, metrics));
-  return memory.length === 0 ? undefined : mean(memory);
-}
-
-/** Every workload in one instance; with several runners in it, one result per runner. */
-async function measureWorkloads(context: PlatformContext): Promise<void> {
-  const { run, driver, emit, aborted } = context;
-  const args = [
-    '--workloads',
-    run.suite.workloads.join(','),
-    '--time-cap-ms',
-    String(run.suite.timeCapMs),
+async function armsOf(
+  run: SuiteRun,
+  emit: (event: SuiteEvent) => void,
+  aborted: () => boolean,
+): Promise<Arm[]> {
+  const arms: Arm[] = [];
+  // The bare process joins as the pair only when some platform of the run can be measured.
+  const candidates = [
+    ...run.drivers.map((driver) => ({ driver, isPair: false })),
+    ...(run.baseline === undefined ? [] : [{ driver: run.baseline, isPair: true }]),
   ];
-  const instance = await driver.start({
-    id: `${run.runId}-${driver.platform}-w`,
-    runnerArgs: args,
-  });
-  try {
-    for await (const { line } of instance.lines) {
-      if (aborted()) return;
-      const container = instance.runners > 1 ? line.instance : undefined;
-      // With several runners, the first one's lines move the progress on.
-      const step = container === undefined || container === 'c1';
-      if (line.type === 'result') {
-        await deliver(
-          context,
-          batchFor(context, instance.settings, line.workload, line.metrics, container),
-        );
-        if (step) emit({ kind: 'step', platform: driver.platform, what: line.workload });
-      } else if (line.type === 'error') {
-        emit({
-          kind: 'workload-failed',
-          platform: driver.platform,
-          workload: line.workload ?? '(runner)',
-          message: container === undefined ? line.message : `${container}: ${line.message}`,
-        });
-        if (step)
-          emit({ kind: 'step', platform: driver.platform, what: line.workload ?? 'runner' });
-      }
-    }
-  } finally {
-    await instance.stop();
-  }
-}
-
-const BASELINE_LAUNCHES = 3;
-
-/** An idle runner's own memory on the bare process, MiB (the mean of a few launches). */
-async function measureBaselineMemory(driver: PlatformDriver, runId: string): Promise<number> {
-  const memory: number[] = [];
-  for (let launch = 1; launch <= BASELINE_LAUNCHES; launch += 1) {
-    const { instance } = await launchIdle(driver, `${runId}-baseline-${launch}`);
-    try {
-      const peak = await instance.peakMemoryBytes();
-      if (peak === undefined) throw new Error('the bare process has no memory accounting here');
-      memory.push(peak / MIB);
-    } finally {
-      await instance.stop();
-    }
-  }
-  return mean(memory);
-}
-
-/**
- * Runs a suite: for each available platform, start-up, memory and density measured from
- * outside, then every workload in one instance. A platform that fails is reported and the
- * suite goes on with the next one.
- */
-export async function runSuite(run: SuiteRun): Promise<void> {
-  const emit = (event: SuiteEvent): void => run.onEvent?.(event);
-  const aborted = (): boolean => run.signal?.aborted === true;
-  let baselineMemoryMiB: number | undefined;
-  if (run.baseline !== undefined && !run.drivers.some((driver) => driver.platform === 'process')) {
-    baselineMemoryMiB = await measureBaselineMemory(run.baseline, run.runId).catch(
-      (error: unknown) => {
-        emit({
-          kind: 'workload-failed',
-          platform: 'process',
-          workload: INSTANCE_WORKLOAD,
-          message: `no baseline memory, so no memory overhead: ${errorText(error)}`,
-        });
-        return undefined;
-      },
-    );
-  }
-  for (const driver of run.drivers) {
-    if (aborted()) return;
-    const availability = await driver.availability();
+  for (const { driver, isPair } of candidates) {
+    if (isPair && (arms.length === 0 || arms.some(isProcess))) continue;
+    const availability: Availability = await driver.availability();
     if (!availability.available) {
       emit({
         kind: 'platform-skipped',
@@ -422,20 +147,350 @@ export async function runSuite(run: SuiteRun): Promise<void> {
       });
       continue;
     }
-    const context = { run, driver, availability, emit, aborted, baselineMemoryMiB };
-    try {
-      const idleMemoryMiB = await measureInstances(context);
-      if (driver.platform === 'process') baselineMemoryMiB = idleMemoryMiB;
-      if (aborted()) return;
-      await measureWorkloads(context);
-    } catch (error) {
-      if (aborted()) return;
-      emit({
-        kind: 'workload-failed',
-        platform: driver.platform,
-        workload: INSTANCE_WORKLOAD,
-        message: `the platform failed: ${errorText(error)}`,
-      });
+    const context = { run, driver, availability, emit, aborted, baselineMemoryMiB: undefined };
+    arms.push(newArm(driverName(driver), context, run.suite.workloads, true));
+  }
+  return arms;
+}
+
+/** Whether an arm is the bare process platform (the canary is not). */
+function isProcess(arm: Arm): boolean {
+  return arm.name !== CANARY && arm.context.driver.platform === 'process';
+}
+
+/** Reports an arm that failed in a round; it runs no more rounds. */
+function failArm(state: RunState, arm: Arm, error: unknown): void {
+  arm.failed = true;
+  if (state.aborted()) return;
+  const { platform } = arm.context.driver;
+  state.emit({
+    kind: 'workload-failed',
+    platform,
+    workload: arm.name === CANARY ? CANARY_WORKLOAD : INSTANCE_WORKLOAD,
+    message:
+      arm.name === CANARY
+        ? `the calibration canary cannot run, so the run is uncalibrated: ${errorText(error)}`
+        : `the platform failed: ${errorText(error)}`,
+  });
+  if (arm.name === CANARY) state.canaryProblem = errorText(error);
+}
+
+/** An arm's workloads in one instance, in the round's order; their batches are kept, not sent. */
+async function measureTrial(
+  arm: Arm,
+  round: number,
+  workloads: readonly string[],
+): Promise<WorkloadTrial> {
+  const batches: ResultBatch[] = [];
+  const { context } = arm;
+  await measureWorkloads({
+    ...context,
+    run: {
+      ...context.run,
+      runId: arm.name === CANARY ? `${context.run.runId}-canary` : context.run.runId,
+      suite: {
+        ...context.run.suite,
+        workloads: workloads.filter((name) => arm.workloads.includes(name)),
+        timeCapMs:
+          arm.name === CANARY
+            ? Math.max(context.run.suite.timeCapMs, CANARY_TIME_CAP_MS)
+            : context.run.suite.timeCapMs,
+      },
+      deliver: (batch) => {
+        batches.push(batch);
+        return Promise.resolve();
+      },
+    },
+    emit: (event) => {
+      if (event.kind !== 'result') context.emit(event);
+    },
+  });
+  return { round, batches };
+}
+
+/**
+ * One round over `arms`: start-up launches interleaved (each launch index, every platform in
+ * the round's order), each platform's density in its first round, then each platform's
+ * workloads in one instance, platforms and workloads in the round's shuffled order. Undefined
+ * when stopped part-way: a half-done round is never kept.
+ */
+async function runRound(
+  state: RunState,
+  round: number,
+  arms: readonly Arm[],
+): Promise<{ record: Omit<RoundRecord, 'repeated'>; measured: RoundMeasurements } | undefined> {
+  const { run, aborted } = state;
+  const seed = run.runId;
+  const order = platformOrder(arms, seed, round);
+  const workloads = workloadOrder(
+    [...new Set([...run.suite.workloads, ...arms.flatMap((arm) => arm.workloads)])],
+    seed,
+    round,
+  );
+  const measured: RoundMeasurements = { trials: new Map(), launches: new Map() };
+  const live = (): Arm[] => order.filter((arm) => !arm.failed);
+  const sample = await startHostSample();
+  for (let launch = 1; launch <= run.suite.launchesPerRound; launch += 1) {
+    for (const arm of live().filter((each) => each.fromOutside)) {
+      if (aborted()) return undefined;
+      try {
+        const measuredLaunch = await measureLaunch(arm.context, round, launch);
+        arm.failedLaunches += measuredLaunch.failedAttempts;
+        measured.launches.set(arm, [...(measured.launches.get(arm) ?? []), measuredLaunch]);
+      } catch (error) {
+        failArm(state, arm, error);
+      }
     }
   }
+  for (const arm of live().filter((each) => each.fromOutside && !each.densityMeasured)) {
+    if (aborted()) return undefined;
+    try {
+      arm.density = await measurePlatformDensity(arm.context);
+      arm.densityMeasured = true;
+    } catch (error) {
+      failArm(state, arm, error);
+    }
+  }
+  for (const arm of live()) {
+    if (aborted()) return undefined;
+    try {
+      measured.trials.set(arm, await measureTrial(arm, round, workloads));
+    } catch (error) {
+      failArm(state, arm, error);
+    }
+  }
+  if (aborted()) return undefined;
+  const disturbance = isDisturbed(await sample.finish(), run.disturbance);
+  return {
+    record: {
+      round,
+      order: order.map((arm) => arm.name),
+      workloads,
+      ...(disturbance.why === undefined ? {} : { disturbed: disturbance.why }),
+    },
+    measured,
+  };
+}
+
+/**
+ * Runs round `round` until it is kept: a round the host disturbed is run again, at most
+ * MAX_REPEATED_ROUNDS times per run (a disturbed round past that is kept, and says so).
+ * False when the run was stopped.
+ */
+async function runKeptRound(
+  state: RunState,
+  round: number,
+  arms: readonly Arm[],
+  what: string,
+): Promise<boolean> {
+  for (;;) {
+    state.emit({ kind: 'round', round, what });
+    const outcome = await runRound(state, round, arms);
+    if (outcome === undefined) return false;
+    const repeat = outcome.record.disturbed !== undefined && state.repeated < MAX_REPEATED_ROUNDS;
+    state.records.push({ ...outcome.record, repeated: repeat });
+    if (!repeat) {
+      for (const [arm, trial] of outcome.measured.trials) if (!arm.failed) arm.trials.push(trial);
+      for (const [arm, launches] of outcome.measured.launches)
+        if (!arm.failed) arm.launches.push(...launches);
+      state.kept += 1;
+      if (state.run.checkpoint !== undefined) {
+        const sofar = await outcomeSoFar(state);
+        await state.run.checkpoint(sofar.batches.map(({ batch }) => batch));
+      }
+      return true;
+    }
+    state.repeated += 1;
+    state.emit({
+      kind: 'steps',
+      added: arms.reduce((sum, arm) => sum + armSteps(arm, state.run.suite), 0),
+    });
+    what = `round ${round} again: the host was disturbed (${outcome.record.disturbed ?? ''})`;
+  }
+}
+
+/** The run's equivalence margin: its own, else the setting's default. */
+function marginOf(run: SuiteRun): number {
+  return run.margin ?? SETTINGS.equivalenceMargin.defaultValue;
+}
+
+/** Every comparison of the run so far: each platform (and the canary) with the process. */
+function comparisonsOf(state: RunState): Map<Arm, RunComparison[]> {
+  const comparisons = new Map<Arm, RunComparison[]>();
+  const process = state.process;
+  if (process === undefined) return comparisons;
+  for (const arm of state.arms) {
+    if (arm === process) continue;
+    comparisons.set(
+      arm,
+      compareTrials(arm.trials, process.trials, marginOf(state.run), state.run.runId),
+    );
+  }
+  return comparisons;
+}
+
+/** The canary's comparison as the run's calibration, or why there is none. */
+function calibrationOf(
+  state: RunState,
+  comparisons: ReadonlyMap<Arm, RunComparison[]>,
+): RunCalibration {
+  if (state.canaryProblem !== undefined) return { ok: false, why: state.canaryProblem };
+  const canary = state.arms.find((arm) => arm.name === CANARY);
+  if (canary === undefined) {
+    return {
+      ok: false,
+      why:
+        state.process === undefined
+          ? 'no process platform to run the canary on'
+          : `the suite does not run ${CANARY_WORKLOAD}, the canary's pair`,
+    };
+  }
+  const comparison = comparisons.get(canary)?.[0];
+  if (comparison === undefined)
+    return { ok: false, why: 'the canary was not measured in two rounds' };
+  return {
+    expected: CANARY_QUOTA,
+    ratio: comparison.ratio,
+    ci95: comparison.ci95,
+    rounds: comparison.rounds,
+    ok: isCalibrated(comparison.ci95, CANARY_QUOTA, marginOf(state.run)),
+  };
+}
+
+/** The runtime versions of the run's platforms, as the host fingerprint takes them. */
+function runtimeVersions(arms: readonly Arm[]): Record<string, string> {
+  return Object.fromEntries(
+    arms
+      .filter((arm) => arm.name !== CANARY)
+      .map((arm) => [arm.name, arm.context.availability.version ?? 'unknown']),
+  );
+}
+
+/**
+ * Runs a suite in randomised, interleaved rounds. Every platform of the run, and the bare
+ * process (the pair of every comparison, in every round) and the calibration canary (the
+ * process under a 50% CPU quota running cpu-sha256), runs in each round in an order shuffled
+ * per round from the run id. After the suite's rounds, rounds are added while a comparison is
+ * unclear, over those platforms and the process, up to the suite's cap. A round the host
+ * disturbed is run again (bounded). At the end, or when stopped, what the complete rounds
+ * measured is published as version 2 batches: per platform and workload the metrics over the
+ * rounds with their comparison, and per platform one `instance` batch. The canary's own trials
+ * are not published: they are the process under a quota, not the process; the calibration is
+ * in the outcome and in every batch's `uncalibrated`.
+ */
+export async function runSuite(run: SuiteRun): Promise<SuiteOutcome> {
+  const emit = (event: SuiteEvent): void => run.onEvent?.(event);
+  const aborted = (): boolean => run.signal?.aborted === true;
+  const arms = await armsOf(run, emit, aborted);
+  const process = arms.find(isProcess);
+  if (process !== undefined && run.suite.workloads.includes(CANARY_WORKLOAD)) {
+    const context = { ...process.context, driver: canaryDriver(process.context.driver) };
+    arms.push(newArm(CANARY, context, [CANARY_WORKLOAD], false));
+  }
+  if (arms.length === 0) {
+    return {
+      seed: run.runId,
+      rounds: [],
+      comparisons: [],
+      calibration: { ok: false, why: 'no platform of the run could be measured' },
+      hostFingerprint: (await readHostFingerprint({})).fingerprint,
+      fingerprintChanged: false,
+    };
+  }
+  const state: RunState = {
+    run,
+    emit,
+    aborted,
+    arms,
+    process,
+    records: [],
+    start: await readHostFingerprint(runtimeVersions(arms)),
+    kept: 0,
+    repeated: 0,
+    canaryProblem: undefined,
+  };
+  const steps = arms.reduce((sum, arm) => sum + armSteps(arm, run.suite), 0);
+  emit({
+    kind: 'steps',
+    added: steps + (run.suite.rounds - 1) * (steps - arms.filter((arm) => arm.fromOutside).length),
+  });
+  while (state.kept < run.suite.rounds && !aborted()) {
+    const round = state.kept + 1;
+    const live = arms.filter((arm) => !arm.failed);
+    if (!(await runKeptRound(state, round, live, `round ${round}/${run.suite.rounds}`))) break;
+  }
+  while (state.kept < run.suite.maxRounds && !aborted() && state.kept >= run.suite.rounds) {
+    const comparisons = comparisonsOf(state);
+    const verdicts = [...comparisons].flatMap(([arm, list]) =>
+      arm.failed
+        ? []
+        : list.map((each) => ({
+            platform: arm.name,
+            workload: each.workload,
+            verdict: each.verdict,
+          })),
+    );
+    const unclear = unclearPlatforms(verdicts);
+    if (unclear.size === 0 || process === undefined || process.failed) break;
+    const extra = arms.filter((arm) => arm === process || unclear.has(arm.name));
+    const round = state.kept + 1;
+    emit({ kind: 'steps', added: extra.reduce((sum, arm) => sum + armSteps(arm, run.suite), 0) });
+    if (!(await runKeptRound(state, round, extra, extraRoundLabel(round, unclear)))) break;
+  }
+  const final = await outcomeSoFar(state);
+  for (const { context, batch } of final.batches) await deliverBatch(context, batch);
+  return {
+    seed: run.runId,
+    rounds: state.records,
+    comparisons: [...final.comparisons].flatMap(([arm, list]) => (arm.name === CANARY ? [] : list)),
+    calibration: final.calibration,
+    hostFingerprint: state.start.fingerprint,
+    fingerprintChanged: final.fingerprintChanged,
+  };
+}
+
+/** What the run publishes if it ends now, each batch with the platform it is of. */
+interface OutcomeSoFar {
+  readonly comparisons: Map<Arm, RunComparison[]>;
+  readonly calibration: RunCalibration;
+  readonly fingerprintChanged: boolean;
+  readonly batches: readonly { readonly context: PlatformContext; readonly batch: ResultBatch }[];
+}
+
+/**
+ * What the kept rounds measured, as the run would publish it now: its comparisons and
+ * calibration, and per platform its `instance` batch and one batch per workload.
+ */
+async function outcomeSoFar(state: RunState): Promise<OutcomeSoFar> {
+  const { run, start } = state;
+  const end = await readHostFingerprint(runtimeVersions(state.arms));
+  const comparisons = comparisonsOf(state);
+  const calibration = calibrationOf(state, comparisons);
+  const fingerprintChanged = start.fingerprint !== end.fingerprint;
+  const facts: RunFacts = {
+    seed: run.runId,
+    disturbed: state.repeated,
+    hostFingerprint: start.fingerprint,
+    uncalibrated: !calibration.ok,
+    settings: {
+      ...(fingerprintChanged
+        ? { fingerprintChanged: true, hostFingerprintAtEnd: end.fingerprint }
+        : {}),
+      ...('why' in calibration ? { uncalibratedBecause: calibration.why.slice(0, 500) } : {}),
+    },
+  };
+  const baselineMemoryMiB =
+    state.process === undefined ? undefined : meanMemoryMiB(state.process.launches);
+  const baseline = state.process?.name ?? 'process:node';
+  const batches: { context: PlatformContext; batch: ResultBatch }[] = [];
+  for (const arm of state.arms) {
+    if (arm.name === CANARY) continue;
+    const context = { ...arm.context, baselineMemoryMiB };
+    if (arm.launches.length > 0)
+      batches.push({ context, batch: instanceBatch(context, arm, facts) });
+    for (const batch of workloadBatches(arm.trials, comparisons.get(arm) ?? [], baseline, facts)) {
+      batches.push({ context, batch });
+    }
+  }
+  return { comparisons, calibration, fingerprintChanged, batches };
 }

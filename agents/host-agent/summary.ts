@@ -1,5 +1,26 @@
-import type { ResultBatch } from '../../contracts/index.ts';
+import type { Comparison, ResultBatch } from '../../contracts/index.ts';
 import { driverName } from './drivers/select.ts';
+import type { RoundRecord } from './suite-run.ts';
+
+/** A comparison as the summary prints it: `1.02× [0.99–1.05] same`. */
+export function comparisonText({
+  ratio,
+  ci95,
+  verdict,
+}: Pick<Comparison, 'ratio' | 'ci95' | 'verdict'>): string {
+  return `${ratio.toFixed(2)}× [${ci95[0].toFixed(2)}–${ci95[1].toFixed(2)}] ${verdict}`;
+}
+
+/**
+ * The rounds of a run in one line: how many were kept, and which were run again and why
+ * ("3 rounds (1 repeated: steal 12% over 5%)").
+ */
+export function roundsText(rounds: readonly RoundRecord[]): string {
+  const kept = rounds.filter((round) => !round.repeated).length;
+  const repeated = rounds.filter((round) => round.repeated);
+  const why = [...new Set(repeated.map((round) => round.disturbed ?? 'disturbed'))].join('; ');
+  return `${kept} round${kept === 1 ? '' : 's'}${repeated.length === 0 ? '' : ` (${repeated.length} repeated: ${why})`}`;
+}
 
 export interface SummaryRow extends Record<string, string | number | null> {
   workload: string;
@@ -25,7 +46,8 @@ function columnNamer(batches: readonly ResultBatch[]): (batch: ResultBatch) => s
 /**
  * One row per workload and metric, one column per platform (per driver where a platform has
  * several) with its value and its ratio to the bare process (the baseline every placement is
- * compared with).
+ * compared with): the paired comparison over rounds with its interval and verdict where the
+ * result has one, else the plain ratio of the values.
  */
 export function summarise(batches: readonly ResultBatch[]): SummaryRow[] {
   const columnOf = columnNamer(batches);
@@ -48,8 +70,13 @@ export function summarise(batches: readonly ResultBatch[]): SummaryRow[] {
         rows.set(key, row);
       }
       const base = baseline.get(key);
+      const comparison = 'comparison' in metric ? metric.comparison : undefined;
       const ratio =
-        base === undefined || base === 0 ? '' : ` (${(metric.value / base).toFixed(2)}x)`;
+        comparison !== undefined
+          ? ` (${comparisonText(comparison)})`
+          : base === undefined || base === 0
+            ? ''
+            : ` (${(metric.value / base).toFixed(2)}x)`;
       row[columnOf(batch)] = `${Number(metric.value.toPrecision(4))}${ratio}`;
     }
   }

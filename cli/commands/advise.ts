@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { checkQuestion, type Advice } from '../../contracts/advice.ts';
+import { checkQuestion, scoreText, type Advice } from '../../contracts/advice.ts';
 import { BerthError } from '../../contracts/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
@@ -36,11 +36,16 @@ function printAdvice(advice: Advice, via: string, notes: readonly string[]): voi
       rank: index + 1,
       placement: option.placement,
       runtime: option.runtime,
-      score: option.score.toFixed(1),
+      score: scoreText(option),
+      ...(advice.tieBreak === undefined ? {} : { tied: option.tiedWithTop ? 'tied' : '' }),
       ...Object.fromEntries(option.parts.map((part) => [part.name, part.points.toFixed(1)])),
     })),
     false,
   );
+  if (advice.tieBreak !== undefined) {
+    say();
+    say(`tie: ${advice.tieBreak.sentence}`);
+  }
   for (const option of advice.options.slice(0, 1)) {
     say();
     say(`why ${option.placement} (${option.runtime}):`);
@@ -114,11 +119,11 @@ function exportCommand(): Command {
     }
     const hostIds = options.hosts?.split(',').filter((host) => host !== '');
     const { openStore } = await import('../../lib/storage/open-store.ts');
-    const { loadEvidence } = await import('../../services/advisor/evidence-query.ts');
+    const { loadSeriesSummaries } = await import('../../lib/storage/results.ts');
     const { runtimeClassOf } = await import('../../services/advisor/runtime-class.ts');
     const store = await openStore(settingsOf(runtimeClass, STORE_SETTINGS));
     try {
-      const evidence = await loadEvidence(store, hostIds === undefined ? {} : { hostIds });
+      const evidence = await loadSeriesSummaries(store, hostIds === undefined ? {} : { hostIds });
       const exported = runtimeClassOf(
         {
           platform,
@@ -137,6 +142,9 @@ function exportCommand(): Command {
     .description('write what Berth measured in the formats other tools read')
     .addCommand(runtimeClass);
 }
+
+/** The advisor's settings, and the client certificate `berth advise` presents to it. */
+const ADVISE_SETTINGS = [...ADVISOR_SETTINGS, 'advisorClientCert', 'advisorClientKey'] as const;
 
 /** How `berth advise` prints its answer. */
 const FORMATS = ['text', 'json', 'openstack'] as const;
@@ -174,9 +182,9 @@ export function adviseCommand(): Command {
     )
     .option('--json', 'print the answer document as JSON (short for --format json)')
     .addCommand(exportCommand());
-  return withSettings(command, ADVISOR_SETTINGS).action(async (file: string) => {
+  return withSettings(command, ADVISE_SETTINGS).action(async (file: string) => {
     const format = formatOf(command.opts<{ json?: boolean; format?: string }>());
-    const config = settingsOf(command, ADVISOR_SETTINGS);
+    const config = settingsOf(command, ADVISE_SETTINGS);
     const checked = checkQuestion(await readQuestion(file));
     if (!checked.ok) {
       throw new BerthError(

@@ -1,18 +1,20 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import {
-  agentDir,
-  printImageStep,
-  runAgentSuite,
-  selectDrivers,
-} from '../../agents/host-agent/run.ts';
+import { agentDir } from '../../agents/host-agent/agent-dir.ts';
+import { printImageStep, selectDrivers } from '../../agents/host-agent/agent-drivers.ts';
+import { runAgentSuite } from '../../agents/host-agent/agent-run.ts';
+import { calibrate, type Calibration } from '../../agents/host-agent/calibration.ts';
+import { MIN_CPU_QUOTA } from '../../agents/host-agent/cgroups.ts';
 import { buildGuestImage } from '../../agents/host-agent/vm/guest-image.ts';
 import { runAgentDaemon } from '../../agents/host-agent/daemon.ts';
 import { loadHostId } from '../../agents/host-agent/host-id.ts';
 import { collectInventory, platformAvailability } from '../../agents/host-agent/inventory.ts';
-import { summarise } from '../../agents/host-agent/summary.ts';
-import type { SuiteName } from '../../agents/host-agent/suite.ts';
+import { roundsText, summarise } from '../../agents/host-agent/summary.ts';
+import type { RunCalibration } from '../../agents/host-agent/suite-run.ts';
+import { SUITES, type SuiteName } from '../../agents/host-agent/suite-catalogue.ts';
+import { BerthError } from '../../contracts/index.ts';
+import { settingLabel } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
 import { installCommand, uninstallCommand } from './agent-service.ts';
@@ -24,17 +26,51 @@ const RUN_SETTINGS = [
   'hostId',
   'libvirtUri',
   'containersPerVm',
+  'rounds',
+  'equivalenceMargin',
+  'maxSteal',
+  'maxForeignLoad',
   'logLevel',
 ] as const;
 /** What the long-running agent reads: `berth agent start`, and the service `install` writes. */
 const START_SETTINGS = [...RUN_SETTINGS, 'jobPlatforms'] as const;
 /** What the commands that only look at the platforms read. */
 const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm'] as const;
+/** What the calibration canary reads: the platforms, its rounds and the equivalence margin. */
+const CALIBRATE_SETTINGS = [...PLATFORM_SETTINGS, 'rounds', 'equivalenceMargin'] as const;
+/** Rounds of `berth agent calibrate` when --rounds is not given. */
+const CALIBRATION_ROUNDS = 5;
+
+/** A progress line on standard error when it is a terminal; undefined otherwise. */
+function terminalBar(format: string): cliProgress.SingleBar | undefined {
+  return process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { format, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+}
+
+/** Runs work with a signal that SIGINT or SIGTERM aborts, so it can stop and clean up. */
+async function untilStopped<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 function runCommand(): Command {
   const command = new Command('run')
     .description(
-      'measure the workloads on every platform of this host and publish the results (journaled until acknowledged)',
+      'measure the workloads on every platform of this host and publish the results (journaled until acknowledged; kept in the outbox for the next run or start when NATS does not answer)',
     )
     .addOption(
       new Option('--suite <name>', 'quick or full').choices(['quick', 'full']).default('quick'),
@@ -64,40 +100,124 @@ function runCommand(): Command {
         `--flush-timeout-ms must be a whole number of ms, got "${options.flushTimeoutMs}"`,
       );
     }
-    const stop = new AbortController();
-    const onSignal = (): void => {
-      stop.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      const report = await runAgentSuite(
+    const report = await untilStopped((signal) =>
+      runAgentSuite(
         config,
         {
           suite: options.suite,
           platforms: options.platforms.split(',').filter((name) => name !== ''),
           flushTimeoutMs,
+          ...(config.rounds === undefined ? {} : { rounds: config.rounds }),
         },
         createLogger('agent', config.logLevel),
-        stop.signal,
-      );
-      if (options.json === true) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        return;
-      }
+        signal,
+      ),
+    );
+    if (options.json === true) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(
+      `host ${report.hostId}, run ${report.runId}: ${report.batches.length} results${report.natsUnreachable ? ', not sent: NATS did not answer' : ''}\n`,
+    );
+    printTable(summarise(report.batches), false);
+    process.stdout.write(
+      `${roundsText(report.rounds)}; ${runCalibrationLine(report.calibration, config.equivalenceMargin)}\n`,
+    );
+    if (report.fingerprintChanged) {
       process.stdout.write(
-        `host ${report.hostId}, run ${report.runId}: ${report.batches.length} results\n`,
+        "the host's state changed during the run (its fingerprint differs at the end): the results say so\n",
       );
-      printTable(summarise(report.batches), false);
-      for (const { platform, runtime, reason } of report.skipped) {
-        process.stdout.write(`skipped ${platform}:${runtime}: ${reason}\n`);
-      }
-      for (const { platform, workload, message } of report.failed) {
-        process.stdout.write(`failed ${platform}/${workload}: ${message}\n`);
-      }
+    }
+    for (const { platform, runtime, reason } of report.skipped) {
+      process.stdout.write(`skipped ${platform}:${runtime}: ${reason}\n`);
+    }
+    for (const { platform, workload, message } of report.failed) {
+      process.stdout.write(`failed ${platform}/${workload}: ${message}\n`);
+    }
+  });
+}
+
+/** The --quota of berth agent calibrate: a share of one CPU a cgroup quota can give. */
+function quotaOption(raw: string): number {
+  const quota = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!(quota >= MIN_CPU_QUOTA && quota <= 1)) {
+    throw new BerthError(
+      'BERTH_ERR_CONFIG',
+      `--quota must be a share of one CPU from ${MIN_CPU_QUOTA} to 1, got "${raw}"`,
+    );
+  }
+  return quota;
+}
+
+/** The canary's finding in one line: the ratio, its interval, and ok or why it is not. */
+function calibrationLine(calibration: Calibration, margin: number): string {
+  const { expected, ratio, ci95 } = calibration;
+  const [low, high] = ci95;
+  const measured = `${ratio.toFixed(2)}× [${low.toFixed(2)}–${high.toFixed(2)}] of bare at a ${Math.round(expected * 100)}% CPU quota — expected ${expected.toFixed(2)}`;
+  if (calibration.ok) return `calibration: ${measured}: ok`;
+  const side = low > expected ? 'above' : 'below';
+  return `uncalibrated: ${measured}, and the interval lies ${side} it by more than the ${Number((margin * 100).toFixed(1))}% margin: a known difference is not measured as it is on this host now (other load on it, or a measurement that misses the quota)`;
+}
+
+/** A run's calibration in one line: the canary's finding, or why the run has none. */
+function runCalibrationLine(calibration: RunCalibration, margin: number): string {
+  return 'why' in calibration
+    ? `uncalibrated: ${calibration.why}`
+    : calibrationLine(calibration, margin);
+}
+
+function calibrateCommand(): Command {
+  const command = new Command('calibrate')
+    .description(
+      'the calibration canary: cpu-sha256 on the bare process and under a CPU quota, in interleaved rounds; a quota of q should measure q× bare (exit 0 either way)',
+    )
+    .option(
+      '--quota <share>',
+      `share of one CPU the quota trials get, from ${MIN_CPU_QUOTA} to 1`,
+      '0.5',
+    )
+    .option('--json', 'print the finding as JSON');
+  return withSettings(command, CALIBRATE_SETTINGS).action(async () => {
+    const options = command.opts<{ quota: string; json?: boolean }>();
+    const config = settingsOf(command, CALIBRATE_SETTINGS);
+    const quota = quotaOption(options.quota);
+    const rounds = config.rounds ?? CALIBRATION_ROUNDS;
+    if (rounds < 2) {
+      throw new BerthError(
+        'BERTH_ERR_CONFIG',
+        `${settingLabel('rounds')} must be from 2 to 100 for berth agent calibrate (one round has no interval), got ${rounds}`,
+      );
+    }
+    const drivers = await selectDrivers(config, ['process']);
+    const driver = drivers[0];
+    if (driver === undefined) throw new Error('no process platform driver is registered');
+    const bar = terminalBar(' {bar} {value}/{total} {what}');
+    bar?.start(rounds * 2, 0, { what: 'starting' });
+    try {
+      const calibration = await untilStopped((signal) =>
+        calibrate({
+          driver,
+          rounds,
+          quota,
+          margin: config.equivalenceMargin,
+          timeCapMs: SUITES.quick.timeCapMs,
+          signal,
+          onEvent: ({ round, arm, throughput, unit }) => {
+            const what = `round ${round}/${rounds}: ${arm} ${Math.round(throughput)} ${unit}`;
+            if (bar === undefined) process.stderr.write(`calibration ${what}\n`);
+            else bar.increment({ what });
+          },
+        }),
+      );
+      bar?.stop();
+      process.stdout.write(
+        options.json === true
+          ? `${JSON.stringify(calibration, null, 2)}\n`
+          : `${calibrationLine(calibration, config.equivalenceMargin)}\n`,
+      );
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      bar?.stop();
     }
   });
 }
@@ -127,12 +247,7 @@ function imageBuildCommand(): Command {
   );
   return withSettings(command, ['dataDir']).action(async () => {
     const config = settingsOf(command, ['dataDir']);
-    const bar = process.stderr.isTTY
-      ? new cliProgress.SingleBar(
-          { format: ' {bar} {value}/{total} {what}', stream: process.stderr },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+    const bar = terminalBar(' {bar} {value}/{total} {what}');
     bar?.start(5, 0, { what: '' });
     try {
       const image = await buildGuestImage(
@@ -206,6 +321,7 @@ export function agentCommand(): Command {
     .addCommand(startCommand())
     .addCommand(installCommand(START_SETTINGS))
     .addCommand(uninstallCommand())
+    .addCommand(calibrateCommand())
     .addCommand(platformsCommand())
     .addCommand(inventoryCommand())
     .addCommand(

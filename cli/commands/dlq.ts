@@ -1,12 +1,39 @@
 import { Command, Option } from 'commander';
+import { DeadLetterListV1 } from '../../contracts/advisor-api.ts';
+import type { DeadLetter } from '../../contracts/index.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { readDeadLetters } from '../../lib/nats/dead-letters.ts';
+import { ADVISOR_CLIENT_SETTINGS, advisorUrl, askAdvisor } from '../../services/advisor/client.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
+/** Every setting `berth dlq` reads: the running advisor's it asks first, and NATS. */
+const DLQ_SETTINGS = ['natsUrl', ...ADVISOR_CLIENT_SETTINGS] as const;
+
+/** Prints the dead letters as a table, or as JSON with their payloads. */
+function printDeadLetters(entries: readonly DeadLetter[], asJson: boolean): void {
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+    return;
+  }
+  printTable(
+    entries.map((entry) => ({
+      received: new Date(entry.receivedAt).toISOString(),
+      seq: entry.streamSequence,
+      subject: entry.subject,
+      code: entry.code,
+      bytes: entry.payloadBytes,
+      reason: entry.reason.length > 80 ? `${entry.reason.slice(0, 77)}…` : entry.reason,
+    })),
+    false,
+  );
+}
+
 export function dlqCommand(): Command {
   const command = new Command('dlq')
-    .description('list the newest messages ingest could not accept, with the reason')
+    .description(
+      'list the newest messages ingest could not accept, with the reason; asks the running advisor, or reads NATS',
+    )
     .addOption(
       new Option('--limit <n>', 'how many').default('50').argParser((raw) => {
         const value = Number(raw);
@@ -17,27 +44,24 @@ export function dlqCommand(): Command {
       }),
     )
     .option('--json', 'print JSON (with the original payload, base64) instead of a table');
-  return withSettings(command, ['natsUrl']).action(async () => {
+  return withSettings(command, DLQ_SETTINGS).action(async () => {
     const options = command.opts<{ limit: string; json?: boolean }>();
-    const config = settingsOf(command, ['natsUrl']);
+    const limit = Number(options.limit);
+    const config = settingsOf(command, DLQ_SETTINGS);
+    const answer = await askAdvisor(config, {
+      method: 'GET',
+      path: '/v1/dead-letters',
+      query: { limit },
+      answer: DeadLetterListV1,
+    });
+    if (answer !== undefined) {
+      process.stderr.write(`note: answered by the advisor at ${advisorUrl(config)}\n`);
+      printDeadLetters(answer.deadLetters, options.json === true);
+      return;
+    }
     const nc = await connectNats({ url: config.natsUrl, name: 'berth-dlq' });
     try {
-      const entries = await readDeadLetters(nc, Number(options.limit));
-      if (options.json === true) {
-        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-        return;
-      }
-      printTable(
-        entries.map((entry) => ({
-          received: new Date(entry.receivedAt).toISOString(),
-          seq: entry.streamSequence,
-          subject: entry.subject,
-          code: entry.code,
-          bytes: entry.payloadBytes,
-          reason: entry.reason.length > 80 ? `${entry.reason.slice(0, 77)}…` : entry.reason,
-        })),
-        false,
-      );
+      printDeadLetters(await readDeadLetters(nc, limit), options.json === true);
     } finally {
       await nc.close();
     }

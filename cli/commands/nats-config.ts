@@ -7,9 +7,17 @@ import {
   fleetRoles,
   natsServerConfig,
   type ClusterOptions,
+  type FleetTls,
   type FleetUser,
   type Role,
 } from '../../lib/nats/fleet-config.ts';
+import {
+  copyOwnTls,
+  ensureCa,
+  exists,
+  issueCertificate,
+  type CertificateFiles,
+} from '../../lib/nats/fleet-tls.ts';
 import { printTable } from '../output.ts';
 
 interface NatsConfigOptions {
@@ -22,6 +30,12 @@ interface NatsConfigOptions {
   clusterListen: string;
   routes?: string;
   nodes?: string;
+  tls?: boolean;
+  tlsHosts?: string;
+  tlsVerify?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 const splitList = (raw: string): string[] =>
@@ -143,6 +157,124 @@ async function userOf(
   return { role, publicKey: user.getPublicKey(), seedFile, created: true };
 }
 
+/** The TLS of the fleet: whose files, and whether clients present certificates. */
+interface TlsPlan {
+  /** The operator's own files (--tls-ca, --tls-cert, --tls-key), else the CA made here. */
+  readonly own?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly hosts: readonly string[];
+  readonly verifyClients: boolean;
+}
+
+/** What the --tls options ask for; undefined for a fleet without TLS. */
+function tlsPlanOf(options: NatsConfigOptions, cluster: boolean): TlsPlan | undefined {
+  const { tlsCa: ca, tlsCert: cert, tlsKey: key } = options;
+  const own = [ca, cert, key].filter((file) => file !== undefined).length;
+  if (own === 0 && options.tls !== true) {
+    if (options.tlsHosts !== undefined || options.tlsVerify === true) {
+      throw new BerthError('BERTH_ERR_PARAMETER', '--tls-hosts and --tls-verify need --tls');
+    }
+    return undefined;
+  }
+  if (own !== 0 && (ca === undefined || cert === undefined || key === undefined)) {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      'bring your own TLS files with all of --tls-ca, --tls-cert and --tls-key',
+    );
+  }
+  const hosts = options.tlsHosts === undefined ? [] : splitList(options.tlsHosts);
+  if (own !== 0 && hosts.length > 0) {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      '--tls-hosts names hosts in the certificates made here; your own --tls-cert names its own',
+    );
+  }
+  if (own === 0 && !cluster && hosts.length === 0) {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      '--tls needs the names clients reach the server by, for its certificate: give --tls-hosts (e.g. nats.example.org,10.0.0.5)',
+    );
+  }
+  return {
+    ...(ca === undefined || cert === undefined || key === undefined
+      ? {}
+      : { own: { ca: resolve(ca), cert: resolve(cert), key: resolve(key) } }),
+    hosts,
+    verifyClients: options.tlsVerify === true,
+  };
+}
+
+/** The base name of a node's files: nats-server, or nats-server-<name> in a cluster. */
+const nodeBase = (cluster: ClusterOptions | undefined): string =>
+  cluster === undefined ? 'nats-server' : `nats-server-${cluster.serverName}`;
+
+/**
+ * Writes the TLS files beside the configuration: the CA (kept when there), each node's
+ * certificate naming it (written again each time, so new --tls-hosts take), and with
+ * --tls-verify a client certificate per role (kept when there). With the operator's own files,
+ * those are checked and copied instead. Returns each node's TLS and each role's client files.
+ */
+async function writeTls(
+  plan: TlsPlan,
+  outDir: string,
+  nodes: readonly (ClusterOptions | undefined)[],
+  roles: readonly Role[],
+): Promise<{
+  nodeTls: (cluster: ClusterOptions | undefined) => FleetTls;
+  clients: Map<Role, CertificateFiles>;
+}> {
+  const caFile = join(outDir, 'ca.crt');
+  const nodeTls = (cluster: ClusterOptions | undefined): FleetTls => ({
+    caFile,
+    certFile: join(outDir, `${nodeBase(cluster)}.crt`),
+    keyFile: join(outDir, `${nodeBase(cluster)}.key`),
+    verifyClients: plan.verifyClients,
+  });
+  const clients = new Map<Role, CertificateFiles>();
+  if (plan.own !== undefined) {
+    await copyOwnTls(plan.own, outDir, nodes.map(nodeBase));
+    return { nodeTls, clients };
+  }
+  const ca = await ensureCa(outDir);
+  process.stdout.write(`${ca.created ? 'wrote' : 'kept'} ${ca.certFile}\n`);
+  for (const cluster of nodes) {
+    const names = [
+      ...new Set([...(cluster === undefined ? [] : [cluster.serverName]), ...plan.hosts]),
+    ];
+    const written = await issueCertificate({
+      ca,
+      dir: outDir,
+      base: nodeBase(cluster),
+      commonName: names[0] ?? 'nats-server',
+      usage: 'node',
+      names,
+    });
+    process.stdout.write(`wrote ${written.certFile} for ${names.join(', ')}\n`);
+  }
+  if (plan.verifyClients) {
+    for (const role of roles) {
+      const files = { certFile: join(outDir, `${role}.crt`), keyFile: join(outDir, `${role}.key`) };
+      const kept = (await exists(files.certFile)) && (await exists(files.keyFile));
+      clients.set(
+        role,
+        kept
+          ? files
+          : await issueCertificate({
+              ca,
+              dir: outDir,
+              base: role,
+              commonName: role,
+              usage: 'client',
+            }),
+      );
+    }
+  }
+  return { nodeTls, clients };
+}
+
+/** The variables that present a role's client certificate, if it has one. */
+const clientFilesOf = (files: CertificateFiles | undefined): string[] =>
+  files === undefined ? [] : [`NATS_CERT=${files.certFile}`, `NATS_KEY=${files.keyFile}`];
+
 export function natsConfigCommand(): Command {
   const command = new Command('nats-config')
     .description(
@@ -153,7 +285,7 @@ export function natsConfigCommand(): Command {
     .addOption(
       new Option(
         '--out-dir <dir>',
-        'folder for nats-server.conf and the seed files <role>.nk (kept when there)',
+        'folder for nats-server.conf, the seed files <role>.nk (kept when there) and, with --tls, the CA and certificates',
       ).makeOptionMandatory(),
     )
     .option('--listen <host:port>', 'address nats-server listens on for clients', '0.0.0.0:4222')
@@ -167,25 +299,46 @@ export function natsConfigCommand(): Command {
       '--nodes <list>',
       'cluster: the names of every node, comma-separated, each reachable by its name; writes nats-server-<name>.conf for each, routed to the others',
     )
-    .option('--cluster-listen <host:port>', 'cluster: address for routes', '0.0.0.0:6222');
+    .option('--cluster-listen <host:port>', 'cluster: address for routes', '0.0.0.0:6222')
+    .option(
+      '--tls',
+      'TLS on client connections and cluster routes: writes a CA (ca.crt, ca.key; kept when there) and a certificate per node naming it (nats-server[-<name>].crt and .key; keys 0600), made with openssl',
+    )
+    .option(
+      '--tls-hosts <list>',
+      'TLS: further names and addresses clients reach the nodes by, in every node certificate, comma-separated (needed without a cluster)',
+    )
+    .option(
+      '--tls-verify',
+      'TLS: mutual TLS, every client presents a certificate the CA signed; writes one per role (<role>.crt, <role>.key)',
+    )
+    .option(
+      '--tls-ca <file>',
+      'TLS with your own files: the CA certificate(s) that signed --tls-cert',
+    )
+    .option(
+      '--tls-cert <file>',
+      'TLS with your own files: the certificate every node serves, naming every node',
+    )
+    .option('--tls-key <file>', 'TLS with your own files: the private key of --tls-cert');
   return command.action(async () => {
     const options = command.opts<NatsConfigOptions>();
     const roles = fleetRoles(await hostIdsOf(options));
-    const nodes = clusterOf(options);
+    const nodes = clusterOf(options) ?? [undefined];
+    const plan = tlsPlanOf(options, nodes[0] !== undefined);
     const outDir = resolve(options.outDir);
     await mkdir(outDir, { recursive: true, mode: 0o700 });
     const users = [];
     for (const role of roles) users.push(await userOf(outDir, role));
-    for (const cluster of nodes ?? [undefined]) {
-      const configFile = join(
-        outDir,
-        cluster === undefined ? 'nats-server.conf' : `nats-server-${cluster.serverName}.conf`,
-      );
+    const tls = plan === undefined ? undefined : await writeTls(plan, outDir, nodes, roles);
+    for (const cluster of nodes) {
+      const configFile = join(outDir, `${nodeBase(cluster)}.conf`);
       const text = natsServerConfig(
         {
           listen: options.listen,
           storeDir: options.storeDir,
           ...(cluster === undefined ? {} : { cluster }),
+          ...(tls === undefined ? {} : { tls: tls.nodeTls(cluster) }),
         },
         users,
       );
@@ -197,7 +350,11 @@ export function natsConfigCommand(): Command {
         role: user.role,
         seed: user.seedFile,
         state: user.created ? 'new' : 'kept',
-        give: `NATS_NKEY_FILE=${user.seedFile}`,
+        give: [
+          `NATS_NKEY_FILE=${user.seedFile}`,
+          ...(tls === undefined ? [] : [`NATS_CA=${join(outDir, 'ca.crt')}`]),
+          ...clientFilesOf(tls?.clients.get(user.role)),
+        ].join(' '),
       })),
       false,
     );

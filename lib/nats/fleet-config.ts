@@ -45,12 +45,25 @@ export interface ClusterOptions {
   readonly routes: readonly string[];
 }
 
+/** The files (paths as the server reads them) a node serves TLS with. */
+export interface FleetTls {
+  /** PEM CA certificate(s) that signed the nodes' (and the clients') certificates. */
+  readonly caFile: string;
+  /** This node's certificate, naming it for clients and for the routes of the other nodes. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Mutual TLS: every client must present a certificate the CA signed. */
+  readonly verifyClients: boolean;
+}
+
 export interface FleetConfigOptions {
   /** host:port for clients. */
   readonly listen: string;
   /** JetStream's file store on this node. */
   readonly storeDir: string;
   readonly cluster?: ClusterOptions;
+  /** TLS on client connections and on cluster routes (routes always check both ends). */
+  readonly tls?: FleetTls;
 }
 
 const CLUSTER_NAME = 'berth';
@@ -85,6 +98,18 @@ const inboxesOf = (role: Role): string[] =>
 
 const STREAMS = [RESULTS_STREAM, DLQ_STREAM, INVENTORY_STREAM];
 
+/** The stream API calls named, on each of Berth's streams. */
+const onEveryStream = (...calls: readonly string[]): string[] =>
+  STREAMS.flatMap((stream) => calls.map((call) => api('STREAM', call, stream)));
+
+/** What an ordered consumer needs to read a stream: make, use and remove its consumers. */
+const readerOf = (stream: string): string[] => [
+  api('CONSUMER', 'CREATE', stream, '>'),
+  api('CONSUMER', 'INFO', stream, '*'),
+  api('CONSUMER', 'DELETE', stream, '*'),
+  api('CONSUMER', 'MSG', 'NEXT', stream, '*'),
+];
+
 /** What each role may publish and subscribe to; every subject is explained in docs/security.md. */
 export function permissionsOf(role: Role): Permissions {
   if (role === 'admin') return { publish: ['>'], subscribe: ['>'], allowResponses: false };
@@ -92,11 +117,7 @@ export function permissionsOf(role: Role): Permissions {
     return {
       publish: [
         api('INFO'),
-        ...STREAMS.flatMap((stream) => [
-          api('STREAM', 'INFO', stream),
-          api('STREAM', 'CREATE', stream),
-          api('STREAM', 'UPDATE', stream),
-        ]),
+        ...onEveryStream('INFO', 'CREATE', 'UPDATE'),
         api('CONSUMER', 'INFO', RESULTS_STREAM, INGEST_CONSUMER),
         api('CONSUMER', 'CREATE', RESULTS_STREAM, INGEST_CONSUMER, RESULTS_SUBJECTS),
         api('CONSUMER', 'MSG', 'NEXT', RESULTS_STREAM, INGEST_CONSUMER),
@@ -112,14 +133,9 @@ export function permissionsOf(role: Role): Permissions {
     return {
       publish: [
         api('INFO'),
-        ...STREAMS.flatMap((stream) => [
-          api('STREAM', 'INFO', stream),
-          api('STREAM', 'CREATE', stream),
-        ]),
-        api('CONSUMER', 'CREATE', INVENTORY_STREAM, '>'),
-        api('CONSUMER', 'INFO', INVENTORY_STREAM, '*'),
-        api('CONSUMER', 'DELETE', INVENTORY_STREAM, '*'),
-        api('CONSUMER', 'MSG', 'NEXT', INVENTORY_STREAM, '*'),
+        ...onEveryStream('INFO', 'CREATE'),
+        ...readerOf(INVENTORY_STREAM),
+        ...readerOf(DLQ_STREAM),
         JOBS_SUBJECTS,
       ],
       subscribe: [STORED_SUBJECT, JOB_PROGRESS_SUBJECTS, ...inboxesOf(role)],
@@ -172,6 +188,22 @@ function userBlock(user: FleetUser): string {
   ].join('\n');
 }
 
+/** Seconds a TLS handshake may take; nats-server's default of 0.5 is short on a busy host. */
+const TLS_TIMEOUT_S = 5;
+
+/** A `tls { … }` block, indented; `verify: true` asks the other end for its certificate. */
+function tlsBlock(tls: FleetTls, indent: string, verify: boolean): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${quoted(tls.certFile)}`,
+    `${indent}  key_file: ${quoted(tls.keyFile)}`,
+    `${indent}  ca_file: ${quoted(tls.caFile)}`,
+    ...(verify ? [`${indent}  verify: true`] : []),
+    `${indent}  timeout: ${TLS_TIMEOUT_S}`,
+    `${indent}}`,
+  ];
+}
+
 /** The configuration file's text, for nats-server 2.9 and later. */
 export function natsServerConfig(options: FleetConfigOptions, users: readonly FleetUser[]): string {
   const lines = [
@@ -183,6 +215,8 @@ export function natsServerConfig(options: FleetConfigOptions, users: readonly Fl
       `server_name: ${quoted(assertSafeToken(options.cluster.serverName, 'server name'))}`,
     );
   }
+  if (options.tls !== undefined)
+    lines.push(...tlsBlock(options.tls, '', options.tls.verifyClients));
   lines.push('jetstream {', `  store_dir: ${quoted(options.storeDir)}`, '}');
   if (options.cluster !== undefined) {
     lines.push(
@@ -190,6 +224,8 @@ export function natsServerConfig(options: FleetConfigOptions, users: readonly Fl
       `  name: ${quoted(CLUSTER_NAME)}`,
       `  listen: ${quoted(options.cluster.listen)}`,
       `  routes: ${list(options.cluster.routes)}`,
+      // nats-server checks the certificates of both ends of a route whatever `verify` says.
+      ...(options.tls === undefined ? [] : tlsBlock(options.tls, '  ', true)),
       '}',
     );
   }

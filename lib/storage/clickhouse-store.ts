@@ -12,6 +12,8 @@ export interface ClickHouseStoreOptions {
   readonly database: string;
   readonly username?: string;
   readonly password?: string;
+  /** PEM CA certificate(s) an https:// server's certificate must be signed by. */
+  readonly caCert?: Buffer;
   readonly requestTimeoutMs?: number;
 }
 
@@ -33,6 +35,7 @@ function clientFor(options: ClickHouseStoreOptions, database: string): ClickHous
     database,
     ...(options.username === undefined ? {} : { username: options.username }),
     ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.caCert === undefined ? {} : { tls: { ca_cert: options.caCert } }),
     request_timeout: options.requestTimeoutMs ?? 15_000,
     // Berth logs what failed itself, once, with the setting to look at.
     log: { level: ClickHouseLogLevel.OFF },
@@ -42,7 +45,7 @@ function clientFor(options: ClickHouseStoreOptions, database: string): ClickHous
   });
 }
 
-/** ClickHouse server over HTTP (works with 18.16 and current releases). */
+/** ClickHouse server over HTTP or HTTPS (works with 18.16 and current releases). */
 export async function openClickHouseStore(options: ClickHouseStoreOptions): Promise<Store> {
   const location = redactUrl(options.url);
   const unreachable = (error: unknown): BerthError =>

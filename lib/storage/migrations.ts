@@ -1,13 +1,46 @@
 import { BerthError, describeError } from '../../contracts/index.ts';
-import { sql, type SqlFragment } from './sql.ts';
+import { ident, sql, type SqlFragment } from './sql.ts';
 import type { Store } from './store.ts';
+
+/** A column a migration adds to a table that exists already. */
+export interface AddedColumn {
+  readonly table: string;
+  readonly name: string;
+  /** Its type and default, as in ALTER TABLE … ADD COLUMN name <type>. */
+  readonly type: SqlFragment;
+}
 
 export interface Migration {
   readonly version: number;
   readonly name: string;
   /** Each statement must be safe to run again (IF NOT EXISTS), so a half-done run can resume. */
   readonly statements: readonly SqlFragment[];
+  /**
+   * Columns added after the statements, each only where its table lacks it: ClickHouse 18.16
+   * has no ADD COLUMN IF NOT EXISTS, and another process may be adding the same column.
+   */
+  readonly columns?: readonly AddedColumn[];
 }
+
+/** The columns of version 2 result batches, each empty or a default for version 1 rows. */
+const ROUND_COLUMNS: readonly (readonly [name: string, type: SqlFragment])[] = [
+  ['rounds', sql`UInt16 DEFAULT 1`],
+  ['round_seed', sql`String DEFAULT ''`],
+  ['disturbed_rounds', sql`UInt16 DEFAULT 0`],
+  ['host_fingerprint', sql`String DEFAULT ''`],
+  ['uncalibrated', sql`UInt8 DEFAULT 0`],
+  ['round_values', sql`Array(Float64)`],
+  ['baseline', sql`String DEFAULT ''`],
+  ['ratio', sql`Nullable(Float64)`],
+  ['ratio_low', sql`Nullable(Float64)`],
+  ['ratio_high', sql`Nullable(Float64)`],
+  ['ratio_rounds', sql`Nullable(UInt16)`],
+  ['round_ratios', sql`Array(Float64)`],
+  ['verdict', sql`String DEFAULT ''`],
+  ['margin', sql`Nullable(Float64)`],
+  ['comparison_method', sql`String DEFAULT ''`],
+  ['rounds_to_decide', sql`Nullable(UInt32)`],
+];
 
 /**
  * The schema, oldest first. Everything here runs on ClickHouse 18.16 and on current
@@ -72,6 +105,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY advice_id`,
     ],
   },
+  {
+    version: 3,
+    name: 'results: rounds and comparisons',
+    statements: [],
+    columns: ROUND_COLUMNS.map(([name, type]) => ({ table: 'results', name, type })),
+  },
 ];
 
 const CREATE_LEDGER = sql`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -88,6 +127,26 @@ export async function appliedVersions(store: Store): Promise<number[]> {
   return rows.map((row) => Number(row.version));
 }
 
+async function hasColumn(store: Store, table: string, name: string): Promise<boolean> {
+  const rows = await store.query<{ name: string }>(
+    sql`SELECT name FROM system.columns
+        WHERE database = ${store.database} AND table = ${table} AND name = ${name}`,
+  );
+  return rows.length > 0;
+}
+
+/** Adds a column unless it is there, also when another process adds it at the same time. */
+async function addColumn(store: Store, column: AddedColumn): Promise<void> {
+  if (await hasColumn(store, column.table, column.name)) return;
+  try {
+    await store.command(
+      sql`ALTER TABLE ${ident(column.table)} ADD COLUMN ${ident(column.name)} ${column.type}`,
+    );
+  } catch (error) {
+    if (!(await hasColumn(store, column.table, column.name))) throw error;
+  }
+}
+
 /** Brings the store's schema up to date; safe to run from several processes at once. */
 export async function migrate(
   store: Store,
@@ -99,6 +158,7 @@ export async function migrate(
     if (applied.has(migration.version)) continue;
     try {
       for (const statement of migration.statements) await store.command(statement);
+      for (const column of migration.columns ?? []) await addColumn(store, column);
     } catch (error) {
       throw new BerthError(
         'BERTH_ERR_MIGRATION',

@@ -4,7 +4,8 @@ import { BerthError } from '../../contracts/index.ts';
  * Rows for INSERT … FORMAT TabSeparated: the format both ClickHouse 18.16 and chDB parse
  * fastest, and the one way rows reach the store. Values never pass through SQL text.
  */
-export type TsvValue = string | number | boolean | null | undefined | readonly string[];
+export type TsvValue =
+  string | number | boolean | null | undefined | readonly string[] | readonly number[];
 
 const NEEDS_ESCAPE = /[\\\t\n\r\0\b\f]/;
 
@@ -26,27 +27,36 @@ function escapeString(value: string): string {
     : wellFormed;
 }
 
-/**
- * An Array(String) value as ClickHouse reads it in a TabSeparated field: ['a','b\'c']. The
- * array is parsed straight from the field, so each item is escaped once, as a quoted string
- * with no raw tab or line break left.
- */
-function arrayField(items: readonly string[]): string {
-  const quoted = items.map((item) => `'${escapeString(item).replaceAll("'", "\\'")}'`);
-  return `[${quoted.join(',')}]`;
+/** A number as ClickHouse reads it; NaN and the infinities are refused. */
+function finiteNumber(value: number): string {
+  if (!Number.isFinite(value)) {
+    throw new BerthError('BERTH_ERR_SQL_VALUE', `${value} cannot be stored`);
+  }
+  return String(value);
 }
 
-/** One field: strings escaped, null as \N, numbers finite, booleans 1/0, string arrays as literals. */
+/**
+ * An Array(String) or Array(Float64) value as ClickHouse reads it in a TabSeparated field:
+ * ['a','b\'c'] or [1,2.5]. The array is parsed straight from the field, so each string is
+ * escaped once, as a quoted string with no raw tab or line break left.
+ */
+function arrayField(items: readonly string[] | readonly number[]): string {
+  const literals = items.map((item: string | number) =>
+    typeof item === 'number'
+      ? finiteNumber(item)
+      : `'${escapeString(item).replaceAll("'", "\\'")}'`,
+  );
+  return `[${literals.join(',')}]`;
+}
+
+/** One field: strings escaped, null as \N, numbers finite, booleans 1/0, arrays as literals. */
 export function tsvField(value: TsvValue): string {
   if (Array.isArray(value)) return arrayField(value);
   switch (typeof value) {
     case 'string':
       return escapeString(value);
     case 'number':
-      if (!Number.isFinite(value)) {
-        throw new BerthError('BERTH_ERR_SQL_VALUE', `${value} cannot be stored`);
-      }
-      return String(value);
+      return finiteNumber(value);
     case 'boolean':
       return value ? '1' : '0';
     default:

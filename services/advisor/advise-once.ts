@@ -1,22 +1,19 @@
-import { readFile } from 'node:fs/promises';
 import { AdviceV1, type Advice, type AdviceQuestion } from '../../contracts/advice.ts';
 import { describeError } from '../../contracts/index.ts';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import type { StoreConfig } from '../../lib/storage/open-store.ts';
 import { openStore } from '../../lib/storage/open-store.ts';
+import { loadSeriesSummaries } from '../../lib/storage/results.ts';
 import { openAuditLog } from './audit-log.ts';
 import { adviceOf, DEFAULT_ADVISOR_OPTIONS } from './advisor.ts';
+import { advisorUrl, askAdvisor, type AdvisorClientConfig } from './client.ts';
 import { advise } from './engine/engine.ts';
 import type { HostInfo } from './engine/types.ts';
-import { loadEvidence } from './evidence-query.ts';
 import { watchFleet } from './fleet.ts';
-import { postJsonTls, type JsonResponse } from './tls.ts';
 
-export type AdviseConfig = StoreConfig &
-  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken' | 'advisorTlsCert'>;
+export type AdviseConfig = StoreConfig & Config<'natsUrl'> & AdvisorClientConfig;
 
 export interface AdviseOutcome {
   readonly advice: Advice;
@@ -24,71 +21,6 @@ export interface AdviseOutcome {
   readonly via: string;
   /** Why the answer may know less than a running advisor would (no inventory, …). */
   readonly notes: readonly string[];
-}
-
-const adviceCheck = TypeCompiler.Compile(AdviceV1);
-
-/**
- * The advisor's address as a client reaches it (a wildcard bind is reached on loopback), over
- * HTTPS when it has a certificate.
- */
-export function advisorUrl(
-  config: Config<'advisorHost' | 'advisorPort' | 'advisorTlsCert'>,
-): string {
-  const host = ['0.0.0.0', '::', ''].includes(config.advisorHost)
-    ? '127.0.0.1'
-    : config.advisorHost;
-  const scheme = config.advisorTlsCert === undefined ? 'http' : 'https';
-  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.advisorPort}`;
-}
-
-/** POSTs the question to the advisor: over HTTPS trusting its certificate, else over HTTP. */
-async function post(config: AdviseConfig, body: string): Promise<JsonResponse> {
-  const url = `${advisorUrl(config)}/v1/advice`;
-  const headers =
-    config.advisorToken === undefined ? {} : { authorization: `Bearer ${config.advisorToken}` };
-  if (config.advisorTlsCert !== undefined) {
-    const cert = await readFile(config.advisorTlsCert);
-    return postJsonTls(url, headers, body, cert, 5_000);
-  }
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
-    body,
-    signal: AbortSignal.timeout(5_000),
-  });
-  return { status: response.status, text: await response.text() };
-}
-
-/** Asks a running advisor; undefined when none answers at that address. */
-async function askRunning(
-  config: AdviseConfig,
-  question: AdviceQuestion,
-): Promise<Advice | undefined> {
-  let response: JsonResponse;
-  try {
-    response = await post(config, JSON.stringify(question));
-  } catch {
-    return undefined;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(response.text);
-  } catch {
-    body = undefined;
-  }
-  if (response.status < 200 || response.status > 299) {
-    const message = (body as { error?: { message?: string; field?: string } } | undefined)?.error;
-    throw new Error(
-      `the advisor at ${advisorUrl(config)} answered ${response.status}: ${message?.field ?? ''} ${message?.message ?? ''}`.trim(),
-    );
-  }
-  if (!adviceCheck.Check(body)) {
-    throw new Error(
-      `the advisor at ${advisorUrl(config)} answered with something that is not advice`,
-    );
-  }
-  return body;
 }
 
 /** The fleet's inventory from NATS, or none (with why) when NATS does not answer. */
@@ -125,7 +57,12 @@ export async function adviseOnce(
   question: AdviceQuestion,
   logger: Logger,
 ): Promise<AdviseOutcome> {
-  const running = await askRunning(config, question);
+  const running = await askAdvisor(config, {
+    method: 'POST',
+    path: '/v1/advice',
+    body: question,
+    answer: AdviceV1,
+  });
   if (running !== undefined)
     return { advice: running, via: `the advisor at ${advisorUrl(config)}`, notes: [] };
   const { hosts, note } = await readHosts(config, logger);
@@ -135,7 +72,7 @@ export async function adviseOnce(
     const engine = advise({
       question,
       // Only the hosts asked about are read; the engine keeps to them in what it is given.
-      evidence: await loadEvidence(
+      evidence: await loadSeriesSummaries(
         store,
         question.hosts === undefined || question.hosts.length === 0
           ? {}

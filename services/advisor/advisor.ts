@@ -6,7 +6,7 @@ import type { JobProgress } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AuditLog, AuditPage } from './audit-log.ts';
 import { answerFrom } from './engine/engine.ts';
-import { factsFor } from './engine/evidence.ts';
+import { factsFor } from './engine/facts.ts';
 import { createFactsMemo } from './engine/facts-memo.ts';
 import type { EngineAnswer } from './engine/types.ts';
 import type { EvidenceCache, EvidenceChange } from './evidence-cache.ts';
@@ -75,6 +75,7 @@ export function adviceOf(question: AdviceQuestion, engine: EngineAnswer, now: nu
     question,
     options: engine.options,
     ruledOut: engine.ruledOut,
+    ...(engine.tieBreak === undefined ? {} : { tieBreak: engine.tieBreak }),
     confidence: engine.confidence,
     whatWouldChange: engine.whatWouldChange,
     hosts: engine.hosts,
@@ -82,7 +83,7 @@ export function adviceOf(question: AdviceQuestion, engine: EngineAnswer, now: nu
 }
 
 /** What makes two answers to one question differ for a reader (not the id or the time). */
-function substance(answer: EngineAnswer): string {
+function answerFingerprint(answer: EngineAnswer): string {
   return JSON.stringify([
     answer.options,
     answer.ruledOut,
@@ -137,7 +138,8 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
     return answerFrom(question, factsFor(memo.factsOf(source, question.hosts), question));
   };
 
-  const publish = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
+  /** The answer document, kept in the audit log, with fresh runs asked for where they help. */
+  const recordAnswer = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
     const advice = adviceOf(question, engine, Date.now());
     audit.record(advice, engine.evidenceIds);
     askForRuns(engine, question.workload);
@@ -145,19 +147,19 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
   };
 
   return {
-    ask: (question) => publish(question, answer(question)),
+    ask: (question) => recordAnswer(question, answer(question)),
     get: (id) => audit.get(id),
     history: (page) => audit.list(page),
     watch: (question, listener) => {
       const first = answer(question);
-      let last = substance(first);
-      listener(publish(question, first), 'asked');
+      let sentFingerprint = answerFingerprint(first);
+      listener(recordAnswer(question, first), 'asked');
       return evidence.onChange(() => {
         const next = answer(question);
-        const now = substance(next);
-        if (now === last) return;
-        last = now;
-        listener(publish(question, next), 'evidence');
+        const nextFingerprint = answerFingerprint(next);
+        if (nextFingerprint === sentFingerprint) return;
+        sentFingerprint = nextFingerprint;
+        listener(recordAnswer(question, next), 'evidence');
       });
     },
     onResults: (listener) => evidence.onChange(listener),

@@ -37,3 +37,17 @@ export function carriesToken(
   const given = bearer ?? queryToken;
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
+
+/**
+ * The OpenAPI `security` of a route anyone may call (health, the dashboard's code): none. The
+ * token check skips exactly the routes whose schema says so, so the document and the check
+ * cannot disagree.
+ */
+export const NO_TOKEN: readonly [] = [];
+
+/** Whether a route, by its schema, wants the token (every route but those of `NO_TOKEN`). */
+export function wantsToken(
+  schema: { readonly security?: readonly unknown[] } | undefined,
+): boolean {
+  return schema?.security?.length !== 0;
+}

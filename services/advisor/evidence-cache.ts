@@ -6,9 +6,9 @@ import {
   type StoredNotice,
 } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { loadSeriesSummaries } from '../../lib/storage/results.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import type { EvidenceRow } from './engine/types.ts';
-import { loadEvidence } from './evidence-query.ts';
 
 export interface EvidenceChange {
   /** Hosts whose results were stored since the last refresh (from the stored notices). */
@@ -64,7 +64,7 @@ export async function openEvidenceCache(
 ): Promise<EvidenceCache> {
   const debounceMs = options.debounceMs ?? 100;
   const pollMs = options.pollMs ?? 60_000;
-  let rows = await loadEvidence(store);
+  let rows = await loadSeriesSummaries(store);
   let readAt = Date.now();
   let printed = fingerprint(rows);
   let problem: string | undefined;
@@ -81,7 +81,7 @@ export async function openEvidenceCache(
   /** The hosts named by stored notices are read again; the rest keep their rows. */
   const readHosts = async (hosts: readonly string[]): Promise<EvidenceRow[]> => {
     const named = new Set(hosts);
-    const fresh = await loadEvidence(store, { hostIds: hosts });
+    const fresh = await loadSeriesSummaries(store, { hostIds: hosts });
     return [...rows.filter((row) => !named.has(row.hostId)), ...fresh].sort((a, b) =>
       a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0,
     );
@@ -95,7 +95,7 @@ export async function openEvidenceCache(
     pendingResults = 0;
     wholeWanted = false;
     try {
-      const next = whole ? await loadEvidence(store) : await readHosts(hosts);
+      const next = whole ? await loadSeriesSummaries(store) : await readHosts(hosts);
       rows = next;
       readAt = Date.now();
       problem = undefined;

@@ -3,14 +3,17 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
+import { readDeadLetters } from '../../lib/nats/dead-letters.ts';
 import { ensureStreams } from '../../lib/nats/streams.ts';
 import { shutDown, untilSignal, type ShutdownStep } from '../../lib/shutdown.ts';
 import { openStore, type StoreConfig } from '../../lib/storage/open-store.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { createAdvisor } from './advisor.ts';
+import type { AdvisorAppDeps } from './app.ts';
 import { openAuditLog } from './audit-log.ts';
 import { openEvidenceCache } from './evidence-cache.ts';
 import { watchFleet } from './fleet.ts';
+import { loadResultValues } from './result-values.ts';
 import { createAdvisorServer } from './server.ts';
 import { loadAdvisorTls, type TlsConfig } from './tls.ts';
 
@@ -23,6 +26,20 @@ export interface AdvisorService {
   readonly url: string;
   /** Stops the server, the subscriptions and writes the audit log's last answers. */
   stop(): Promise<void>;
+}
+
+/**
+ * What the advisor's API reads afresh on each request: the values behind the evidence from
+ * the store, and the dead letters from NATS.
+ */
+export function advisorReads(
+  store: Store,
+  nc: NatsConnection,
+): Pick<AdvisorAppDeps, 'resultValues' | 'deadLetters'> {
+  return {
+    resultValues: (filter) => loadResultValues(store, filter),
+    deadLetters: (limit) => readDeadLetters(nc, limit),
+  };
 }
 
 /**
@@ -55,7 +72,7 @@ export async function startAdvisorService(
       advisor,
       evidence,
       fleet,
-      store,
+      ...advisorReads(store, nc),
       logger,
       host: config.advisorHost,
       port: config.advisorPort,

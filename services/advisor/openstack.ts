@@ -2,6 +2,7 @@ import type { Advice, AdviceOption, Evidence } from '../../contracts/advice.ts';
 import { hostCountOf } from '../../contracts/evidence-hosts.ts';
 import { capitalise, formatList, formatNumber } from './engine/format.ts';
 import { BASELINE_PLATFORM, profileOf, type PlacementProfile } from './engine/placements.ts';
+import { METRICS } from '../../contracts/workloads.ts';
 
 /**
  * `berth advise --format openstack`: the recommended option of an answer as what Nova needs to
@@ -88,7 +89,8 @@ function ownMemoryOf(
     return { mib: advice.question.memoryMiB, origin: "the question's memoryMiB" };
   }
   const peak = option.evidence.find(
-    (evidence) => evidence.platform === BASELINE_PLATFORM && evidence.metric === 'memory-peak',
+    (evidence) =>
+      evidence.platform === BASELINE_PLATFORM && evidence.metric === METRICS.memoryPeak.metric,
   );
   return peak === undefined
     ? undefined
@@ -102,7 +104,9 @@ function ramOf(
   described: string,
 ): { readonly ram?: number; readonly note: string } {
   const own = ownMemoryOf(advice, option);
-  const overhead = option.evidence.find((evidence) => evidence.metric === 'memory-overhead');
+  const overhead = option.evidence.find(
+    (evidence) => evidence.metric === METRICS.memoryOverhead.metric,
+  );
   if (own === undefined) {
     return {
       note: "The workload's own memory is not known (the question gives no memoryMiB and no peak of the bare process was measured), so the flavor has no ram and no command creates it; ask again with memoryMiB.",

@@ -1,29 +1,81 @@
-import { isSafeToken } from '../../contracts/ids.ts';
+import {
+  Type,
+  type Static,
+  type TInteger,
+  type TObject,
+  type TOptional,
+  type TString,
+} from '@sinclair/typebox';
+import { isSafeToken, SAFE_TOKEN_PATTERN } from '../../contracts/ids.ts';
 
-/** How a query parameter is read: a safe token, or a whole number within bounds. */
-export type ParameterRule =
-  | { readonly kind: 'token' }
-  | { readonly kind: 'integer'; readonly min: number; readonly max: number };
+/**
+ * The query parameters of the advisor's API. Each route that reads a query names its
+ * parameters once, as a schema made of these; the same schema checks every request (through
+ * `parseParameters`) and is the route's query in the OpenAPI document.
+ */
 
-export type ParameterRules = Readonly<Record<string, ParameterRule>>;
+/** A parameter that is a safe token: the ids and names Berth puts in NATS subjects. */
+export function tokenParameter(description: string): TString {
+  return Type.String({ pattern: SAFE_TOKEN_PATTERN, description });
+}
 
-/** The parameters read: tokens as strings, integers as numbers; absent ones are left out. */
-export type ParsedParameters<Rules extends ParameterRules> = {
-  -readonly [Name in keyof Rules]?: Rules[Name] extends { kind: 'integer' } ? number : string;
-};
+/** A parameter that is a whole number from `minimum` to `maximum`. */
+export function integerParameter(minimum: number, maximum: number, description: string): TInteger {
+  return Type.Integer({ minimum, maximum, description });
+}
+
+type Parameter = TString | TInteger;
+
+/** Parameters by name; `Type.Optional` for each that may be left out. */
+type Parameters = Readonly<Record<string, Parameter | TOptional<Parameter>>>;
+
+/** A route's query as `queryParameters` makes it. */
+export type QuerySchema = TObject<Parameters>;
+
+/** A route's parameters: these and no others. */
+export function queryParameters<Named extends Parameters>(parameters: Named): TObject<Named> {
+  return Type.Object(parameters, { additionalProperties: false });
+}
 
 export type ParameterProblem = { readonly field: string; readonly message: string };
 
 const TOKEN_RULE = 'must be 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit, given once';
 
+/** What a parameter's schema holds, read as plain JSON (the schema may come cloned). */
+interface ParameterRule {
+  readonly type?: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+/** The value of one parameter by its rule, or undefined when it breaks the rule. */
+function readParameter(rule: ParameterRule, value: unknown): string | number | undefined {
+  if (rule.type !== 'integer') return isSafeToken(value) ? value : undefined;
+  const number = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  const inRange =
+    Number.isSafeInteger(number) &&
+    number >= (rule.minimum ?? 0) &&
+    number <= (rule.maximum ?? Number.MAX_SAFE_INTEGER);
+  return inRange ? number : undefined;
+}
+
+function ruleText(rule: ParameterRule): string {
+  return rule.type === 'integer'
+    ? `must be a whole number from ${rule.minimum ?? 0} to ${rule.maximum ?? Number.MAX_SAFE_INTEGER}, given once`
+    : TOKEN_RULE;
+}
+
 /**
- * Reads a query string's parameters by their rules. Each may be given once; a parameter
- * with no rule, a repeated one or a value that breaks its rule is a problem naming it.
+ * Reads a query string's parameters by their schema: tokens as strings, integers as numbers,
+ * absent ones left out. Each may be given once; a parameter the
+ * schema does not name, a repeated one, a value that breaks its rule or a required one left
+ * out is a problem naming it.
  */
-export function parseParameters<Rules extends ParameterRules>(
+export function parseParameters<Query extends QuerySchema>(
   query: Readonly<Record<string, unknown>>,
-  rules: Rules,
-): { ok: true; parameters: ParsedParameters<Rules> } | { ok: false; problem: ParameterProblem } {
+  schema: Query,
+): { ok: true; parameters: Static<Query> } | { ok: false; problem: ParameterProblem } {
+  const rules: Readonly<Record<string, ParameterRule>> = schema.properties;
   const names = Object.keys(rules);
   const unknown = Object.keys(query).find((key) => !names.includes(key));
   if (unknown !== undefined) {
@@ -39,22 +91,13 @@ export function parseParameters<Rules extends ParameterRules>(
   for (const [name, rule] of Object.entries(rules)) {
     const value = query[name];
     if (value === undefined) continue;
-    if (rule.kind === 'token') {
-      if (!isSafeToken(value)) return { ok: false, problem: { field: name, message: TOKEN_RULE } };
-      parameters[name] = value;
-      continue;
-    }
-    const number = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(number) || number < rule.min || number > rule.max) {
-      return {
-        ok: false,
-        problem: {
-          field: name,
-          message: `must be a whole number from ${rule.min} to ${rule.max}, given once`,
-        },
-      };
-    }
-    parameters[name] = number;
+    const read = readParameter(rule, value);
+    if (read === undefined) return { ok: false, problem: { field: name, message: ruleText(rule) } };
+    parameters[name] = read;
   }
-  return { ok: true, parameters: parameters as ParsedParameters<Rules> };
+  const missing = (schema.required ?? []).find((name) => parameters[name] === undefined);
+  if (missing !== undefined) {
+    return { ok: false, problem: { field: missing, message: 'is required' } };
+  }
+  return { ok: true, parameters };
 }

@@ -1,5 +1,10 @@
 import type { ResultValues, ValueSeries } from '../../contracts/advisor-api.ts';
-import { dedupedResults } from '../../lib/storage/results.ts';
+import {
+  dedupedResults,
+  SERIES_COLUMNS,
+  seriesKeyOf,
+  type SeriesKeyRecord,
+} from '../../lib/storage/results.ts';
 import { sql, type SqlFragment } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
 
@@ -27,26 +32,18 @@ function resultValuesQuery(filter: ValuesFilter): SqlFragment {
     ...(filter.hostId === undefined ? {} : { hostId: filter.hostId }),
     ...(filter.platform === undefined ? {} : { platform: filter.platform }),
   });
-  return sql`SELECT host_id, platform, runtime, accel, workload, metric, unit, value,
-      taken_at_ms, result_id
+  return sql`SELECT ${SERIES_COLUMNS}, unit, value, taken_at_ms, result_id
     FROM (${deduped})
     ORDER BY host_id, platform, runtime, accel, metric, taken_at_ms DESC, result_id
     LIMIT ${filter.limit} BY host_id, platform, runtime, accel, metric
     LIMIT ${MAX_VALUE_ROWS + 1}`;
 }
 
-interface ValueRecord {
-  host_id: string;
-  platform: string;
-  runtime: string;
-  accel: string;
-  workload: string;
-  metric: string;
-  unit: string;
-  value: number;
-  taken_at_ms: number | string;
-  result_id: string;
-}
+type ValueRecord = SeriesKeyRecord & {
+  readonly value: number;
+  readonly taken_at_ms: number | string;
+  readonly result_id: string;
+};
 
 /** The values behind the evidence, one series per host, platform, runtime, accel and metric. */
 export async function loadResultValues(store: Store, filter: ValuesFilter): Promise<ResultValues> {
@@ -58,16 +55,7 @@ export async function loadResultValues(store: Store, filter: ValuesFilter): Prom
     );
     let each = series.get(key);
     if (each === undefined) {
-      each = {
-        hostId: record.host_id,
-        platform: record.platform,
-        runtime: record.runtime,
-        accel: record.accel,
-        workload: record.workload,
-        metric: record.metric,
-        unit: record.unit,
-        values: [],
-      };
+      each = { ...seriesKeyOf(record), values: [] };
       series.set(key, each);
     }
     each.values.push({

@@ -1,4 +1,5 @@
 import type { EvidenceRow } from './engine/types.ts';
+import { INSTANCE_WORKLOAD, METRICS } from '../../contracts/workloads.ts';
 
 export interface RuntimeClassRequest {
   readonly platform: string;
@@ -43,8 +44,8 @@ export function runtimeClassOf(
     (row) =>
       row.platform === request.platform &&
       row.runtime === request.runtime &&
-      row.workload === 'instance' &&
-      row.metric === 'memory-overhead',
+      row.workload === INSTANCE_WORKLOAD &&
+      row.metric === METRICS.memoryOverhead.metric,
   );
   if (rows.length === 0) {
     throw new Error(

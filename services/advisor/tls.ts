@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { BerthError, describeError } from '../../contracts/index.ts';
 import { settingLabel, type Config, type SettingName } from '../../lib/config.ts';
 
@@ -14,7 +12,8 @@ export interface AdvisorTls {
   readonly clientCa?: Buffer;
 }
 
-async function readSetting(name: SettingName, path: string): Promise<Buffer> {
+/** The file of a setting; one that cannot be read is a configuration error naming it. */
+export async function readSetting(name: SettingName, path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
@@ -50,47 +49,4 @@ export async function loadAdvisorTls(config: TlsConfig): Promise<AdvisorTls | un
     key: await readSetting('advisorTlsKey', keyFile),
     ...(caFile === undefined ? {} : { clientCa: await readSetting('advisorTlsClientCa', caFile) }),
   };
-}
-
-/** A JSON response: its status and body text. */
-export interface JsonResponse {
-  readonly status: number;
-  readonly text: string;
-}
-
-/**
- * POSTs JSON over HTTPS to an advisor serving `cert`, trusting the certificates of that file
- * besides the public roots: a self-signed certificate, or a chain that ends in its CA.
- * Rejects when no connection is made.
- */
-export function postJsonTls(
-  url: string,
-  headers: Readonly<Record<string, string>>,
-  body: string,
-  cert: Buffer,
-  timeoutMs: number,
-): Promise<JsonResponse> {
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      url,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        ca: [...rootCertificates, cert.toString('utf8')],
-        timeout: timeoutMs,
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => {
-          resolve({ status: response.statusCode ?? 0, text });
-        });
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
 }

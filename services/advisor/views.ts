@@ -1,11 +1,9 @@
-import type { PublishedFigures } from '../../contracts/advisor-api.ts';
+import type { PublishedFigures, ResultView } from '../../contracts/advisor-api.ts';
 import type { HostView } from '../../contracts/advisor-frames.ts';
+import { BASELINE_PLATFORM } from './engine/placements.ts';
 import { PUBLISHED_FIGURES, PUBLISHED_SOURCES } from './engine/published.ts';
 import type { EvidenceRow } from './engine/types.ts';
 import type { FleetHost } from './fleet.ts';
-
-/** The platform every ratio is taken against. */
-const BASELINE_PLATFORM = 'process';
 
 /** A host as /v1/hosts and the `host` frame show it: inventory summary, age, platforms. */
 export function hostView(host: FleetHost, now: number): HostView {
@@ -54,11 +52,6 @@ export interface ResultFilter {
   readonly platform?: string;
   readonly workload?: string;
 }
-
-export type ResultView = EvidenceRow & {
-  /** The mean over the bare process's mean for the same host, workload and metric. */
-  readonly ratioToProcess: number | null;
-};
 
 /** The evidence aggregates that match the filter, each with its ratio to the bare process. */
 export function resultViews(rows: readonly EvidenceRow[], filter: ResultFilter): ResultView[] {

@@ -37,8 +37,8 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
 };
 
 export interface SocketHubDeps {
-  readonly advisor: Advisor;
-  readonly fleet: Fleet;
+  readonly advisor: Pick<Advisor, 'ask' | 'watch' | 'onResults' | 'onJobProgress'>;
+  readonly fleet: Pick<Fleet, 'hosts' | 'onChange'>;
   readonly metrics: AdvisorMetrics;
   readonly logger: Logger;
   readonly limits: SocketLimits;

@@ -1,15 +1,24 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BerthError, describeError } from '../../contracts/index.ts';
-import type { Config } from '../../lib/config.ts';
+import { SETTINGS, type Config } from '../../lib/config.ts';
+import { NATS_SIGN_IN_SETTINGS, type NatsSignIn } from '../../lib/nats/connect.ts';
 import type { Logger } from '../../lib/logger.ts';
 
 /** What the local agent of `berth up` is started with. */
-export type LocalAgentConfig = Config<
-  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'logLevel' | 'natsNkeyFile'
-> & {
-  readonly natsUrl: string;
-};
+export type LocalAgentConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm' | 'logLevel'> &
+  NatsSignIn & {
+    readonly natsUrl: string;
+  };
+
+/** The variables of the NATS sign-in settings that are set, handed on as `berth up` read them. */
+const signInEnv = (config: NatsSignIn): Record<string, string> =>
+  Object.fromEntries(
+    NATS_SIGN_IN_SETTINGS.flatMap((name) => {
+      const value = config[name];
+      return value === undefined ? [] : [[SETTINGS[name].env, value]];
+    }),
+  );
 
 export interface LocalAgent {
   /** The host id once the agent is ready; undefined when it was stopped before. */
@@ -54,7 +63,7 @@ export function startLocalAgent(
       BERTH_LIBVIRT_URI: config.libvirtUri,
       BERTH_CONTAINERS_PER_VM: String(config.containersPerVm),
       BERTH_LOG_LEVEL: config.logLevel,
-      ...(config.natsNkeyFile === undefined ? {} : { NATS_NKEY_FILE: config.natsNkeyFile }),
+      ...signInEnv(config),
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,

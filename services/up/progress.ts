@@ -60,6 +60,8 @@ function duration(ms: number): string {
 }
 
 const SKIPPED = /^(\S+) skipped: (.*)$/;
+/** A round beginning ('round 2/3', 'extra round 4 for vm: …', 'round 2 again: …'), not a platform. */
+const ROUND = /^(extra )?round \d+/;
 
 /** What one job went through, from its progress messages, for the summary. */
 interface JobSeen {
@@ -98,7 +100,8 @@ export function showAgentProgress(
     const text = progress.message ?? '';
     const skipped = SKIPPED.exec(text);
     if (skipped?.[1] !== undefined) job.skipped.set(skipped[1], skipped[2] ?? '');
-    else if (progress.state === 'running') job.measured.add(text.split(':')[0] ?? '');
+    else if (progress.state === 'running' && !ROUND.test(text))
+      job.measured.add(text.split(':')[0] ?? '');
     if (progress.state === 'accepted' || progress.state === 'running') {
       terminal.status(
         `agent ${bar(progress.done, progress.total)} ${progress.done}/${progress.total} ${text}`,

@@ -1,14 +1,17 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/nats-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Advice } from '../../contracts/advice.ts';
 import type {
   AdviceList,
+  DeadLetterList,
   PublishedFigures,
   RequestedRun,
   ResultValues,
 } from '../../contracts/advisor-api.ts';
 import {
+  deadLetterCodec,
+  DLQ_SUBJECT,
   heartbeatCodec,
   inventorySubject,
   jobProgressCodec,
@@ -18,49 +21,33 @@ import {
   type JobProgress,
   type JobRequest,
 } from '../../contracts/index.ts';
-import { CONTAINER, HOUR_MS, PROCESS } from '../helpers/advice-fixtures.ts';
+import { CONTAINER, HOUR_MS, PROCESS } from '../../support/advice-fixtures.ts';
 import {
+  fakeDeadLetter,
   goodQuestion,
   openTestSocket,
   platformResults,
   seedInventory,
+  seedMeasuredHost,
   seedResults,
-  startAdvisorStack,
-  type AdvisorStack,
   type Frame,
-} from '../helpers/advisor.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/advisor.ts';
+import { advisorStackForBlock } from '../../support/hooks.ts';
+import { waitFor } from '../../support/wait.ts';
 
-let stack: AdvisorStack | undefined;
+/** The time the first results were taken: an hour ago, so the second ones are newer. */
+const FIRST_TAKEN_AT = Date.now() - HOUR_MS;
 
-function running(): AdvisorStack {
-  if (stack === undefined) throw new Error('the advisor stack did not start');
-  return stack;
-}
+const running = advisorStackForBlock({}, async (stack) => {
+  await seedMeasuredHost(stack, 'host-a', [PROCESS, CONTAINER], FIRST_TAKEN_AT);
+  await seedResults(stack, platformResults('host-a', PROCESS));
+});
 
 interface ErrorReply {
   error: { code: string; field?: string; message: string };
 }
 
 const get = (path: string): Promise<Response> => fetch(`${running().url}${path}`);
-
-/** The time the first results were taken: an hour ago, so the second ones are newer. */
-const FIRST_TAKEN_AT = Date.now() - HOUR_MS;
-
-beforeAll(async () => {
-  stack = await startAdvisorStack();
-  await seedInventory(stack, 'host-a');
-  await seedResults(
-    stack,
-    [PROCESS, CONTAINER].flatMap((figures) => platformResults('host-a', figures, FIRST_TAKEN_AT)),
-  );
-  await seedResults(stack, platformResults('host-a', PROCESS));
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
 
 /**
  * Plays a host's agent: answers each job request with `answer`, then publishes `running` and
@@ -370,6 +357,25 @@ describe('result values', () => {
         field,
       });
     }
+  });
+});
+
+describe('dead letters', () => {
+  it('gives the newest from the stream, oldest first, as many as the limit says', async () => {
+    const js = jetstream(running().ingest.nc);
+    for (const n of [1, 2, 3]) {
+      await js.publish(
+        DLQ_SUBJECT,
+        deadLetterCodec.encode({ ...fakeDeadLetter(n), reason: `dead letter ${n}` }),
+      );
+    }
+    const reasons = async (query: string): Promise<string[]> => {
+      const response = await get(`/v1/dead-letters${query}`);
+      expect(response.status, query).toBe(200);
+      return ((await response.json()) as DeadLetterList).deadLetters.map((entry) => entry.reason);
+    };
+    expect(await reasons('?limit=2')).toEqual(['dead letter 2', 'dead letter 3']);
+    expect(await reasons('')).toEqual(['dead letter 1', 'dead letter 2', 'dead letter 3']);
   });
 });
 

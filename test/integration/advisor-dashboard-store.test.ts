@@ -1,29 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.ts';
 import { resultRows } from '../../lib/storage/results.ts';
-import type { Store } from '../../lib/storage/store.ts';
 import { openAuditLog } from '../../services/advisor/audit-log.ts';
 import { loadResultValues } from '../../services/advisor/result-values.ts';
-import { CONTAINER, PROCESS } from '../helpers/advice-fixtures.ts';
-import { goodQuestion, platformResults } from '../helpers/advisor.ts';
-import {
-  BACKENDS,
-  cleanUp,
-  openTestStore,
-  startTestClickHouse,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { CONTAINER, PROCESS } from '../../support/advice-fixtures.ts';
+import { goodQuestion, platformResults } from '../../support/advisor.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 import type { Advice } from '../../contracts/advice.ts';
-
-let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
-
-beforeAll(async () => {
-  clickhouse = await startTestClickHouse();
-});
-
-afterAll(async () => {
-  await cleanUp(() => clickhouse?.stop());
-});
 
 const TAKEN_AT = 1_764_000_000_000;
 
@@ -44,22 +28,7 @@ function answerAt(id: string, answeredAt: number): Advice {
 
 /** The SQL of the dashboard's reads, on both backends (clickhouse-server 18.16 and chDB). */
 describe.each(BACKENDS)('the dashboard reads on %s', (backend) => {
-  // chDB binds one folder per process: this store is disposed before the next backend opens.
-  let testStore: TestStore | undefined;
-
-  const store = (): Store => {
-    if (testStore === undefined) throw new Error('the store did not open');
-    return testStore.store;
-  };
-
-  beforeAll(async () => {
-    testStore = await openTestStore(backend, clickhouse?.url);
-  });
-
-  afterAll(async () => {
-    await testStore?.dispose();
-    testStore = undefined;
-  });
+  const store = storeForBlock(backend);
 
   it('reads the values of deduplicated results, newest first, per series', async () => {
     const batches = [0, 1, 2].flatMap((index) =>

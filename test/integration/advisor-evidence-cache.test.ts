@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEvidence } from '../../services/advisor/evidence-query.ts';
-import { CONTAINER, PROCESS } from '../helpers/advice-fixtures.ts';
-import {
-  platformResults,
-  seedResults,
-  startAdvisorStack,
-  type AdvisorStack,
-} from '../helpers/advisor.ts';
-import { cleanUp } from '../helpers/servers.ts';
+import { describe, expect, it } from 'vitest';
+import { loadSeriesSummaries } from '../../lib/storage/results.ts';
+import { CONTAINER, PROCESS } from '../../support/advice-fixtures.ts';
+import { platformResults, seedResults } from '../../support/advisor.ts';
+import { advisorStackForBlock } from '../../support/hooks.ts';
 
 describe('the evidence held in memory', () => {
-  let stack: AdvisorStack;
-
-  beforeAll(async () => {
-    stack = await startAdvisorStack();
-  });
-
-  afterAll(async () => {
-    await cleanUp(() => stack.stop());
-  });
+  const running = advisorStackForBlock();
 
   it('reads again only the hosts a stored notice names, keeping the others, and matches a whole read', async () => {
+    const stack = running();
     await seedResults(stack, [
       ...platformResults('cache-a', PROCESS),
       ...platformResults('cache-a', CONTAINER),
@@ -32,6 +20,6 @@ describe('the evidence held in memory', () => {
     const rows = stack.evidence.rows();
     expect(rows.filter((row) => row.hostId === 'cache-a')).toEqual(before);
     expect(rows.some((row) => row.hostId === 'cache-b')).toBe(true);
-    expect(rows).toEqual(await loadEvidence(stack.ingest.testStore.store));
+    expect(rows).toEqual(await loadSeriesSummaries(stack.ingest.testStore.store));
   });
 });

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ResultBatch } from '../../contracts/index.ts';
-import { resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
-import { loadEvidence } from '../../services/advisor/evidence-query.ts';
-import {
-  BACKENDS,
-  cleanUp,
-  openTestStore,
-  startTestClickHouse,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { loadSeriesSummaries, resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
 const T0 = 1_764_000_000_000;
 
@@ -42,21 +36,10 @@ function startupResult(index: number, hostId: string, platform: string, ms: numb
   };
 }
 
-let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
-
-beforeAll(async () => {
-  clickhouse = await startTestClickHouse();
-});
-
-afterAll(async () => {
-  await cleanUp(() => clickhouse?.stop());
-});
-
 describe.each(BACKENDS)('advisor evidence on %s', (backend) => {
-  let testStore: TestStore | undefined;
+  const store = storeForBlock(backend);
 
   beforeAll(async () => {
-    testStore = await openTestStore(backend, clickhouse?.url);
     const batches = [
       ...[100, 120, 140, 160].map((ms, index) => startupResult(index, 'host-a', 'process', ms)),
       ...[200, 220].map((ms, index) => startupResult(index, 'host-a', 'container', ms)),
@@ -64,16 +47,11 @@ describe.each(BACKENDS)('advisor evidence on %s', (backend) => {
     ];
     // The first two results arrive twice, as a redelivery would bring them.
     const rows = [...batches, ...batches.slice(0, 2)].map((batch) => resultTsv(batch, T0));
-    await testStore.store.insertTsv('results', RESULT_COLUMNS, rows.join(''));
-  });
-
-  afterAll(async () => {
-    await cleanUp(() => testStore?.dispose());
+    await store().insertTsv('results', RESULT_COLUMNS, rows.join(''));
   });
 
   it('aggregates per host, platform and metric over the deduplicated results', async () => {
-    if (testStore === undefined) throw new Error('no store');
-    const rows = await loadEvidence(testStore.store, { hostIds: ['host-a'] });
+    const rows = await loadSeriesSummaries(store(), { hostIds: ['host-a'] });
     expect(rows.map((row) => `${row.hostId}/${row.platform}/${row.metric}`)).toEqual([
       'host-a/container/startup',
       'host-a/process/startup',
@@ -100,16 +78,28 @@ describe.each(BACKENDS)('advisor evidence on %s', (backend) => {
   });
 
   it('takes host ids from outside as values, never as SQL', async () => {
-    if (testStore === undefined) throw new Error('no store');
     const hostile = "host-b'; DROP TABLE results; --";
-    const rows = await loadEvidence(testStore.store, { hostIds: [hostile] });
+    const rows = await loadSeriesSummaries(store(), { hostIds: [hostile] });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ hostId: hostile, results: 1, mean: 90 });
-    expect(await loadEvidence(testStore.store)).toHaveLength(3);
+    expect(await loadSeriesSummaries(store())).toHaveLength(3);
+  });
+
+  it('narrows to a platform and a workload, as berth results asks', async () => {
+    const rows = await loadSeriesSummaries(store(), {
+      hostIds: ['host-a'],
+      platform: 'container',
+      workload: 'instance',
+    });
+    expect(rows).toMatchObject([
+      { hostId: 'host-a', platform: 'container', results: 2, mean: 210 },
+    ]);
+    expect(
+      await loadSeriesSummaries(store(), { platform: 'container', workload: 'cpu-sha256' }),
+    ).toEqual([]);
   });
 
   it('gives nothing for hosts it has no results of', async () => {
-    if (testStore === undefined) throw new Error('no store');
-    expect(await loadEvidence(testStore.store, { hostIds: ['nobody'] })).toEqual([]);
+    expect(await loadSeriesSummaries(store(), { hostIds: ['nobody'] })).toEqual([]);
   });
 });

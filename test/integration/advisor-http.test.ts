@@ -1,32 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Advice } from '../../contracts/advice.ts';
 import { pino } from 'pino';
 import { isBerthError } from '../../contracts/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../helpers/advice-fixtures.ts';
+import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../../support/advice-fixtures.ts';
 import {
   acceptJobs,
   goodQuestion,
   measuredPlatforms,
   platformResults,
   seedInventory,
+  seedMeasuredHost,
   seedResults,
   seedStaleHost,
-  startAdvisorStack,
-  type AdvisorStack,
   type AdvisorStackOptions,
   serverOver,
-} from '../helpers/advisor.ts';
-import { BACKENDS } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+  waitForAcceptedRun,
+} from '../../support/advisor.ts';
+import { advisorStacks } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
-/** The stack of the describe block running now. */
-let stack: AdvisorStack | undefined;
-
-function running(): AdvisorStack {
-  if (stack === undefined) throw new Error('the advisor stack did not start');
-  return stack;
-}
+/** `running()` is the stack of the describe block running now. */
+const { running, forBlock } = advisorStacks();
 
 async function post(
   path: string,
@@ -49,21 +44,9 @@ interface ErrorReply {
  * platform, and stops it after the block (chDB takes one store at a time in a process).
  */
 function onAdvisorStack(options: AdvisorStackOptions = {}): void {
-  beforeAll(async () => {
-    stack = await startAdvisorStack(options);
+  forBlock(options, async (stack) => {
     expect(stack.ingest.testStore.store.backend).toBe(options.backend ?? 'chdb');
-    await seedInventory(stack, 'host-a');
-    await seedResults(
-      stack,
-      [PROCESS, CONTAINER, VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) =>
-        platformResults('host-a', figures),
-      ),
-    );
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    stack = undefined;
+    await seedMeasuredHost(stack, 'host-a', [PROCESS, CONTAINER, VM_TCG, CONTAINER_IN_VM_TCG]);
   });
 }
 
@@ -147,17 +130,9 @@ describe.each(BACKENDS)('the advisor over HTTP on %s', (backend) => {
       const advice = await ask(goodQuestion({ hosts: [hostId] }));
       expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
 
-      await waitFor(
-        'a job request on berth.jobs.host-old',
-        () => agent.requests.length > 0,
-        10_000,
-      );
+      await agent.waitForRequest();
       expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
-      await waitFor('the advisor to see the job accepted', () =>
-        running()
-          .advisor.requestedRuns()
-          .some((run) => run.hostId === hostId && run.state === 'accepted'),
-      );
+      await waitForAcceptedRun(running(), hostId);
     } finally {
       agent.stop();
     }

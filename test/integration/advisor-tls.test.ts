@@ -6,9 +6,9 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBerth, spawnBerth, type BerthProcess } from '../helpers/cli.ts';
-import { goodQuestion } from '../helpers/advisor.ts';
-import { cleanUp, removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+import { runBerth, spawnBerth, type BerthProcess } from '../../support/cli.ts';
+import { goodQuestion } from '../../support/advisor.ts';
+import { cleanUp, removeDir, startTestNats, tempDir } from '../../support/servers.ts';
 
 const openssl = (args: readonly string[], cwd: string): Promise<unknown> =>
   promisify(execFile)('openssl', args, { cwd });
@@ -195,6 +195,47 @@ describe('the advisor over TLS', () => {
         key: read('stranger.key'),
       }),
     ).rejects.toThrow();
+  }, 90_000);
+
+  it('berth advise --cert/--key presents a client certificate to an advisor with client CAs', async () => {
+    await writeFile(file('server-chain.crt'), Buffer.concat([read('server.crt'), read('ca.crt')]));
+    const url = await startAdvisor('advise-mutual', {
+      BERTH_ADVISOR_TLS_CERT: file('server-chain.crt'),
+      BERTH_ADVISOR_TLS_KEY: file('server.key'),
+      BERTH_ADVISOR_TLS_CLIENT_CA: file('ca.crt'),
+    });
+    await writeFile(file('question.json'), JSON.stringify(goodQuestion()));
+    const advise = (args: readonly string[]): ReturnType<typeof runBerth> =>
+      runBerth(['advise', file('question.json'), ...args], {
+        BERTH_ADVISOR_TLS_CERT: file('server-chain.crt'),
+        NATS_URL: nats.url,
+        BERTH_DATA_DIR: join(dir, 'advise-client'),
+        BERTH_ADVISOR_PORT: new URL(url).port,
+      });
+    const advised = await advise(['--cert', file('client.crt'), '--key', file('client.key')]);
+    expect(advised.code, advised.stderr).toBe(0);
+    expect(advised.stdout).toContain(`(answered by the advisor at ${url})`);
+
+    // A certificate of another CA, or none, is refused in one line naming the setting: not
+    // taken for an advisor that is not running.
+    for (const [args, shown] of [
+      [['--cert', file('stranger.crt'), '--key', file('stranger.key')], file('stranger.crt')],
+      [[], 'not set'],
+    ] as const) {
+      const refused = await advise(args);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^berth: the advisor at ${url} refused this client's certificate \\(setting --cert / BERTH_ADVISOR_CLIENT_CERT, ${shown}\\): [^\\n]+ \\[BERTH_ERR_CONFIG\\]\\n$`,
+        ),
+      );
+      expect(refused.stderr).not.toContain('PRIVATE KEY');
+    }
+    const half = await advise(['--cert', file('client.crt')]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain(
+      'a client certificate needs both --cert / BERTH_ADVISOR_CLIENT_CERT and --key / BERTH_ADVISOR_CLIENT_KEY',
+    );
   }, 90_000);
 
   it('refuses half a TLS setting, or a file it cannot read, naming the setting', async () => {

@@ -1,11 +1,11 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Counter } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Advice } from '../../contracts/advice.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { CLOSE_GOING_AWAY } from '../../services/advisor/ws.ts';
-import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../helpers/advice-fixtures.ts';
+import { CONTAINER, CONTAINER_IN_VM_TCG, PROCESS, VM_TCG } from '../../support/advice-fixtures.ts';
 import {
   acceptJobs,
   goodQuestion,
@@ -13,28 +13,23 @@ import {
   openTestSocket,
   platformResults,
   seedInventory,
+  seedMeasuredHost,
   seedResults,
   seedStaleHost,
-  startAdvisorStack,
-  type AdvisorStack,
   type AdvisorStackOptions,
   type Frame,
   serverOver,
-} from '../helpers/advisor.ts';
-import { BACKENDS } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+  waitForAcceptedRun,
+} from '../../support/advisor.ts';
+import { advisorStacks } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
-/** The stack of the describe block running now. */
-let stack: AdvisorStack | undefined;
+/** `running()` is the stack of the describe block running now. */
+const { running, forBlock } = advisorStacks();
 
 setFlagsFromString('--expose-gc');
 /** A full collection, so heap figures show what is still held, not what is not yet freed. */
 const collectGarbage = runInNewContext('gc') as () => void;
-
-function running(): AdvisorStack {
-  if (stack === undefined) throw new Error('the advisor stack did not start');
-  return stack;
-}
 
 const isType =
   (type: string, id?: string) =>
@@ -53,19 +48,9 @@ const platformsOf = (advice: Advice): string[] =>
  * a process).
  */
 function onAdvisorStack(options: AdvisorStackOptions = {}): void {
-  beforeAll(async () => {
-    stack = await startAdvisorStack(options);
+  forBlock(options, async (stack) => {
     expect(stack.ingest.testStore.store.backend).toBe(options.backend ?? 'chdb');
-    await seedInventory(stack, 'host-a');
-    await seedResults(
-      stack,
-      [PROCESS, CONTAINER].flatMap((figures) => platformResults('host-a', figures)),
-    );
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    stack = undefined;
+    await seedMeasuredHost(stack, 'host-a', [PROCESS, CONTAINER]);
   });
 }
 
@@ -129,17 +114,9 @@ describe.each(BACKENDS)('the advisor over WebSocket on %s', (backend) => {
       const advice = answer['advice'] as Advice;
       expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
 
-      await waitFor(
-        'a job request on berth.jobs.host-old',
-        () => agent.requests.length > 0,
-        10_000,
-      );
+      await agent.waitForRequest();
       expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
-      await waitFor('the advisor to see the job accepted', () =>
-        running()
-          .advisor.requestedRuns()
-          .some((run) => run.hostId === hostId && run.state === 'accepted'),
-      );
+      await waitForAcceptedRun(running(), hostId);
     } finally {
       agent.stop();
       await client.close();

@@ -13,10 +13,10 @@ import {
 } from '../../contracts/index.ts';
 import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
-import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
-import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
-import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
+import { consumerIsIdle, startIngestStack, type IngestStack } from '../../support/ingest.ts';
+import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 describe('berth agent start', () => {
   let dir: string;

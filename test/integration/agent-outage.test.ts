@@ -8,10 +8,16 @@ import { ensureStreams } from '../../lib/nats/streams.ts';
 import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Ingest } from '../../services/ingest/ingest.ts';
-import { spawnBerth } from '../helpers/cli.ts';
-import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
-import { cleanUp, openTestStore, removeDir, tempDir, type TestStore } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { consumerIsIdle, startTestIngest } from '../../support/ingest.ts';
+import {
+  cleanUp,
+  openTestStore,
+  removeDir,
+  tempDir,
+  type TestStore,
+} from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const RESULTS_PER_RUN = 8;
 
@@ -57,40 +63,57 @@ describe('the agent when NATS goes away', () => {
 
   it('a 30 s NATS outage mid-suite delays results; each lands once', async () => {
     const agent = spawnBerth(
-      ['agent', 'run', '--platforms', 'process', '--json', '--flush-timeout-ms', '90000'],
+      [
+        'agent',
+        'run',
+        '--platforms',
+        'process',
+        '--rounds',
+        '1',
+        '--json',
+        '--flush-timeout-ms',
+        '90000',
+      ],
       { NATS_URL: nats.url, BERTH_DATA_DIR: join(dir, 'a1') },
     );
     const journal = join(dir, 'a1', 'agent', 'outbox.jsonl');
     await waitFor(
       'the suite to journal a first result',
       async () => (await journaledRuns(journal)).size > 0,
-      60_000,
+      // Results are journaled once the rounds are done, and a disturbed round runs again.
+      200_000,
     );
     await nats.process.kill();
     await new Promise((resolve) => setTimeout(resolve, 30_000));
     await restartNats();
 
     expect(await agent.exited(), agent.stderr()).toBe(0);
-    const report = JSON.parse(agent.stdout()) as { runId: string; batches: unknown[] };
+    const report = JSON.parse(agent.stdout()) as {
+      runId: string;
+      batches: unknown[];
+      natsUnreachable: boolean;
+      unsent: number;
+    };
     expect(report.batches).toHaveLength(RESULTS_PER_RUN);
+    expect(report).toMatchObject({ natsUnreachable: false, unsent: 0 });
     await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
     expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
       results: RESULTS_PER_RUN,
       duplicateRows: 0,
     });
-  }, 150_000);
+  }, 330_000);
 
   it('kill -9 mid-suite: the next start resends what was journaled, nothing twice', async () => {
     const dataDir = join(dir, 'a2');
     const journal = join(dataDir, 'agent', 'outbox.jsonl');
-    const first = spawnBerth(['agent', 'run', '--platforms', 'process'], {
+    const first = spawnBerth(['agent', 'run', '--platforms', 'process', '--rounds', '1'], {
       NATS_URL: nats.url,
       BERTH_DATA_DIR: dataDir,
     });
     await waitFor(
       'a first result journaled',
       async () => (await journaledRuns(journal)).size > 0,
-      60_000,
+      200_000,
     );
     await nats.process.kill();
     await waitFor(
@@ -109,20 +132,28 @@ describe('the agent when NATS goes away', () => {
       .filter((line) => line.startsWith('{"add"')).length;
     await restartNats();
 
-    const second = spawnBerth(['agent', 'run', '--platforms', 'process', '--json'], {
-      NATS_URL: nats.url,
-      BERTH_DATA_DIR: dataDir,
-    });
+    const second = spawnBerth(
+      ['agent', 'run', '--platforms', 'process', '--rounds', '1', '--json'],
+      {
+        NATS_URL: nats.url,
+        BERTH_DATA_DIR: dataDir,
+      },
+    );
     expect(await second.exited(), second.stderr()).toBe(0);
     await waitFor('ingest to catch up', () => consumerIsIdle(nc), 60_000);
     expect(await countStoredResults(testStore.store, { runId: killedRun ?? '' })).toMatchObject({
       results: journaled,
       duplicateRows: 0,
     });
-    const report = JSON.parse(second.stdout()) as { runId: string };
+    const report = JSON.parse(second.stdout()) as {
+      runId: string;
+      natsUnreachable: boolean;
+      unsent: number;
+    };
+    expect(report).toMatchObject({ natsUnreachable: false, unsent: 0 });
     expect(await countStoredResults(testStore.store, { runId: report.runId })).toMatchObject({
       results: RESULTS_PER_RUN,
       duplicateRows: 0,
     });
-  }, 150_000);
+  }, 330_000);
 });

@@ -6,11 +6,16 @@ import { TEST_DRIVER_REASON } from '../../agents/host-agent/drivers/vm-libvirt.t
 import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
-import { runBerth } from '../helpers/cli.ts';
-import { consumerIsIdle, startIngestStack, type IngestStack } from '../helpers/ingest.ts';
-import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
-import { cgroupsOfRun, entriesOf, ociContainers, processesMatching } from '../helpers/leftovers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { runBerth } from '../../support/cli.ts';
+import { consumerIsIdle, startIngestStack, type IngestStack } from '../../support/ingest.ts';
+import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
+import {
+  cgroupsOfRun,
+  entriesOf,
+  ociContainers,
+  processesMatching,
+} from '../../support/leftovers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const WORKLOADS = 7;
 
@@ -77,17 +82,29 @@ describe('berth agent', () => {
   });
 
   it.each([
-    ['process', 1],
-    ['container:runc', 1],
-    ['vm', 1],
-    ['container-in-vm', 1],
-    ['container-in-vm', 2],
+    ['process', 1, 2],
+    ['container:runc', 1, 1],
+    ['vm', 1, 1],
+    ['container-in-vm', 1, 1],
+    ['container-in-vm', 2, 1],
   ] as const)(
-    'runs the quick suite on the %s platform (%i per VM) and every result lands once',
-    async (platform, containersPerVm) => {
-      // libvirt's test driver makes vm:libvirt skip itself, so `vm` runs QEMU alone.
+    'runs the quick suite on the %s platform (%i per VM, %i rounds) and every result lands once',
+    async (platform, containersPerVm, rounds) => {
+      // libvirt's test driver makes vm:libvirt skip itself, so `vm` runs QEMU alone. One
+      // round keeps the platforms' runs short (no comparison, so no extra round); the process
+      // platform runs two, enough for the canary's calibration.
       const run = await runBerth(
-        ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
+        [
+          'agent',
+          'run',
+          '--platforms',
+          platform,
+          '--rounds',
+          String(rounds),
+          '--json',
+          '--data-dir',
+          dataDir,
+        ],
         {
           NATS_URL: stack.nats.url,
           BERTH_LIBVIRT_URI: 'test:///default',
@@ -104,12 +121,30 @@ describe('berth agent', () => {
           metrics: { name: string; value: number }[];
         }[];
         failed: unknown[];
+        rounds: { repeated: boolean }[];
+        calibration: Record<string, unknown>;
       };
       expect(report.failed).toEqual([]);
-      // With K containers in the VM, each workload gives one result per container.
-      const expected = WORKLOADS * containersPerVm + 1;
+      const platformName = platform.split(':')[0];
+      // With K containers in the VM, each workload gives one result per container; the bare
+      // process, measured in every round as the pair of each comparison, is published too.
+      const expected =
+        WORKLOADS * containersPerVm + 1 + (platformName === 'process' ? 0 : WORKLOADS + 1);
       expect(report.batches).toHaveLength(expected);
-      const instance = report.batches.find((batch) => batch.workload.name === 'instance');
+      const kept = report.rounds.filter((round) => !round.repeated).length;
+      // Rounds past these run only while a comparison (here the canary's) is unclear.
+      expect(kept).toBeGreaterThanOrEqual(rounds);
+      if (rounds > 1) {
+        expect(report.calibration).toMatchObject({
+          expected: 0.5,
+          ratio: expect.any(Number) as number,
+          ci95: [expect.any(Number), expect.any(Number)] as number[],
+          ok: expect.any(Boolean) as boolean,
+        });
+      }
+      const instance = report.batches.find(
+        (batch) => batch.workload.name === 'instance' && batch.platform.name === platformName,
+      );
       const metricNames = instance?.metrics.map((metric) => metric.name);
       expect(metricNames).toEqual(
         platform === 'process'
@@ -121,13 +156,15 @@ describe('berth agent', () => {
       );
       if (containersPerVm > 1) {
         const containers = report.batches
-          .filter((batch) => batch.workload.name === 'cpu-sha256')
+          .filter(
+            (batch) => batch.workload.name === 'cpu-sha256' && batch.platform.name !== 'process',
+          )
           .map((batch) => batch.platform.settings['container']);
         expect(containers.sort()).toEqual(['c1', 'c2']);
         expect(instance?.platform.settings['containersPerVm']).toBe(2);
       }
-      const vm = platform.endsWith('vm');
       for (const batch of report.batches) {
+        const vm = batch.platform.name.endsWith('vm');
         // A VM here runs under TCG emulation, and every result says so.
         expect(batch.platform.accel).toBe(vm ? 'tcg' : 'none');
         expect(batch.platform.settings).toHaveProperty(vm ? 'accel' : 'cgroup');
@@ -146,11 +183,16 @@ describe('berth agent', () => {
       }>(
         sql`SELECT value, samples FROM (${dedupedResults({ runId: report.runId, workload: 'instance', metric: 'startup' })})`,
       );
-      expect(Number(startup[0]?.samples)).toBe(5);
-      expect(startup[0]?.value).toBeGreaterThan(0);
+      // Start-up over every interleaved launch: two per round.
+      expect(startup.length).toBeGreaterThan(0);
+      for (const row of startup) {
+        expect(Number(row.samples)).toBe(2 * kept);
+        expect(row.value).toBeGreaterThan(0);
+      }
 
-      const platformName = platform.split(':')[0];
-      expect(report.batches.every((batch) => batch.platform.name === platformName)).toBe(true);
+      expect(
+        report.batches.every((batch) => [platformName, 'process'].includes(batch.platform.name)),
+      ).toBe(true);
       expect(cgroupsOfRun(report.runId)).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'bundles'))).toEqual([]);
       expect(entriesOf(join(dataDir, 'agent', 'scratch'))).toEqual([]);
@@ -235,4 +277,18 @@ describe('berth agent', () => {
         'container-in-vm:qemu-microvm, vm:libvirt)',
     );
   });
+
+  it.each([
+    ['--rounds', '0', '--rounds / BERTH_ROUNDS must be from 1 to 100, got 0'],
+    ['--margin', '0.9', '--margin / BERTH_EQUIVALENCE_MARGIN must be from 0.005 to 0.5, got 0.9'],
+  ])(
+    'refuses %s %s out of range, naming the setting, before measuring',
+    async (flag, value, message) => {
+      const run = await runBerth(['agent', 'run', flag, value, '--data-dir', dataDir], {
+        NATS_URL: stack.nats.url,
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(message);
+    },
+  );
 });

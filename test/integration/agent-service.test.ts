@@ -13,10 +13,10 @@ import {
   installedBy,
   SERVICE_DATA_DIR,
 } from '../../agents/host-agent/systemd-unit.ts';
-import { BERTH_BIN, runBerth } from '../helpers/cli.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
+import { BERTH_BIN, runBerth } from '../../support/cli.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
 
-const run = promisify(execFile);
+const execProgram = promisify(execFile);
 const CHECKOUT = join(BERTH_BIN, '..', '..');
 const UNIT = 'etc/systemd/system/berth-agent.service';
 const ENV = 'etc/berth/agent.env';
@@ -37,7 +37,7 @@ const hasSystemdAnalyze =
 
 /** systemd-analyze verify of a unit file; resolves with what it printed, rejects on failure. */
 async function verify(unitPath: string): Promise<string> {
-  const { stdout, stderr } = await run('systemd-analyze', ['verify', unitPath]);
+  const { stdout, stderr } = await execProgram('systemd-analyze', ['verify', unitPath]);
   return stdout + stderr;
 }
 
@@ -83,6 +83,10 @@ describe('berth agent install / uninstall', () => {
       'NATS_URL="nats://agent:s3cret@nats-1:4222"',
       'BERTH_LIBVIRT_URI="qemu:///system"',
       'BERTH_CONTAINERS_PER_VM="3"',
+      'BERTH_EQUIVALENCE_MARGIN="0.03"',
+      'BERTH_MAX_STEAL="0.05"',
+      // runBerth gives it (SHARED_HOST_ENV), so it is a setting given.
+      'BERTH_MAX_FOREIGN_LOAD="64"',
       'BERTH_LOG_LEVEL="debug"',
       '',
     ]);

@@ -1,9 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnBerth } from '../helpers/cli.ts';
-import { cleanUp, removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
-import { cgroupsOfRun, entriesOf, processesMatching, ociContainers } from '../helpers/leftovers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { cleanUp, removeDir, startTestNats, tempDir } from '../../support/servers.ts';
+import {
+  cgroupsOfRun,
+  entriesOf,
+  processesMatching,
+  ociContainers,
+} from '../../support/leftovers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 describe('berth agent run stops cleanly on SIGTERM', () => {
   let dir: string;

@@ -6,23 +6,27 @@ import { createOciDriver } from '../../agents/host-agent/drivers/container-oci.t
 import type { PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
 import { createProcessDriver } from '../../agents/host-agent/drivers/process.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
+import { newRunId } from '../../agents/host-agent/ids.ts';
+import { SUITES, type Suite } from '../../agents/host-agent/suite-catalogue.ts';
+import type { SuiteEvent } from '../../agents/host-agent/suite-run.ts';
+import { runSuite } from '../../agents/host-agent/suite.ts';
 import {
-  newRunId,
-  runSuite,
-  SUITES,
-  type Suite,
-  type SuiteEvent,
-} from '../../agents/host-agent/suite.ts';
-import { cgroupsOfRun, entriesOf, processesMatching, ociContainers } from '../helpers/leftovers.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
+  cgroupsOfRun,
+  entriesOf,
+  processesMatching,
+  ociContainers,
+} from '../../support/leftovers.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
 
-/** One cheap workload, two launches: what these tests look at is measured from outside. */
+/** One cheap workload, one round of two launches: what these tests look at is measured from outside. */
 function smallSuite(densityBudgetMiB: number, densityCap: number): Suite {
   return {
     ...SUITES.quick,
     workloads: ['syscall-fstat'],
     timeCapMs: 300,
-    launches: 2,
+    rounds: 1,
+    maxRounds: 1,
+    launchesPerRound: 2,
     densityBudgetMiB,
     densityCap,
   };
@@ -38,6 +42,7 @@ async function run(
   drivers: readonly PlatformDriver[],
   suite: Suite,
   baseline?: PlatformDriver,
+  checkpoint?: (batches: readonly ResultBatch[]) => Promise<void>,
 ): Promise<Outcome> {
   const runId = newRunId();
   const batches: ResultBatch[] = [];
@@ -48,6 +53,9 @@ async function run(
     suite,
     drivers,
     ...(baseline === undefined ? {} : { baseline }),
+    // Another test file runs beside this one: its load does not make rounds run again here.
+    disturbance: { maxSteal: 1, maxForeignLoadCores: 64 },
+    ...(checkpoint === undefined ? {} : { checkpoint }),
     deliver: (batch) => {
       batches.push(batch);
       return Promise.resolve();
@@ -131,9 +139,30 @@ describe('agent suite, measured from outside the instances', () => {
     expect(baseline).not.toBeNull();
     expect(peak).toBeDefined();
     expect(overhead).toBeCloseTo((peak ?? 0) - Number(baseline?.[1]), 0);
-    expect(outcome.batches.every((each) => each.platform.name === 'container')).toBe(true);
+    // The bare process, measured in every round as the pair of each comparison, is published too.
+    expect([...new Set(outcome.batches.map((each) => each.platform.name))].sort()).toEqual([
+      'container',
+      'process',
+    ]);
     expect(ociContainers('runc', outcome.runId)).toEqual([]);
     expect(entriesOf(join(dataDir, 'bundles'))).toEqual([]);
+  });
+
+  it('keeps a checkpoint after each round, the last what it publishes', async () => {
+    const checkpoints: (readonly ResultBatch[])[] = [];
+    const suite = { ...smallSuite(64, 2), rounds: 2, maxRounds: 2 };
+    const outcome = await run([processDriver], suite, undefined, (batches) => {
+      checkpoints.push(batches);
+      return Promise.resolve();
+    });
+    expect(checkpoints).toHaveLength(2);
+    const rounds = (batches: readonly ResultBatch[]): number[] =>
+      batches.map((batch) => (batch.schemaVersion === 2 ? batch.rounds.count : 0));
+    expect(rounds(checkpoints[0] ?? [])).toEqual([1, 1]);
+    expect(rounds(checkpoints[1] ?? [])).toEqual([2, 2]);
+    expect(checkpoints[1]?.map((batch) => batch.id)).toEqual(
+      outcome.batches.map((batch) => batch.id),
+    );
   });
 
   it('tries a failed launch once more and records it', async () => {

@@ -6,8 +6,10 @@ import { AdviceV1 } from '../../contracts/advice.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import { openStore } from '../../lib/storage/open-store.ts';
 import { resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
-import { runBerth } from '../helpers/cli.ts';
-import { removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+import { CONTAINER, PROCESS, withIntervals } from '../../support/advice-fixtures.ts';
+import { platformResults } from '../../support/advisor.ts';
+import { runBerth } from '../../support/cli.ts';
+import { removeDir, startTestNats, tempDir } from '../../support/servers.ts';
 
 const adviceCheck = TypeCompiler.Compile(AdviceV1);
 
@@ -199,5 +201,39 @@ describe('berth advise', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toContain('BERTH_ERR_QUESTION');
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says which options are tied within measurement error and the rule that broke the tie, and berth results shows the interval', async () => {
+    const host = 'cli-tied';
+    const batches = [PROCESS, withIntervals(CONTAINER, 0.2)].flatMap((figures) =>
+      platformResults(host, figures),
+    );
+    const store = await openEmbeddedStore();
+    try {
+      const rows = batches.map((batch) => resultTsv(batch, Date.now())).join('');
+      await store.insertTsv('results', RESULT_COLUMNS, rows);
+    } finally {
+      await store.close();
+    }
+    const tied = {
+      ...QUESTION,
+      lifetimeSeconds: 3600,
+      instances: 10,
+      trust: 'trusted',
+      hosts: [host],
+    };
+    const run = await runBerth(['advise', await writeQuestion('tied.json', tied)], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^rank\s+placement\s+runtime\s+score\s+tied\s/m);
+    expect(run.stdout).toMatch(/^2\s+container\s+runc\s+[\d.]+ \[[\d.]+–[\d.]+\]\s+tied\s/m);
+    expect(run.stdout).toMatch(
+      /^tie: .+ are tied within measurement error .+ first because stronger isolation breaks a tie/m,
+    );
+    expect(run.stdout).toContain('Tied within measurement error with container/runc');
+
+    const results = await runBerth(['results', '--host', host, '--platform', 'container'], env);
+    expect(results.code, results.stderr).toBe(0);
+    expect(results.stdout).toMatch(/\svs process\s/);
+    expect(results.stdout).toMatch(/cpu-sha256\s+throughput\s.+\s0\.99× \[0\.79–1\.19\] unclear\s/);
   });
 });

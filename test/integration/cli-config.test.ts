@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBerth } from '../helpers/cli.ts';
-import { removeDir, startTestNats, tempDir } from '../helpers/servers.ts';
+import { runBerth } from '../../support/cli.ts';
+import { removeDir, startTestNats, tempDir } from '../../support/servers.ts';
 
 describe('bad configuration gives one clear message and a non-zero exit', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;

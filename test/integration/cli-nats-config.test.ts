@@ -8,10 +8,10 @@ import { nkeys } from '@nats-io/nats-core';
 import { BerthError } from '../../contracts/index.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { ensureStreams } from '../../lib/nats/streams.ts';
-import { freePort } from '../../lib/servers/free-port.ts';
-import { spawnBerth } from '../helpers/cli.ts';
-import { startFleetNats, type FleetNats } from '../helpers/nats-fleet.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
+import { freePort } from '../../support/free-port.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { startFleetNats, type FleetNats } from '../../support/nats-fleet.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
 
 const run = async (
   args: readonly string[],

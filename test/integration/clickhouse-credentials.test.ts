@@ -1,27 +1,19 @@
 import { inspect } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../contracts/index.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
-import { spawnBerth } from '../helpers/cli.ts';
-import { startTestClickHouse } from '../helpers/servers.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { clickHouseForBlock } from '../../support/hooks.ts';
 
 const SECRET = 'wrong-Swordfish-4711';
 
 describe('a wrong ClickHouse password', () => {
-  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>>;
-
-  beforeAll(async () => {
-    clickhouse = await startTestClickHouse();
-  });
-
-  afterAll(async () => {
-    await clickhouse.stop();
-  });
+  const clickhouseUrl = clickHouseForBlock();
 
   it('is refused with an error that names the user and not the password', async () => {
-    const withUrl = clickhouse.url.replace('://', `://default:${SECRET}@`);
+    const withUrl = clickhouseUrl().replace('://', `://default:${SECRET}@`);
     for (const options of [
-      { url: clickhouse.url, username: 'default', password: SECRET },
+      { url: clickhouseUrl(), username: 'default', password: SECRET },
       { url: withUrl },
     ]) {
       const error = await openClickHouseStore({ ...options, database: 'berth_creds' }).then(
@@ -38,7 +30,7 @@ describe('a wrong ClickHouse password', () => {
   });
 
   it('berth results fails without printing it', async () => {
-    const berth = spawnBerth(['results', '--clickhouse-url', clickhouse.url], {
+    const berth = spawnBerth(['results', '--clickhouse-url', clickhouseUrl()], {
       CLICKHOUSE_USER: 'default',
       CLICKHOUSE_PASSWORD: SECRET,
       BERTH_LOG_LEVEL: 'trace',

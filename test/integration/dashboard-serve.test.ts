@@ -1,21 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverOver, startAdvisorStack, type AdvisorStack } from '../helpers/advisor.ts';
+import { describe, expect, it } from 'vitest';
+import { serverOver } from '../../support/advisor.ts';
+import { advisorStackForBlock } from '../../support/hooks.ts';
 
-let stack: AdvisorStack | undefined;
-
-function running(): AdvisorStack {
-  if (stack === undefined) throw new Error('the advisor stack did not start');
-  return stack;
-}
-
-beforeAll(async () => {
-  stack = await startAdvisorStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const running = advisorStackForBlock();
 
 /** Every address the page names in a src or href attribute. */
 function addressesIn(html: string): string[] {

@@ -12,10 +12,10 @@ import { resultsSubject } from '../../contracts/index.ts';
 import { SETTINGS } from '../../lib/config.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { RESULTS_STREAM } from '../../lib/nats/streams.ts';
-import { ensureClusterStreams } from '../../lib/servers/nats-cluster.ts';
-import { runBerth } from '../helpers/cli.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { ensureClusterStreams } from '../../support/nats-cluster.ts';
+import { runBerth } from '../../support/cli.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const read = (path: string): string =>
   readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -80,7 +80,8 @@ const KNOWN_ENV = new Set(Object.values(SETTINGS).map((setting) => setting.env))
 
 /**
  * What is wrong with a compose file: a Berth service whose command is not a `berth` command,
- * or that sets a variable the config module does not know or that its command does not read;
+ * or that sets a variable the config module does not know or that its command does not read,
+ * or that connects to NATS without checking it against the CA of nats-config's TLS;
  * a dependency on a service that is not there; a NATS or ClickHouse address that names no
  * service of the file, or ClickHouse credentials that differ from the server's.
  */
@@ -91,6 +92,7 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
   const natsConfig = compose.services['nats-config'];
   const seedDir = optionOf(natsConfig ?? {}, '--out-dir');
   const agentHosts = (optionOf(natsConfig ?? {}, '--hosts') ?? '').split(',');
+  const natsTls = commandOf(natsConfig ?? {}).includes('--tls');
   for (const [name, service] of Object.entries(compose.services)) {
     const dependsOn = service.depends_on ?? [];
     // Array.isArray narrows a readonly array to any[]: say again what it holds.
@@ -116,6 +118,10 @@ function composeProblems(compose: Compose, helpOf: HelpOf): string[] {
     const seed = service.environment?.['NATS_NKEY_FILE'];
     if (role !== undefined && seed !== `${seedDir}/${role}.nk`) {
       problems.push(`${name}: NATS_NKEY_FILE is not the seed nats-config writes for ${role}`);
+    }
+    const ca = service.environment?.['NATS_CA'];
+    if (role !== undefined && (!natsTls || ca !== `${seedDir}/ca.crt`)) {
+      problems.push(`${name}: NATS_CA is not the CA nats-config --tls writes`);
     }
     if (role !== undefined && !(service.volumes ?? []).includes(`nats-config:${seedDir}:ro`)) {
       problems.push(`${name}: does not mount the nats-config volume at ${seedDir}`);
@@ -213,7 +219,8 @@ describe('docker-compose.yml and the Dockerfile', () => {
           'NATS_NKEY_FILE: /nats-config/advisor.nk',
           'NATS_NKEY_FILE: /nats-config/ingest.nk',
         )
-        .replace('BERTH_HOST_ID: berth-agent-1', 'BERTH_HOST_ID: berth-agent-2'),
+        .replace('BERTH_HOST_ID: berth-agent-1', 'BERTH_HOST_ID: berth-agent-2')
+        .replace('      NATS_CA: /nats-config/ca.crt\n      # The id', '      # The id'),
     );
     expect(composeProblems(broken, helpOf)).toEqual([
       'nats-config: berth nats-config has no option --node',
@@ -222,6 +229,7 @@ describe('docker-compose.yml and the Dockerfile', () => {
       "advisor: CLICKHOUSE_DATABASE differs from the clickhouse service's CLICKHOUSE_DB",
       'advisor: BERTH_ADVISOR_HOSTNAME is not a setting of lib/config.ts',
       'agent: NATS_NKEY_FILE is not the seed nats-config writes for agent-berth-agent-2',
+      'agent: NATS_CA is not the CA nats-config --tls writes',
       "agent: nats-config's --hosts does not name berth-agent-2",
       'agent: berth agent start does not read BERTH_METRICS_PORT',
     ]);
@@ -247,6 +255,12 @@ describe('docker-compose.yml and the Dockerfile', () => {
       });
     }
     expect(optionOf(services['nats-config'] ?? {}, '--store-dir')).toBe('/data');
+    // Client connections and routes are TLS; the CLI of the Docker host reaches nats-1 by
+    // loopback through its published port, so the certificates name that too.
+    expect(commandOf(services['nats-config'] ?? {})).toContain('--tls');
+    expect(optionOf(services['nats-config'] ?? {}, '--tls-hosts')?.split(',')).toEqual(
+      expect.arrayContaining(['localhost', '127.0.0.1']),
+    );
     expect(services['clickhouse']?.image).toMatch(/^clickhouse\/clickhouse-server:2[5-9]\.\d+$/);
     expect(services['ingest']?.deploy?.replicas).toBe(2);
     expect(services['advisor']?.deploy?.replicas).toBe(2);
@@ -357,8 +371,15 @@ describe('docker-compose.yml and the Dockerfile', () => {
         await waitFor(`${name} to listen`, () => listening(port(name).client), 30_000, 100);
       }
       const url = nodes.map((name) => `nats://127.0.0.1:${port(name).client}`).join(',');
+      // Each Berth service checks the nodes against the CA its NATS_CA names.
+      const natsCa = join(dir, 'config', 'ca.crt');
       const signIn = async (role: string, name: string): Promise<NatsConnection> => {
-        const nc = await connectNats({ url, name, nkeyFile: join(dir, 'config', `${role}.nk`) });
+        const nc = await connectNats({
+          url,
+          name,
+          nkeyFile: join(dir, 'config', `${role}.nk`),
+          tls: { natsCa },
+        });
         connections.push(nc);
         return nc;
       };
@@ -376,6 +397,29 @@ describe('docker-compose.yml and the Dockerfile', () => {
       await expect(
         js.publish(resultsSubject('another-host'), 'forged', { msgID: 'forged' }),
       ).rejects.toThrow(`Permissions Violation for Publish to "${resultsSubject('another-host')}"`);
+
+      // Every connection the nodes hold is TLS (the test's port probes, plain, have closed),
+      // and a client that does not check the nodes' certificates against the CA is refused.
+      const held = [];
+      for (const name of nodes) {
+        const answer = await fetch(`http://127.0.0.1:${port(name).http}/connz`);
+        const report = (await answer.json()) as {
+          connections: { name?: string; tls_version?: string }[];
+        };
+        held.push(...report.connections);
+      }
+      expect(held.map((connection) => connection.name)).toEqual(
+        expect.arrayContaining(['deploy-test', `berth-agent-${hostId}`]),
+      );
+      for (const connection of held) expect(connection.tls_version, connection.name).toBeTruthy();
+      await expect(
+        connectNats({
+          url,
+          name: 'deploy-test',
+          nkeyFile: join(dir, 'config', 'admin.nk'),
+          tls: {},
+        }),
+      ).rejects.toThrow('presented a certificate this client does not trust');
     } finally {
       await Promise.all(connections.map((nc) => nc.close()));
       const running = servers.filter((server) => server.exitCode === null);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../lib/storage/migrations.ts';
 import { SqlFragment } from '../../lib/storage/sql.ts';
 import { createIngestMetrics } from '../../services/ingest/metrics.ts';
-import { openTestStore, type TestStore } from '../helpers/servers.ts';
+import { openTestStore, type TestStore } from '../../support/servers.ts';
 
 const DIR = new URL('../../dashboards/grafana/', import.meta.url);
 const CLICKHOUSE = 'grafana-clickhouse-datasource';

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Store } from '../../lib/storage/store.ts';
-import { startIngestWorker, type BerthProcess } from '../helpers/cli.ts';
-import { consumerIsIdle } from '../helpers/ingest.ts';
-import { makeResult, publishResults } from '../helpers/results.ts';
+import { startIngestWorker, type BerthProcess } from '../../support/cli.ts';
+import { consumerIsIdle } from '../../support/ingest.ts';
+import { makeResult, publishResults } from '../../support/results.ts';
 import {
   startTestClickHouse,
   startTestNats,
@@ -14,8 +14,8 @@ import {
   removeDir,
   uniqueDatabase,
   cleanUp,
-} from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const RESULTS = 20_000;
 const KILLS = 3;

@@ -6,18 +6,12 @@ import { readDeadLetters } from '../../lib/nats/dead-letters.ts';
 import { INGEST_CONSUMER, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Ingest } from '../../services/ingest/ingest.ts';
-import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
-import { MALFORMED_KINDS, makeMalformed } from '../helpers/malformed.ts';
-import { makeResult, publishRaw, publishResults } from '../helpers/results.ts';
-import {
-  BACKENDS,
-  openTestStore,
-  startTestClickHouse,
-  startTestNats,
-  type TestStore,
-  cleanUp,
-} from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { consumerIsIdle, startTestIngest } from '../../support/ingest.ts';
+import { MALFORMED_KINDS, makeMalformed } from '../../support/malformed.ts';
+import { makeResult, publishRaw, publishResults } from '../../support/results.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS, cleanUp, startTestNats } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const RESULTS = 10_000;
 const DUPLICATES = 500;
@@ -25,17 +19,15 @@ const MALFORMED = 200;
 const METRICS_PER_RESULT = 2;
 
 describe.each(BACKENDS)('ingest into %s', (backend) => {
+  // Registered first, so its after-hook disposes the store once ingest has stopped.
+  const store = storeForBlock(backend);
   let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
   let nc: NatsConnection;
-  let testStore: TestStore;
   let ingest: Ingest | undefined;
   const malformed = makeMalformed(MALFORMED);
 
   beforeAll(async () => {
     nats = await startTestNats();
-    if (backend === 'clickhouse') clickhouse = await startTestClickHouse();
-    testStore = await openTestStore(backend, clickhouse?.url);
     nc = await connect({ servers: nats.url });
   });
 
@@ -43,14 +35,12 @@ describe.each(BACKENDS)('ingest into %s', (backend) => {
     await cleanUp(
       () => ingest?.stop(),
       () => nc.drain(),
-      () => testStore.dispose(),
-      () => clickhouse?.stop(),
       () => nats.stop(),
     );
   });
 
   it('stores 10,000 results once and dead-letters each malformed message with its reason', async () => {
-    ingest = (await startTestIngest(nc, testStore.store)).ingest;
+    ingest = (await startTestIngest(nc, store())).ingest;
     const results = Array.from({ length: RESULTS }, (_, index) =>
       makeResult(index, 'host-a', METRICS_PER_RESULT),
     );
@@ -61,7 +51,7 @@ describe.each(BACKENDS)('ingest into %s', (backend) => {
     await publishResults(nc, results.slice(RESULTS / 2));
 
     await waitFor('every message to be stored or dead-lettered', () => consumerIsIdle(nc));
-    const counts = await countStoredResults(testStore.store);
+    const counts = await countStoredResults(store());
     expect(counts).toEqual({
       results: RESULTS,
       rows: RESULTS * METRICS_PER_RESULT,
@@ -86,13 +76,13 @@ describe.each(BACKENDS)('ingest into %s', (backend) => {
     await ingest?.stop();
     const jsm = await jetstreamManager(nc);
     await jsm.consumers.delete(RESULTS_STREAM, INGEST_CONSUMER);
-    const again = await startTestIngest(nc, testStore.store);
+    const again = await startTestIngest(nc, store());
     ingest = again.ingest;
 
     await waitFor('the replay to finish', () => consumerIsIdle(nc));
     const received = (await again.metrics.received.get()).values[0]?.value ?? 0;
     expect(received).toBe(RESULTS + MALFORMED);
-    expect(await countStoredResults(testStore.store)).toEqual({
+    expect(await countStoredResults(store())).toEqual({
       results: RESULTS,
       rows: RESULTS * METRICS_PER_RESULT,
       duplicateRows: 0,

@@ -6,8 +6,8 @@ import { ensureStreams } from '../../lib/nats/streams.ts';
 import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Ingest } from '../../services/ingest/ingest.ts';
-import { consumerIsIdle, startTestIngest } from '../helpers/ingest.ts';
-import { makeResult, publishResults } from '../helpers/results.ts';
+import { consumerIsIdle, startTestIngest } from '../../support/ingest.ts';
+import { makeResult, publishResults } from '../../support/results.ts';
 import {
   openTestStore,
   removeDir,
@@ -15,8 +15,8 @@ import {
   tempDir,
   type TestStore,
   cleanUp,
-} from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const RESULTS = 20_000;
 

@@ -1,17 +1,20 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startClickHouseServer,
-  type ClickHouseServer,
-} from '../../lib/servers/clickhouse-server.ts';
+import { startClickHouseServer, type ClickHouseServer } from '../../support/clickhouse-server.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
-import { startIngestWorker, type BerthProcess } from '../helpers/cli.ts';
-import { consumerIsIdle } from '../helpers/ingest.ts';
-import { makeResult, publishResults } from '../helpers/results.ts';
-import { removeDir, startTestNats, tempDir, uniqueDatabase, cleanUp } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { startIngestWorker, type BerthProcess } from '../../support/cli.ts';
+import { consumerIsIdle } from '../../support/ingest.ts';
+import { makeResult, publishResults } from '../../support/results.ts';
+import {
+  removeDir,
+  startTestNats,
+  tempDir,
+  uniqueDatabase,
+  cleanUp,
+} from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const RESULTS = 10_000;
 const OUTAGE_MS = 15_000;

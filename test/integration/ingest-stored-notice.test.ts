@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORED_SUBJECT, storedNoticeCodec, type StoredNotice } from '../../contracts/index.ts';
-import { startIngestStack, type IngestStack } from '../helpers/ingest.ts';
-import { makeResult, publishResults } from '../helpers/results.ts';
-import { cleanUp } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { startIngestStack, type IngestStack } from '../../support/ingest.ts';
+import { makeResult, publishResults } from '../../support/results.ts';
+import { cleanUp } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 describe('stored notices', () => {
   let stack: IngestStack;

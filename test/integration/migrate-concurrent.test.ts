@@ -1,29 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { appliedVersions, migrate, MIGRATIONS } from '../../lib/storage/migrations.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
-import { startTestClickHouse, uniqueDatabase } from '../helpers/servers.ts';
+import { clickHouseForBlock } from '../../support/hooks.ts';
+import { uniqueDatabase } from '../../support/servers.ts';
 
 /**
  * docker-compose.yml starts two ingest workers and two advisors at once against one empty
  * ClickHouse, and each migrates the store when it opens it (docs/deploy.md).
  */
 describe('migrations run by several processes at once', () => {
-  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>>;
-
-  beforeAll(async () => {
-    clickhouse = await startTestClickHouse();
-  });
-
-  afterAll(async () => {
-    await clickhouse.stop();
-  });
+  const clickhouseUrl = clickHouseForBlock();
 
   it('four stores migrating one new database together all succeed, and the schema is whole', async () => {
     const database = uniqueDatabase('migrate');
     const stores: Store[] = await Promise.all(
-      Array.from({ length: 4 }, () => openClickHouseStore({ url: clickhouse.url, database })),
+      Array.from({ length: 4 }, () => openClickHouseStore({ url: clickhouseUrl(), database })),
     );
     try {
       const ran = await Promise.all(stores.map((store) => migrate(store)));

@@ -15,10 +15,10 @@ import {
   ensureClusterStreams,
   startNatsCluster,
   type NatsCluster,
-} from '../../lib/servers/nats-cluster.ts';
-import { spawnBerth } from '../helpers/cli.ts';
-import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/nats-cluster.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const STREAMS = [RESULTS_STREAM, DLQ_STREAM, INVENTORY_STREAM];
 

@@ -19,6 +19,7 @@ import {
 import { loadConfig } from '../../lib/config.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { readDeadLetters } from '../../lib/nats/dead-letters.ts';
+import type { DeadLetterList } from '../../contracts/advisor-api.ts';
 import type { Role } from '../../lib/nats/fleet-config.ts';
 import { DLQ_STREAM, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import { sql } from '../../lib/storage/sql.ts';
@@ -26,11 +27,11 @@ import { startAdvisorService, type AdvisorService } from '../../services/advisor
 import { startIngestService, type IngestService } from '../../services/ingest/main.ts';
 import { ADVISOR_SETTINGS } from '../../cli/commands/advisor.ts';
 import { INGEST_SETTINGS } from '../../cli/commands/ingest.ts';
-import { inventoryOf } from '../helpers/advisor.ts';
-import { startFleetNats, type FleetNats } from '../helpers/nats-fleet.ts';
-import { makeResult } from '../helpers/results.ts';
-import { cleanUp, openTestStore, type TestStore } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { inventoryOf } from '../../support/advisor.ts';
+import { startFleetNats, type FleetNats } from '../../support/nats-fleet.ts';
+import { makeResult } from '../../support/results.ts';
+import { cleanUp, openTestStore, type TestStore } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const TOKEN = 'advisor-token-Zq81-never-logged';
 const A = 'host-a';
@@ -197,6 +198,15 @@ describe('a fleet on the nats-server configuration berth nats-config writes', ()
     const [letter] = (await readDeadLetters(admin, 1)).slice(-1);
     expect(letter?.code).toBe('BERTH_ERR_HOST_MISMATCH');
     expect(await storedOf(B)).toBe(0);
+  });
+
+  it('the advisor, on its own user, lists the dead letters', async () => {
+    const response = await fetch(`${advisor.url}/v1/dead-letters?limit=1`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    const { deadLetters } = (await response.json()) as DeadLetterList;
+    expect(deadLetters.map((entry) => entry.code)).toEqual(['BERTH_ERR_HOST_MISMATCH']);
   });
 
   it('agent A can neither read host B’s jobs, others’ replies nor the results stream, nor manage streams', async () => {

@@ -8,8 +8,8 @@ import { openOutbox } from '../../agents/host-agent/outbox.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { ensureStreams, RESULTS_STREAM } from '../../lib/nats/streams.ts';
 import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
-import { makeResult } from '../helpers/results.ts';
-import { cleanUp, removeDir, tempDir } from '../helpers/servers.ts';
+import { makeResult } from '../../support/results.ts';
+import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
 
 async function storedInStream(nc: NatsConnection): Promise<number> {
   const jsm = await jetstreamManager(nc);

@@ -18,22 +18,22 @@ import {
   ensureClusterStreams,
   startNatsCluster,
   type NatsCluster,
-} from '../../lib/servers/nats-cluster.ts';
+} from '../../support/nats-cluster.ts';
 import { openClickHouseStore } from '../../lib/storage/clickhouse-store.ts';
 import { countStoredResults, dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
-import { spawnBerth, startIngestWorker, type BerthProcess } from '../helpers/cli.ts';
-import { consumerIsIdle } from '../helpers/ingest.ts';
-import { alive, cgroupsOfRun, ociContainers, processesMatching } from '../helpers/leftovers.ts';
+import { spawnBerth, startIngestWorker, type BerthProcess } from '../../support/cli.ts';
+import { consumerIsIdle } from '../../support/ingest.ts';
+import { alive, cgroupsOfRun, ociContainers, processesMatching } from '../../support/leftovers.ts';
 import {
   cleanUp,
   removeDir,
   startTestClickHouse,
   tempDir,
   uniqueDatabase,
-} from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const AGENTS = 6;
 const WORKLOADS = ['syscall-fstat', 'cpu-sha256'];
@@ -137,6 +137,8 @@ describe('scale: 3 NATS nodes, 2 ingest workers, 2 advisors, 6 agents', () => {
         ...natsEnv,
         BERTH_DATA_DIR: dataDir,
         BERTH_JOB_PLATFORMS: 'process,container',
+        // One round per job keeps six agents' jobs on two cores as short as one pass was.
+        BERTH_ROUNDS: '1',
       });
       spawned.push(agent);
       return { dataDir, process: agent };

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { BerthError } from '../../contracts/index.ts';
 import { startChildServer } from '../../lib/servers/child-server.ts';
-import { freePort } from '../../lib/servers/free-port.ts';
+import { freePort } from '../../support/free-port.ts';
 import { startNatsServer } from '../../lib/servers/nats-server.ts';
 import { openClickHouseStore, redactUrl } from '../../lib/storage/clickhouse-store.ts';
 import {
@@ -12,7 +12,7 @@ import {
   startTestClickHouse,
   startTestNats,
   tempDir,
-} from '../helpers/servers.ts';
+} from '../../support/servers.ts';
 
 function alive(pid: number): boolean {
   try {

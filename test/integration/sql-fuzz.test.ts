@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { countStoredResults, resultRows } from '../../lib/storage/results.ts';
 import { ident, joinSql, quoteString, sql, type SqlFragment } from '../../lib/storage/sql.ts';
-import { hostileString, seededRandom } from '../helpers/random.ts';
-import { makeResult } from '../helpers/results.ts';
-import {
-  BACKENDS,
-  cleanUp,
-  openTestStore,
-  startTestClickHouse,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { hostileString, seededRandom } from '../../support/random.ts';
+import { makeResult } from '../../support/results.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
 /** Change the seed to explore; a failure names the case index, so the same seed repeats it. */
 const SEED = 20_261_124;
@@ -115,26 +110,11 @@ const describeCase = (index: number, value: string): string =>
   `case ${index} (seed ${SEED}, ${value.length} chars): ${JSON.stringify(value.slice(0, 80))}`;
 
 describe.each(BACKENDS)('every string round-trips through a SQL literal on %s', (backend) => {
-  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
-  let testStore: TestStore | undefined;
-
-  const store = (): TestStore['store'] => {
-    if (testStore === undefined) throw new Error('the store did not open');
-    return testStore.store;
-  };
+  const store = storeForBlock(backend);
 
   beforeAll(async () => {
-    if (backend === 'clickhouse') clickhouse = await startTestClickHouse();
-    testStore = await openTestStore(backend, clickhouse?.url);
     // One row that must survive every hostile string below.
     await store().insert('results', resultRows(makeResult(1, 'host-survivor'), Date.now()));
-  });
-
-  afterAll(async () => {
-    await cleanUp(
-      () => testStore?.dispose(),
-      () => clickhouse?.stop(),
-    );
   });
 
   it(`${GENERATED} generated, the chosen and the long hostile strings come back exactly`, async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appliedVersions, migrate } from '../../lib/storage/migrations.ts';
 import {
   countStoredResults,
@@ -9,15 +9,10 @@ import {
 } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
-import { hostileString, seededRandom } from '../helpers/random.ts';
-import { makeResult } from '../helpers/results.ts';
-import {
-  BACKENDS,
-  cleanUp,
-  openTestStore,
-  startTestClickHouse,
-  type TestStore,
-} from '../helpers/servers.ts';
+import { hostileString, seededRandom } from '../../support/random.ts';
+import { makeResult } from '../../support/results.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
 const INGESTED_AT = 1_764_000_000_000;
 const NOTHING = { results: 0, rows: 0, duplicateRows: 0 };
@@ -39,33 +34,9 @@ async function rawRowCount(store: Store, hostId: string): Promise<number> {
   return asNumber(row?.n);
 }
 
-let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
-
-beforeAll(async () => {
-  clickhouse = await startTestClickHouse();
-});
-
-afterAll(async () => {
-  await cleanUp(() => clickhouse?.stop());
-});
-
 /** One contract, two backends: whatever passes here works on chDB and on clickhouse-server 18.16. */
 describe.each(BACKENDS)('store contract on %s', (backend) => {
-  // chDB binds one folder per process: this store is disposed before the next backend opens.
-  let testStore: TestStore | undefined;
-
-  const store = (): Store => {
-    if (testStore === undefined) throw new Error('the store did not open');
-    return testStore.store;
-  };
-
-  beforeAll(async () => {
-    testStore = await openTestStore(backend, clickhouse?.url);
-  });
-
-  afterAll(async () => {
-    await cleanUp(() => testStore?.dispose());
-  });
+  const store = storeForBlock(backend);
 
   it('describes itself', () => {
     expect(store().backend).toBe(backend);
@@ -74,10 +45,10 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
   });
 
   it('migrates once: a second run applies nothing and the ledger holds each version once', async () => {
-    expect(await appliedVersions(store())).toEqual([1, 2]);
+    expect(await appliedVersions(store())).toEqual([1, 2, 3]);
     expect(await migrate(store())).toEqual([]);
     expect(await migrate(store())).toEqual([]);
-    expect(await appliedVersions(store())).toEqual([1, 2]);
+    expect(await appliedVersions(store())).toEqual([1, 2, 3]);
     const ledger = await store().query<{ version: UInt64; name: string }>(
       sql`SELECT version, name FROM schema_migrations`,
     );
@@ -88,6 +59,7 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
     ).toEqual([
       [1, 'results'],
       [2, 'advice audit log'],
+      [3, 'results: rounds and comparisons'],
     ]);
   });
 
@@ -160,7 +132,7 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
     }
   });
 
-  it('filters by host, platform, workload, metric and run', async () => {
+  it('filters by host (one or a list), platform, workload, metric and run', async () => {
     const batch = makeResult(7, 'host-c', 3);
     const cases: [ResultFilter, number][] = [
       [{}, 2],
@@ -171,6 +143,9 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
       [{ workload: 'cpu-sha256', metric: 'metric-1' }, 2],
       [{ runId: batch.runId, hostId: 'host-c' }, 1],
       [{ hostId: 'host-C' }, 0],
+      [{ hostIds: ['host-c', 'host-d'] }, 2],
+      [{ hostIds: ['host-d', 'nobody'] }, 1],
+      [{ hostIds: ['host-C'] }, 0],
     ];
     for (const [filter, results] of cases) {
       expect((await countStoredResults(store(), filter)).results, JSON.stringify(filter)).toBe(
@@ -204,6 +179,7 @@ describe.each(BACKENDS)('store contract on %s', (backend) => {
           `${field} = ${JSON.stringify(value)}`,
         ).toEqual(NOTHING);
       }
+      expect(await countStoredResults(store(), { hostIds: [value, value] })).toEqual(NOTHING);
       const rows = await store().query(
         sql`SELECT * FROM (${dedupedResults({ hostId: value, platform: value, workload: value, metric: value })})`,
       );

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dedupedResults, resultTsv, RESULT_COLUMNS } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { ResultBatch } from '../../contracts/index.ts';
-import { hostileString, seededRandom } from '../helpers/random.ts';
-import { makeResult } from '../helpers/results.ts';
-import {
-  BACKENDS,
-  openTestStore,
-  startTestClickHouse,
-  type TestStore,
-  cleanUp,
-} from '../helpers/servers.ts';
+import { hostileString, seededRandom } from '../../support/random.ts';
+import { makeResult } from '../../support/results.ts';
+import { storeForBlock } from '../../support/hooks.ts';
+import { BACKENDS } from '../../support/servers.ts';
 
 const random = seededRandom(7);
 const HOSTILE = [
@@ -29,20 +24,7 @@ const HOSTILE = [
 ];
 
 describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (backend) => {
-  let clickhouse: Awaited<ReturnType<typeof startTestClickHouse>> | undefined;
-  let testStore: TestStore;
-
-  beforeAll(async () => {
-    if (backend === 'clickhouse') clickhouse = await startTestClickHouse();
-    testStore = await openTestStore(backend, clickhouse?.url);
-  });
-
-  afterAll(async () => {
-    await cleanUp(
-      () => testStore.dispose(),
-      () => clickhouse?.stop(),
-    );
-  });
+  const store = storeForBlock(backend);
 
   it('stores every free-text field exactly as given', async () => {
     const batches: ResultBatch[] = HOSTILE.map((text, index) => {
@@ -55,9 +37,9 @@ describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (back
       };
     });
     const body = batches.map((batch) => resultTsv(batch, 1_764_000_000_000)).join('');
-    await testStore.store.insertTsv('results', RESULT_COLUMNS, body);
+    await store().insertTsv('results', RESULT_COLUMNS, body);
 
-    const rows = await testStore.store.query<{
+    const rows = await store().query<{
       result_id: string;
       runtime_version: string;
       settings: string;
@@ -74,7 +56,7 @@ describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (back
       expect(row.workload_version).toBe(text.slice(0, 64));
       expect(row.unit).toBe(text.slice(0, 32) || 'x');
     });
-    const [count] = await testStore.store.query<{ n: string | number }>(
+    const [count] = await store().query<{ n: string | number }>(
       sql`SELECT count() AS n FROM results`,
     );
     expect(Number(count?.n)).toBe(HOSTILE.length);
@@ -92,8 +74,8 @@ describe.each(BACKENDS)('rows with hostile strings round-trip through %s', (back
       answer: '{}',
       evidence_ids: [text, `${text}'`, '', "\\'"],
     }));
-    await testStore.store.insert('advice', rows);
-    const stored = await testStore.store.query<{ workload: string; evidence_ids: string[] }>(
+    await store().insert('advice', rows);
+    const stored = await store().query<{ workload: string; evidence_ids: string[] }>(
       sql`SELECT workload, evidence_ids FROM advice ORDER BY answered_at_ms`,
     );
     expect(stored.map((row) => row.evidence_ids)).toEqual(rows.map((row) => row.evidence_ids));

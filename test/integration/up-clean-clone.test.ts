@@ -1,21 +1,24 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesMatching } from '../helpers/leftovers.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { processesMatching } from '../../support/leftovers.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const execFileAsync = promisify(execFile);
 
 /**
- * The README's first command as a newcomer runs it: `npm start` in a fresh clone of this
- * repository's HEAD (npm installs the packages, from npm's cache where it can), then Ctrl-C,
- * which a terminal sends to the whole foreground process group (npm, sh and berth).
+ * Berth as a newcomer runs it in a fresh clone of this repository's HEAD: the README's first
+ * command, `npm start` (npm installs the packages, from npm's cache where it can), then Ctrl-C,
+ * which a terminal sends to the whole foreground process group (npm, sh and berth); then an
+ * agent command with every setting at its default, its data folder relative to the clone.
  */
-describe('npm start from a clean clone', () => {
+describe('from a clean clone', () => {
   let dir: string;
 
   beforeAll(async () => {
@@ -68,5 +71,31 @@ describe('npm start from a clean clone', () => {
     expect(out).toContain('stopped cleanly');
     expect(err).not.toMatch(/^berth: |^\s+at /m);
     expect(processesMatching(dataDir)).toEqual([]);
+  }, 180_000);
+
+  it('measures the VM platforms with the default data folder, relative to the clone', async () => {
+    const clone = join(dir, 'berth');
+    const { stdout } = await execFileAsync(
+      'node',
+      ['bin/berth.js', 'agent', 'platforms', '--json'],
+      {
+        cwd: clone,
+        env: { ...process.env, BERTH_DATA_DIR: '', BERTH_LOG_LEVEL: 'warn' },
+        timeout: 170_000,
+      },
+    );
+    const platforms = JSON.parse(stdout) as {
+      platform: string;
+      available: boolean;
+      reason: string;
+    }[];
+    for (const platform of ['vm', 'container-in-vm']) {
+      const found = platforms.find((each) => each.platform === platform && each.available);
+      expect(
+        found,
+        `${platform}: ${platforms.map((each) => `${each.platform} ${each.reason}`).join('; ')}`,
+      ).toBeDefined();
+    }
+    expect(readdirSync(join(clone, '.berth', 'agent', 'images')).length).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
-import { makeResult, publishResults } from '../helpers/results.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
+import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
+import { makeResult, publishResults } from '../../support/results.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
 import {
   alive,
   cgroupsOfRun,
@@ -13,8 +13,8 @@ import {
   entriesOf,
   ociContainers,
   processesMatching,
-} from '../helpers/leftovers.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../support/leftovers.ts';
+import { waitFor } from '../../support/wait.ts';
 
 interface HostsAnswer {
   hosts: { hostId: string; inventory?: unknown; platforms: { platform: string }[] }[];
@@ -69,8 +69,8 @@ describe('berth up', () => {
   });
 
   it('starts the stack and a local agent whose inventory and results are stored, and stops it all on SIGINT leaving nothing behind', async () => {
-    // The agent's first suite: one workload on the bare process, then on runc, which is
-    // still running when SIGINT comes.
+    // The agent's first suite: one workload on the bare process and on runc, in rounds; SIGINT
+    // comes in its second round, while a runc instance is up.
     const first = up(dataDir, {
       BERTH_AGENT_PLATFORMS: 'process,container:runc',
       BERTH_AGENT_WORKLOADS: 'cpu-sha256',
@@ -103,21 +103,13 @@ describe('berth up', () => {
       },
       30_000,
     );
-    await waitFor(
-      "the agent's results on process",
-      async () => {
-        const { results } = await getJson<ResultsAnswer>(
-          `${advisorUrl}/v1/results?host=${hostId}&platform=process`,
-        );
-        return results.some((row) => row.workload === 'cpu-sha256');
-      },
-      90_000,
-      250,
-    );
-    const runId = /agent \[.*\] \d+\/\d+ run (\S+)/.exec(first.stdout())?.[1] ?? '';
+    const runLine = await first.waitForLine(/agent \[.*\] \d+\/\d+ run (\S+)/, 60_000);
+    const runId = /agent \[.*\] \d+\/\d+ run (\S+)/.exec(runLine)?.[1] ?? '';
     expect(runId).toMatch(/^run-/);
 
-    // SIGINT while a runc instance of the suite is up.
+    // SIGINT in the second round while a runc instance is up: the first round is complete and
+    // published, the second is not.
+    await first.waitForLine(/agent \[.*\] \d+\/\d+ round 2\//, 120_000);
     const bundles = join(dataDir, 'agent', 'bundles');
     await waitFor('a runc instance', () => entriesOf(bundles).length > 0, 60_000, 50);
     const children = descendantsOf(first.child.pid ?? 0);
@@ -126,6 +118,10 @@ describe('berth up', () => {
     expect(await first.exited(), first.stderr()).toBe(0);
     expect(first.stdout()).toContain('stopped cleanly');
     expect(first.stdout()).toMatch(new RegExp(`agent: run ${runId} (stopped|done)`));
+    // The summary names the platforms measured, not the rounds the progress lines announced.
+    expect(first.stdout()).toMatch(
+      /agent: run \S+ \w+; in [^;]+; measured (process, container|container, process)\b/,
+    );
     expect(alive(children)).toEqual([]);
     expect(processesMatching(dataDir)).toEqual([]);
     expect(entriesOf(bundles)).toEqual([]);
@@ -138,12 +134,13 @@ describe('berth up', () => {
     const secondUrl = /(http:\/\/\S+)\/$/.exec(secondReady)?.[1] ?? '';
     // Said after the dashboard line, so wait for it rather than read what came so far.
     await second.waitForLine(/local agent: off/, 10_000);
-    await waitFor('the first run’s host and results', async () => {
+    await waitFor('the first run’s host and its first round’s results', async () => {
       const { hosts } = await getJson<HostsAnswer>(`${secondUrl}/v1/hosts`);
       const { results } = await getJson<ResultsAnswer>(`${secondUrl}/v1/results?host=${hostId}`);
       return (
         hosts.some((host) => host.hostId === hostId) &&
-        results.some((row) => row.platform === 'process')
+        results.some((row) => row.platform === 'process' && row.workload === 'cpu-sha256') &&
+        results.some((row) => row.platform === 'container' && row.workload === 'cpu-sha256')
       );
     });
 

@@ -17,7 +17,7 @@ import {
   platformRows,
   question,
   thisHostEvidence,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 const adviceChecker = TypeCompiler.Compile(AdviceV1);
 

@@ -3,6 +3,7 @@ import type { AdviceOption, Evidence } from '../../contracts/advice.ts';
 import { HOSTS_PER_EVIDENCE } from '../../contracts/evidence-hosts.ts';
 import { figureQuality, hostFactor, QUALITY } from '../../services/advisor/engine/confidence.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
+import { roundTo } from '../../services/advisor/engine/format.ts';
 import { PUBLISHED_FIGURES, PUBLISHED_SOURCES } from '../../services/advisor/engine/published.ts';
 import type { EngineAnswer } from '../../services/advisor/engine/types.ts';
 import {
@@ -17,7 +18,7 @@ import {
   question,
   thisHostEvidence,
   VM_TCG,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 const optionOf = (
   answer: EngineAnswer,
@@ -43,7 +44,7 @@ const withoutVmEvidence = [PROCESS, CONTAINER].flatMap((figures) =>
 );
 
 describe('published figures', () => {
-  it('keep every papers.md source, and every figure names a known source and its unit', () => {
+  it('keep every published source, and every figure names a known source and its unit', () => {
     expect(Object.keys(PUBLISHED_SOURCES).sort()).toEqual(
       [
         'felter2015',
@@ -60,7 +61,7 @@ describe('published figures', () => {
     }
   });
 
-  it('mark the figures papers.md calls unverified', () => {
+  it('mark the figures no source states outright as unverified', () => {
     const unverified = PUBLISHED_FIGURES.filter((figure) => figure.unverified).map(
       (figure) => figure.claim,
     );
@@ -344,6 +345,11 @@ describe('confidence', () => {
     ['measured, stale', figure({ stale: true }), QUALITY.staleFactor],
     ['measured under TCG', figure({ tcg: true }), QUALITY.tcgFactor],
     ['measured, few samples', figure({ samples: 3 }), QUALITY.fewSamplesFactor],
+    [
+      'measured across host states',
+      figure({ mixedStateHosts: ['host-a'] }),
+      QUALITY.mixedHostStatesFactor,
+    ],
     ['published', figure({ source: 'published' }), QUALITY.published],
     [
       'published, unverified',
@@ -380,6 +386,34 @@ describe('confidence', () => {
     expect(two.confidence.restsOn).toContain('Measured on 2 hosts: host-a and host-b.');
   });
 
+  it('is a little lower where an option was measured across host states, and names it', () => {
+    const oneState = kvmHostEvidence('host-a').map((row) => ({ ...row, hostStates: 1 }));
+    const moved = oneState.map((row) =>
+      row.platform === 'container' ? { ...row, hostStates: 2 } : row,
+    );
+    const steady = advise(engineInput({ evidence: oneState }));
+    const answer = advise(engineInput({ evidence: moved }));
+    expect(steady.confidence.value).toBe(
+      advise(engineInput({ evidence: kvmHostEvidence('host-a') })).confidence.value,
+    );
+    expect(answer.confidence.value).toBeLessThan(steady.confidence.value);
+    expect(answer.confidence.value).toBeGreaterThanOrEqual(
+      roundTo(steady.confidence.value * QUALITY.mixedHostStatesFactor, 2),
+    );
+    expect(answer.confidence.restsOn).toContain(
+      `Figures of container/runc on host-a merge results from more than one host state of the same host (its kernel, CPU settings or runtime versions changed between runs), so they count less (× ${QUALITY.mixedHostStatesFactor}).`,
+    );
+    expect(steady.confidence.restsOn.join(' ')).not.toContain('host state');
+  });
+
+  it('counts a throughput ratio across host states when the bare process it divides by was', () => {
+    const moved = kvmHostEvidence('host-a').map((row) =>
+      row.platform === 'process' && row.metric === 'throughput' ? { ...row, hostStates: 2 } : row,
+    );
+    const restsOn = advise(engineInput({ evidence: moved })).confidence.restsOn.join(' ');
+    expect(restsOn).toContain('Figures of container/runc on host-a and vm/qemu-microvm on host-a');
+  });
+
   it('is lower with few samples, and says which figure had the fewest', () => {
     const few = kvmHostEvidence('host-a').map((row) =>
       row.platform === 'container' && row.metric === 'startup' ? { ...row, samples: 3 } : row,
@@ -409,6 +443,10 @@ function figure(
     evidence: [],
     resultIds: [],
     origin: 'measured on host-a',
+    interval: undefined,
+    results: 20,
+    uncalibratedResults: 0,
+    mixedStateHosts: [],
     ...changes,
   };
 }

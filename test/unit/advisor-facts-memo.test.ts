@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AdviceQuestion } from '../../contracts/advice.ts';
 import { advise, answerFrom } from '../../services/advisor/engine/engine.ts';
-import { factsFor, IDS_PER_FIGURE } from '../../services/advisor/engine/evidence.ts';
+import { factsFor } from '../../services/advisor/engine/facts.ts';
+import { IDS_PER_FIGURE } from '../../services/advisor/engine/figures.ts';
 import { createFactsMemo } from '../../services/advisor/engine/facts-memo.ts';
 import type { EvidenceSource } from '../../services/advisor/engine/types.ts';
 import {
@@ -13,7 +14,7 @@ import {
   question,
   STALE_AFTER_MS,
   thisHostEvidence,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 /** Two hosts whose rows turn stale at different moments: a day apart. */
 const source: EvidenceSource = {

@@ -11,7 +11,7 @@ import {
   question,
   thisHostEvidence,
   VM_KVM,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 const HOST_MIB = 24_105;
 const DAY_S = 86_400;

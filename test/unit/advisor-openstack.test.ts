@@ -14,7 +14,7 @@ import {
   MIB,
   question,
   thisHostEvidence,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 interface Exported {
   advice: { id: string; workload: string; placement: string; runtime: string; score: number };

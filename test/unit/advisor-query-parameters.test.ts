@@ -1,10 +1,16 @@
+import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { parseParameters } from '../../services/advisor/query-parameters.ts';
+import {
+  integerParameter,
+  parseParameters,
+  queryParameters,
+  tokenParameter,
+} from '../../services/advisor/query-parameters.ts';
 
-const RULES = {
-  host: { kind: 'token' },
-  limit: { kind: 'integer', min: 1, max: 500 },
-} as const;
+const RULES = queryParameters({
+  host: Type.Optional(tokenParameter('a host')),
+  limit: Type.Optional(integerParameter(1, 500, 'how many')),
+});
 
 describe('query parameters', () => {
   it('reads tokens as strings and whole numbers as numbers, leaving out those not given', () => {
@@ -34,5 +40,27 @@ describe('query parameters', () => {
       expect(parsed.ok, JSON.stringify(query)).toBe(false);
       if (!parsed.ok) expect(parsed.problem.field).toBe(field);
     }
+  });
+});
+
+describe('a required query parameter', () => {
+  const REQUIRED = queryParameters({
+    workload: tokenParameter('the workload'),
+    limit: Type.Optional(integerParameter(1, 10, 'how many')),
+  });
+
+  it('is named when it is left out, after the parameters given are checked', () => {
+    expect(parseParameters({ limit: '2' }, REQUIRED)).toEqual({
+      ok: false,
+      problem: { field: 'workload', message: 'is required' },
+    });
+    expect(parseParameters({ limit: '11' }, REQUIRED)).toEqual({
+      ok: false,
+      problem: { field: 'limit', message: 'must be a whole number from 1 to 10, given once' },
+    });
+    expect(parseParameters({ workload: 'cpu-sha256' }, REQUIRED)).toEqual({
+      ok: true,
+      parameters: { workload: 'cpu-sha256' },
+    });
   });
 });

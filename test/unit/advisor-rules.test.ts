@@ -12,7 +12,7 @@ import {
   platformRows,
   question,
   thisHostEvidence,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 /**
  * A fleet with every kind of option: runc, gVisor (measured), Kata (offered, not measured),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runtimeClassOf } from '../../services/advisor/runtime-class.ts';
-import { evidenceRow } from '../helpers/advice-fixtures.ts';
+import { evidenceRow } from '../../support/advice-fixtures.ts';
 
 const overhead = (hostId: string, mean: number, results: number, runtime = 'kata') =>
   evidenceRow({

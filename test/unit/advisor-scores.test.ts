@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdviceOption, ScorePart } from '../../contracts/advice.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
-import { gatherFacts } from '../../services/advisor/engine/evidence.ts';
+import { gatherFacts } from '../../services/advisor/engine/facts.ts';
 import { ISOLATION_LEVELS, profileOf } from '../../services/advisor/engine/placements.ts';
 import { compareRanked, rank, type RankedOption } from '../../services/advisor/engine/rank.ts';
 import {
@@ -28,7 +28,7 @@ import {
   question,
   thisHostEvidence,
   VM_KVM,
-} from '../helpers/advice-fixtures.ts';
+} from '../../support/advice-fixtures.ts';
 
 const DAY_S = 86_400;
 
@@ -317,7 +317,12 @@ describe('ties', () => {
     const figures = gatherFacts(engineInput({ evidence: [], hosts: [] })).options[0];
     if (figures === undefined) throw new Error('no options');
     const option = { placement, runtime };
-    return { figures: { ...figures, option, profile: profileOf(option) }, parts: [], score };
+    return {
+      figures: { ...figures, option, profile: profileOf(option) },
+      parts: [],
+      score,
+      interval: [score, score],
+    };
   };
 
   it('on equal scores, the stronger isolation ranks first', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdviceQuestion } from '../../contracts/advice.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
-import { gatherFacts } from '../../services/advisor/engine/evidence.ts';
+import { gatherFacts } from '../../services/advisor/engine/facts.ts';
 import { formatDuration, formatNumber, optionName } from '../../services/advisor/engine/format.ts';
 import { rank } from '../../services/advisor/engine/rank.ts';
 import type { OptionKey } from '../../services/advisor/engine/types.ts';
@@ -11,7 +11,7 @@ import {
   lifetimeThresholds,
   topOf,
 } from '../../services/advisor/engine/what-would-change.ts';
-import { engineInput, question } from '../helpers/advice-fixtures.ts';
+import { engineInput, question } from '../../support/advice-fixtures.ts';
 
 const DAY_S = 86_400;
 const facts = gatherFacts(engineInput());

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { isSafeToken } from '../../contracts/index.ts';
 import { guestCommand } from '../../agents/host-agent/drivers/vm-qemu.ts';
-import { resultId } from '../../agents/host-agent/suite.ts';
+import { resultId } from '../../agents/host-agent/ids.ts';
 
 describe('result ids', () => {
   it('are the same for the same result, so a resend is recognised', () => {

@@ -7,7 +7,7 @@ import {
   unknownPlatformsMessage,
 } from '../../agents/host-agent/drivers/select.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
-import { makeResult } from '../helpers/results.ts';
+import { makeResult } from '../../support/results.ts';
 
 const DRIVERS = [
   { platform: 'process', runtime: 'node' },

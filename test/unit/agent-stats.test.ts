@@ -7,7 +7,7 @@ import { loadHostId } from '../../agents/host-agent/host-id.ts';
 import { metricFromSamples } from '../../agents/host-agent/stats.ts';
 import { summarise } from '../../agents/host-agent/summary.ts';
 import { guestClockArgs } from '../../agents/host-agent/drivers/vm-qemu.ts';
-import { makeResult } from '../helpers/results.ts';
+import { makeResult } from '../../support/results.ts';
 
 describe('metricFromSamples', () => {
   it('gives mean, spread, percentiles and a 95% relative margin of error', () => {

@@ -1,9 +1,14 @@
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cgroupVersion, peakMemoryFileOf, staleCgroups } from '../../agents/host-agent/cgroups.ts';
+import {
+  cgroupVersion,
+  createCgroup,
+  peakMemoryFileOf,
+  staleCgroups,
+} from '../../agents/host-agent/cgroups.ts';
 
 describe('cgroups', () => {
   let root: string;
@@ -43,6 +48,64 @@ describe('cgroups', () => {
     expect(await staleCgroups(root, 60_000)).toEqual([stale]);
     expect(existsSync(busy)).toBe(true);
     expect(existsSync(young)).toBe(true);
+  });
+
+  it('sets a CPU quota on v1 as cfs_quota_us over a 100 ms cfs_period_us', async () => {
+    await mkdir(join(root, 'memory'));
+    await mkdir(join(root, 'cpu'));
+    const cgroup = await createCgroup('run-a-process-w', root, { cpuQuota: 0.5 });
+    const cpuDir = join(root, 'cpu', 'berth', 'run-a-process-w');
+    expect(await readFile(join(cpuDir, 'cpu.cfs_period_us'), 'utf8')).toBe('100000');
+    expect(await readFile(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8')).toBe('50000');
+    expect(cgroup.procsFiles).toEqual([
+      join(root, 'memory', 'berth', 'run-a-process-w', 'cgroup.procs'),
+      join(cpuDir, 'cgroup.procs'),
+    ]);
+    await createCgroup('run-b-process-w', root);
+    expect(existsSync(join(root, 'cpu', 'berth', 'run-b-process-w', 'cpu.cfs_quota_us'))).toBe(
+      false,
+    );
+  });
+
+  it('refuses a CPU quota on v1 without the cpu controller, and makes nothing', async () => {
+    await mkdir(join(root, 'memory'));
+    await expect(createCgroup('run-a-process-w', root, { cpuQuota: 0.5 })).rejects.toThrow(
+      /CPU quota needs the cgroup v1 cpu controller.*none mounted at .*\/cpu/,
+    );
+    expect(existsSync(join(root, 'memory', 'berth', 'run-a-process-w'))).toBe(false);
+  });
+
+  it('sets a CPU quota on v2 as cpu.max, with the cpu controller enabled below berth/', async () => {
+    await writeFile(join(root, 'cgroup.controllers'), 'cpu memory\n');
+    await mkdir(join(root, 'berth'));
+    await writeFile(join(root, 'berth', 'cgroup.controllers'), 'cpu memory\n');
+    const cgroup = await createCgroup('run-a-process-w', root, { cpuQuota: 0.25 });
+    expect(cgroup.version).toBe('v2');
+    expect(await readFile(join(root, 'berth', 'cgroup.subtree_control'), 'utf8')).toBe('+cpu');
+    expect(await readFile(join(root, 'berth', 'run-a-process-w', 'cpu.max'), 'utf8')).toBe(
+      '25000 100000',
+    );
+  });
+
+  it('refuses a CPU quota on v2 when berth/ lacks the cpu controller, and makes nothing', async () => {
+    await writeFile(join(root, 'cgroup.controllers'), 'memory\n');
+    await mkdir(join(root, 'berth'));
+    await writeFile(join(root, 'berth', 'cgroup.controllers'), 'memory\n');
+    await expect(createCgroup('run-a-process-w', root, { cpuQuota: 0.5 })).rejects.toThrow(
+      /CPU quota needs the cgroup v2 cpu controller.*"memory"/,
+    );
+    expect(existsSync(join(root, 'berth', 'run-a-process-w'))).toBe(false);
+  });
+
+  it('refuses a CPU quota that is not a share of one CPU the kernel takes', async () => {
+    await mkdir(join(root, 'memory'));
+    await mkdir(join(root, 'cpu'));
+    for (const cpuQuota of [0, 0.005, 1.5, Number.NaN]) {
+      await expect(createCgroup('run-a-process-w', root, { cpuQuota })).rejects.toThrow(
+        /share of one CPU from 0.01 to 1/,
+      );
+    }
+    expect(existsSync(join(root, 'cpu', 'berth'))).toBe(false);
   });
 
   it("finds the peak memory file of a process's cgroup, v1 memory controller first", () => {

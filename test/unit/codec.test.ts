@@ -13,7 +13,7 @@ import {
   type JobProgress,
   type JobRequest,
 } from '../../contracts/index.ts';
-import { makeResult } from '../helpers/results.ts';
+import { makeResult, makeResultV2 } from '../../support/results.ts';
 
 const encode = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -33,7 +33,7 @@ describe('result batch codec', () => {
   it('decodes a valid batch to the same value', () => {
     const bytes = resultBatchCodec.encode(valid);
     expect(resultBatchCodec.decode(bytes, LIMIT)).toEqual({ ok: true, value: valid });
-    expect(resultBatchCodec.currentVersion).toBe(1);
+    expect(resultBatchCodec.currentVersion).toBe(2);
   });
 
   it('accepts a payload of exactly the limit and refuses one byte more', () => {
@@ -93,10 +93,22 @@ describe('result batch codec', () => {
       /^result batch: field \/schemaVersion is missing$/,
     ],
     [
-      'schemaVersion 2',
-      encode({ ...valid, schemaVersion: 2 }),
+      'schemaVersion 3',
+      encode({ ...valid, schemaVersion: 3 }),
       'BERTH_ERR_UNKNOWN_SCHEMA_VERSION',
-      /^result batch: schemaVersion 2 is not known \(known: 1\)$/,
+      /^result batch: schemaVersion 3 is not known \(known: 1, 2\)$/,
+    ],
+    [
+      'schemaVersion 2 without the fields of version 2',
+      encode({ ...valid, schemaVersion: 2 }),
+      'BERTH_ERR_SCHEMA',
+      /^result batch: field \/rounds expected required property$/,
+    ],
+    [
+      'schemaVersion 1 with a field of version 2',
+      encode({ ...valid, uncalibrated: false }),
+      'BERTH_ERR_SCHEMA',
+      /^result batch: field \/uncalibrated unexpected property$/,
     ],
     [
       'schemaVersion "1"',
@@ -208,6 +220,170 @@ describe('result batch codec', () => {
       ok: false,
       code: 'BERTH_ERR_NOT_OBJECT',
     });
+  });
+});
+
+describe('result batch codec, version 2', () => {
+  const valid = makeResultV2(1);
+  const [metric] = valid.metrics;
+  const comparison = metric?.comparison;
+  if (comparison === undefined) throw new Error('makeResultV2 gave no comparison');
+  const withComparison = (change: Record<string, unknown>): Uint8Array =>
+    encode({ ...valid, metrics: [{ ...metric, comparison: { ...comparison, ...change } }] });
+
+  it('decodes a batch with rounds and comparisons to the same value', () => {
+    const baseline = makeResultV2(0);
+    expect(baseline.metrics[0]?.comparison).toBeUndefined();
+    for (const batch of [valid, baseline]) {
+      expect(resultBatchCodec.decode(resultBatchCodec.encode(batch), LIMIT)).toEqual({
+        ok: true,
+        value: batch,
+      });
+    }
+  });
+
+  it('accepts a batch without per-metric rounds, and the longest lists allowed', () => {
+    const longest = Array.from({ length: 1000 }, (_, round) => 1 + round / 1000);
+    const batches = [
+      {
+        ...valid,
+        metrics: valid.metrics.map(({ name, unit, value, samples, rme }) => ({
+          name,
+          unit,
+          value,
+          samples,
+          rme,
+        })),
+      },
+      {
+        ...valid,
+        rounds: { ...valid.rounds, count: 1000 },
+        metrics: [
+          {
+            ...metric,
+            roundValues: longest,
+            comparison: { ...comparison, perRound: longest, rounds: 1000 },
+          },
+        ],
+      },
+    ];
+    for (const batch of batches) expect(resultBatchCodec.check(batch).ok).toBe(true);
+  });
+
+  it.each<[string, Uint8Array, RegExp]>([
+    [
+      'an unknown verdict',
+      withComparison({ verdict: 'maybe' }),
+      /field \/metrics\/0\/comparison\/verdict /,
+    ],
+    [
+      'an unknown method',
+      withComparison({ method: 'z' }),
+      /field \/metrics\/0\/comparison\/method /,
+    ],
+    [
+      'an interval of one number',
+      withComparison({ ci95: [0.9] }),
+      /field \/metrics\/0\/comparison\/ci95 /,
+    ],
+    [
+      'an interval of three numbers',
+      withComparison({ ci95: [0.9, 1, 1.1] }),
+      /field \/metrics\/0\/comparison\/ci95 /,
+    ],
+    [
+      'an interval reaching 0',
+      withComparison({ ci95: [0, 1.1] }),
+      /field \/metrics\/0\/comparison\/ci95\/0 /,
+    ],
+    ['a ratio of 0', withComparison({ ratio: 0 }), /field \/metrics\/0\/comparison\/ratio /],
+    [
+      'a negative per-round ratio',
+      withComparison({ perRound: [1, -1] }),
+      /field \/metrics\/0\/comparison\/perRound\/1 /,
+    ],
+    [
+      'no per-round ratios',
+      withComparison({ perRound: [] }),
+      /field \/metrics\/0\/comparison\/perRound /,
+    ],
+    [
+      '1001 per-round ratios',
+      withComparison({ perRound: Array.from({ length: 1001 }, () => 1) }),
+      /field \/metrics\/0\/comparison\/perRound /,
+    ],
+    ['0 rounds used', withComparison({ rounds: 0 }), /field \/metrics\/0\/comparison\/rounds /],
+    ['a margin of 0', withComparison({ margin: 0 }), /field \/metrics\/0\/comparison\/margin /],
+    ['a margin over 1', withComparison({ margin: 1.5 }), /field \/metrics\/0\/comparison\/margin /],
+    [
+      'fractional rounds to decide',
+      withComparison({ roundsToDecide: 2.5 }),
+      /field \/metrics\/0\/comparison\/roundsToDecide /,
+    ],
+    [
+      'a baseline that is not platform:runtime',
+      withComparison({ baseline: 'process' }),
+      /field \/metrics\/0\/comparison\/baseline /,
+    ],
+    [
+      'a comparison missing its verdict',
+      withComparison({ verdict: undefined }),
+      /field \/metrics\/0\/comparison\/verdict expected required property/,
+    ],
+    [
+      'an extra property in a comparison',
+      withComparison({ pValue: 0.5 }),
+      /field \/metrics\/0\/comparison\/pValue unexpected property/,
+    ],
+    [
+      '1001 round values',
+      encode({
+        ...valid,
+        metrics: [{ ...metric, roundValues: Array.from({ length: 1001 }, () => 1) }],
+      }),
+      /field \/metrics\/0\/roundValues /,
+    ],
+    [
+      'a round value that is text',
+      encode({ ...valid, metrics: [{ ...metric, roundValues: [1, '2'] }] }),
+      /field \/metrics\/0\/roundValues\/1 /,
+    ],
+    [
+      '0 rounds run',
+      encode({ ...valid, rounds: { ...valid.rounds, count: 0 } }),
+      /field \/rounds\/count /,
+    ],
+    [
+      '1001 rounds run',
+      encode({ ...valid, rounds: { ...valid.rounds, count: 1001 } }),
+      /field \/rounds\/count /,
+    ],
+    [
+      'negative disturbed rounds',
+      encode({ ...valid, rounds: { ...valid.rounds, disturbed: -1 } }),
+      /field \/rounds\/disturbed /,
+    ],
+    [
+      'a seed of 65 characters',
+      encode({ ...valid, rounds: { ...valid.rounds, seed: 's'.repeat(65) } }),
+      /field \/rounds\/seed /,
+    ],
+    [
+      'a host fingerprint of 129 characters',
+      encode({ ...valid, hostFingerprint: 'f'.repeat(129) }),
+      /field \/hostFingerprint /,
+    ],
+    ['uncalibrated as text', encode({ ...valid, uncalibrated: 'no' }), /field \/uncalibrated /],
+    [
+      'no host fingerprint',
+      encode({ ...valid, hostFingerprint: undefined }),
+      /field \/hostFingerprint expected required property/,
+    ],
+  ])('refuses %s, naming the field', (_, bytes, reason) => {
+    const refused = refusal(bytes);
+    expect(refused.code).toBe('BERTH_ERR_SCHEMA');
+    expect(refused.reason).toMatch(/^result batch: field /);
+    expect(refused.reason).toMatch(reason);
   });
 });
 

@@ -1,7 +1,13 @@
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../contracts/index.ts';
-import { loadConfig, optionKey, settingLabel, SETTINGS } from '../../lib/config.ts';
+import {
+  loadConfig,
+  optionKey,
+  settingLabel,
+  SETTINGS,
+  type SettingName,
+} from '../../lib/config.ts';
 
 /** The message of the BERTH_ERR_CONFIG a call throws. */
 function problemsOf(run: () => unknown): string {
@@ -65,6 +71,20 @@ describe('loadConfig', () => {
       clickhouseUrl: 'http://127.0.0.1:8123',
       logLevel: 'debug',
     });
+  });
+
+  it('gives every path setting as an absolute path, its default too', () => {
+    const config = loadConfig(['dataDir'], {}, {});
+    expect(isAbsolute(config.dataDir)).toBe(true);
+    expect(config.dataDir).toBe(resolve('.berth'));
+    const paths = (Object.keys(SETTINGS) as SettingName[]).filter((name) =>
+      /<(path|file)>$/.test(SETTINGS[name].flag),
+    );
+    expect(paths.length).toBeGreaterThan(3);
+    for (const name of paths) {
+      const value: unknown = loadConfig([name], { [optionKey(name)]: 'some/where' }, {})[name];
+      expect(value, name).toBe(resolve('some/where'));
+    }
   });
 
   it('lets a flag win over the environment, and counts an empty variable as unset', () => {

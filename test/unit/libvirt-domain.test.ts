@@ -8,7 +8,7 @@ import {
   type DomainSpec,
 } from '../../agents/host-agent/vm/libvirt-domain.ts';
 import { libvirtVersion } from '../../agents/host-agent/drivers/vm-libvirt.ts';
-import { child, childrenNamed, parseXml } from '../helpers/xml.ts';
+import { child, childrenNamed, parseXml } from '../../support/xml.ts';
 
 const HOSTILE = `it's "quoted" <tag> & more`;
 

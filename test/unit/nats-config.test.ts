@@ -65,7 +65,7 @@ describe('permissionsOf', () => {
     expect(allowResponses).toBe(false);
   });
 
-  it('gives the advisor the inventory stream, notices, progress and job requests, and no stream upkeep', () => {
+  it('gives the advisor the inventory and dead-letter streams, notices, progress and job requests, and no stream upkeep', () => {
     const { publish, subscribe } = permissionsOf('advisor');
     expect(publish.filter((subject) => !subject.startsWith('$JS.'))).toEqual(['berth.jobs.*']);
     expect(publish.filter((subject) => subject.includes('CONSUMER'))).toEqual([
@@ -73,6 +73,10 @@ describe('permissionsOf', () => {
       '$JS.API.CONSUMER.INFO.BERTH_INVENTORY.*',
       '$JS.API.CONSUMER.DELETE.BERTH_INVENTORY.*',
       '$JS.API.CONSUMER.MSG.NEXT.BERTH_INVENTORY.*',
+      '$JS.API.CONSUMER.CREATE.BERTH_DLQ.>',
+      '$JS.API.CONSUMER.INFO.BERTH_DLQ.*',
+      '$JS.API.CONSUMER.DELETE.BERTH_DLQ.*',
+      '$JS.API.CONSUMER.MSG.NEXT.BERTH_DLQ.*',
     ]);
     expect(publish.some((subject) => /STREAM\.(UPDATE|DELETE|PURGE)/.test(subject))).toBe(false);
     expect(subscribe).toEqual([
@@ -125,6 +129,33 @@ describe('natsServerConfig', () => {
     expect(text).toContain(
       'cluster {\n  name: "berth"\n  listen: "0.0.0.0:6222"\n  routes: ["nats-route://n2:6222", "nats-route://n3:6222"]\n}',
     );
+  });
+
+  it('writes a TLS block for clients, asking for their certificates only with verifyClients, and one for the routes', () => {
+    const tls = { caFile: '/c/ca.crt', certFile: '/c/n1.crt', keyFile: '/c/n1.key' };
+    const cluster = { serverName: 'n1', listen: '0.0.0.0:6222', routes: ['nats-route://n2:6222'] };
+    const block = (indent: string, verify: boolean): string =>
+      [
+        `${indent}tls {`,
+        `${indent}  cert_file: "/c/n1.crt"`,
+        `${indent}  key_file: "/c/n1.key"`,
+        `${indent}  ca_file: "/c/ca.crt"`,
+        ...(verify ? [`${indent}  verify: true`] : []),
+        `${indent}  timeout: 5`,
+        `${indent}}`,
+      ].join('\n');
+    for (const verifyClients of [false, true]) {
+      const text = natsServerConfig(
+        { listen: '0.0.0.0:4222', storeDir: '/data', cluster, tls: { ...tls, verifyClients } },
+        [userOf('admin')],
+      );
+      expect(text).toContain(`\n${block('', verifyClients)}\njetstream {`);
+      expect(text).toContain(`routes: ["nats-route://n2:6222"]\n${block('  ', true)}\n}`);
+    }
+    const plain = natsServerConfig({ listen: '0.0.0.0:4222', storeDir: '/data', cluster }, [
+      userOf('admin'),
+    ]);
+    expect(plain).not.toContain('tls');
   });
 
   it('escapes quotes and backslashes, and refuses control characters and keys that are not user keys', () => {

@@ -8,7 +8,7 @@ import { endRunner, spawnRunner } from './child-instance.ts';
 import { rootfsEntries, writeRootfs } from './container-oci.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
-const run = promisify(execFile);
+const execProgram = promisify(execFile);
 
 /** How long `docker version` may take to hear from the engine. */
 const ENGINE_TIMEOUT_MS = 5_000;
@@ -84,7 +84,7 @@ export function dockerUnavailableReason(error: unknown): string {
 
 /** Makes the rootfs image from a tar of the mount points, unless the engine has it already. */
 async function ensureImage(tag: string, runnerDir: string, workDir: string): Promise<void> {
-  const present = await run('docker', ['image', 'inspect', tag]).then(
+  const present = await execProgram('docker', ['image', 'inspect', tag]).then(
     () => true,
     () => false,
   );
@@ -93,8 +93,8 @@ async function ensureImage(tag: string, runnerDir: string, workDir: string): Pro
   const tar = join(workDir, 'rootfs.tar');
   try {
     await writeRootfs(rootfs, runnerDir);
-    await run('tar', ['-C', rootfs, '-cf', tar, '.']);
-    await run('docker', ['import', tar, tag]);
+    await execProgram('tar', ['-C', rootfs, '-cf', tar, '.']);
+    await execProgram('docker', ['import', tar, tag]);
   } finally {
     await rm(rootfs, { recursive: true, force: true });
     await rm(tar, { force: true });
@@ -115,9 +115,13 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
     runtime: 'docker',
     availability: async (): Promise<Availability> => {
       try {
-        const { stdout } = await run('docker', ['version', '--format', '{{.Server.Version}}'], {
-          timeout: ENGINE_TIMEOUT_MS,
-        });
+        const { stdout } = await execProgram(
+          'docker',
+          ['version', '--format', '{{.Server.Version}}'],
+          {
+            timeout: ENGINE_TIMEOUT_MS,
+          },
+        );
         return { available: true, version: stdout.trim(), accel: 'none' };
       } catch (error) {
         return { available: false, reason: dockerUnavailableReason(error) };
@@ -154,7 +158,12 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
           memoryMeasure: `${CGROUP_MEMORY_MEASURE}; the container's cgroup, found from its pid (docker inspect)`,
         },
         peakMemoryBytes: async () => {
-          pid ??= await run('docker', ['inspect', '--format', '{{.State.Pid}}', options.id]).then(
+          pid ??= await execProgram('docker', [
+            'inspect',
+            '--format',
+            '{{.State.Pid}}',
+            options.id,
+          ]).then(
             ({ stdout }) => Number(stdout.trim()) || undefined,
             () => undefined,
           );
@@ -162,7 +171,7 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
         },
         stop: async () => {
           await endRunner(runner);
-          await run('docker', ['rm', '-f', options.id]).catch(() => undefined);
+          await execProgram('docker', ['rm', '-f', options.id]).catch(() => undefined);
           await rm(bundleDir, { recursive: true, force: true });
         },
       };
@@ -178,13 +187,13 @@ export async function removeLeftoverDockerContainers(ids: readonly string[]): Pr
   if (ids.length === 0) return [];
   let names: string[];
   try {
-    const { stdout } = await run('docker', ['ps', '--all', '--format', '{{.Names}}'], {
+    const { stdout } = await execProgram('docker', ['ps', '--all', '--format', '{{.Names}}'], {
       timeout: ENGINE_TIMEOUT_MS,
     });
     names = stdout.split('\n').filter((name) => ids.includes(name));
   } catch {
     return [];
   }
-  if (names.length > 0) await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
+  if (names.length > 0) await execProgram('docker', ['rm', '-f', ...names]).catch(() => undefined);
   return names;
 }

@@ -12,7 +12,7 @@ import {
 import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
-const run = promisify(execFile);
+const execProgram = promisify(execFile);
 
 /** The OCI runtimes the container platform drives with a bundle the agent writes. */
 export const OCI_RUNTIMES = ['runc', 'crun'] as const;
@@ -69,7 +69,7 @@ function defaultSpec(runtime: OciRuntime, bundleDir: string): Promise<Spec> {
   let spec = defaultSpecs.get(runtime);
   if (spec === undefined) {
     spec = (async () => {
-      await run(runtime, ['spec', '--bundle', bundleDir]);
+      await execProgram(runtime, ['spec', '--bundle', bundleDir]);
       return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as Spec;
     })();
     spec.catch(() => defaultSpecs.delete(runtime));
@@ -85,7 +85,7 @@ function defaultSpec(runtime: OciRuntime, bundleDir: string): Promise<Spec> {
  * file system as on the process platform. Its own network namespace (loopback only), pid, ipc, uts and mount namespaces,
  * and a cgroup at berth/<id>. The rest is the runtime's default spec.
  */
-export async function writeBundle(
+async function writeBundle(
   runtime: OciRuntime,
   bundleDir: string,
   id: string,
@@ -129,9 +129,33 @@ async function prepareBundle(
   await writeBundle(runtime, bundleDir, id, args, dirname(runnerPath), scratchDir);
 }
 
+/**
+ * A fresh bundle folder for the instance `id`: the runner (runnerPath, with runnerArgs) run
+ * by the host's node, with its scratch folder at /scratch.
+ */
+export async function prepareInstanceBundle(
+  runtime: OciRuntime,
+  bundleDir: string,
+  id: string,
+  runnerPath: string,
+  runnerArgs: readonly string[],
+): Promise<void> {
+  await prepareBundle(
+    runtime,
+    bundleDir,
+    id,
+    [process.execPath, runnerPath, '--scratch', '/scratch', ...runnerArgs],
+    runnerPath,
+  );
+}
+
 /** Removes container id, its cgroups and its bundle folder. */
-async function removeContainer(runtime: OciRuntime, id: string, bundleDir: string): Promise<void> {
-  await run(runtime, ['delete', '--force', id]).catch(() => undefined);
+export async function removeContainer(
+  runtime: OciRuntime,
+  id: string,
+  bundleDir: string,
+): Promise<void> {
+  await execProgram(runtime, ['delete', '--force', id]).catch(() => undefined);
   await removeEmptyBerthCgroups();
   await rm(bundleDir, { recursive: true, force: true });
 }
@@ -145,7 +169,7 @@ async function trialRunError(runtime: OciRuntime, runnerPath: string): Promise<s
   const id = basename(bundleDir);
   try {
     await prepareBundle(runtime, bundleDir, id, ['/usr/bin/true'], runnerPath);
-    await run(runtime, ['run', '--bundle', bundleDir, id], { timeout: 10_000 });
+    await execProgram(runtime, ['run', '--bundle', bundleDir, id], { timeout: 10_000 });
     return undefined;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
@@ -166,7 +190,7 @@ export function createOciDriver(
     runtime,
     availability: async (): Promise<Availability> => {
       try {
-        const { stdout } = await run(runtime, ['--version']);
+        const { stdout } = await execProgram(runtime, ['--version']);
         version = new RegExp(`${runtime} version (\\S+)`).exec(stdout)?.[1] ?? 'unknown';
       } catch {
         return {
@@ -192,13 +216,7 @@ export function createOciDriver(
     },
     start: async (options: InstanceOptions): Promise<Instance> => {
       const bundleDir = join(bundlesDir, options.id);
-      await prepareBundle(
-        runtime,
-        bundleDir,
-        options.id,
-        [process.execPath, runnerPath, '--scratch', '/scratch', ...options.runnerArgs],
-        runnerPath,
-      );
+      await prepareInstanceBundle(runtime, bundleDir, options.id, runnerPath, options.runnerArgs);
       const runner = spawnRunner(runtime, ['run', '--bundle', bundleDir, options.id]);
       return {
         launchedAt: runner.launchedAt,
@@ -229,14 +247,14 @@ export async function removeLeftoverContainers(ids: readonly string[]): Promise<
   for (const runtime of OCI_RUNTIMES) {
     let listed: { id: string }[] | null;
     try {
-      const { stdout } = await run(runtime, ['list', '--format', 'json']);
+      const { stdout } = await execProgram(runtime, ['list', '--format', 'json']);
       listed = JSON.parse(stdout) as { id: string }[] | null;
     } catch {
       continue;
     }
     for (const { id } of listed ?? []) {
       if (!ids.includes(id)) continue;
-      await run(runtime, ['delete', '--force', id]).then(
+      await execProgram(runtime, ['delete', '--force', id]).then(
         () => removed.push(`${runtime}:${id}`),
         () => undefined,
       );

@@ -13,6 +13,11 @@ export interface InstanceOptions {
   readonly id: string;
   /** Arguments for the workload runner. */
   readonly runnerArgs: readonly string[];
+  /**
+   * The share of one CPU the instance may use, in (0, 1] (a CFS quota): the calibration
+   * canary's known difference. Only the process platform applies it.
+   */
+  readonly cpuQuota?: number;
 }
 
 /** One running instance of a platform with the workload runner inside. */

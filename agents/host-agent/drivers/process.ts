@@ -7,6 +7,8 @@ import type { Availability, Instance, InstanceOptions, PlatformDriver } from './
 /**
  * The baseline: the runner as a plain child process, in a cgroup of its own for memory
  * accounting, with its scratch files on the host's disk. Every other platform's figures are read as ratios to this one.
+ * With `cpuQuota` the cgroup also holds the runner to that share of one CPU (the calibration
+ * canary), and an instance whose quota cannot be set is not started.
  */
 export function createProcessDriver(runnerPath: string, scratchRoot: string): PlatformDriver {
   return {
@@ -22,12 +24,12 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
       });
     },
     start: async (options: InstanceOptions): Promise<Instance> => {
-      let cgroup: Cgroup | undefined;
-      try {
-        cgroup = await createCgroup(options.id);
-      } catch {
-        cgroup = undefined;
-      }
+      const { cpuQuota } = options;
+      // Without its quota the instance would measure something else: no cgroup, no instance.
+      const cgroup: Cgroup | undefined =
+        cpuQuota === undefined
+          ? await createCgroup(options.id).catch(() => undefined)
+          : await createCgroup(options.id, undefined, { cpuQuota });
       const scratchDir = join(scratchRoot, options.id);
       await mkdir(scratchDir, { recursive: true });
       const joinCgroup = (cgroup?.procsFiles ?? []).map((file) => `echo $$ > ${file}`).join(' && ');
@@ -54,6 +56,7 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
           cgroup: cgroup === undefined ? 'none' : cgroup.version,
           node: process.version,
           ...(cgroup === undefined ? {} : { memoryMeasure: CGROUP_MEMORY_MEASURE }),
+          ...(cpuQuota === undefined ? {} : { cpuQuota }),
         },
         peakMemoryBytes: async () => cgroup?.peakMemoryBytes(),
         stop: async () => {

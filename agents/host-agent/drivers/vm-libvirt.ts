@@ -14,7 +14,7 @@ import {
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 import { fileLines, runnerLines } from './runner-lines.ts';
 import { openVirshSession, sharedVirshSession, shownUri, type VirshSession } from './virsh.ts';
-import { guestClockArgs, guestCommand, qemuArgs } from './vm-qemu.ts';
+import { BOOT_TIMEOUT_MS, guestClockArgs, guestCommand, qemuArgs } from './vm-qemu.ts';
 
 export interface LibvirtDriverOptions {
   /** The libvirt connection: qemu:///system, xen:///system, test:///default, … */
@@ -131,7 +131,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
   const { uri } = options;
   const memoryMiB = options.memoryMiB ?? 256;
   const vcpus = options.vcpus ?? 1;
-  const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
+  const bootTimeoutMs = options.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
   const statePollMs = options.statePollMs ?? 1_000;
   const clockArgs = guestClockArgs(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',

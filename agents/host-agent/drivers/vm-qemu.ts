@@ -1,16 +1,21 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Accel, RunnerLine } from '../../../contracts/index.ts';
+import { pssBytes } from '../process-memory.ts';
 import { buildGuestImage, type GuestImage, type ImageStep } from '../vm/guest-image.ts';
 import { endRunner, spawnRunner, type RunnerProcess } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
-const run = promisify(execFile);
-const QEMU = 'qemu-system-x86_64';
+const execProgram = promisify(execFile);
+/** The program the QEMU driver boots its guests with. */
+export const QEMU = 'qemu-system-x86_64';
+/** How long the driver waits, by default, for a guest's first line before it is taken as hung. */
+export const BOOT_TIMEOUT_MS = 60_000;
 
+/** The platforms the QEMU driver provides: a VM, or containers inside a VM. */
 export type QemuMode = 'vm' | 'container-in-vm';
 
 export interface QemuDriverOptions {
@@ -28,7 +33,8 @@ export interface QemuDriverOptions {
   readonly onImageStep?: ImageStep;
 }
 
-interface Host {
+/** What the QEMU driver found out about this host, once per guest image. */
+export interface QemuHost {
   readonly image: GuestImage;
   readonly version: string;
   readonly accel: Accel;
@@ -50,6 +56,10 @@ const CLOCK_ARGS = guestClockArgs(
   existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
 );
 
+/**
+ * QEMU's command line for a guest: the microvm machine booting the image with the command
+ * file, the host's root shared read-only and the scratch folder read-write over virtio-9p.
+ */
 export function qemuArgs(
   image: GuestImage,
   accel: Accel,
@@ -90,18 +100,6 @@ export function qemuArgs(
     '-device',
     'virtio-9p-device,fsdev=scratch,mount_tag=scratch',
   ];
-}
-
-/** Proportional set size of a process, bytes: its share of every page it maps. */
-async function pssBytes(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  try {
-    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
 }
 
 const quote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
@@ -149,21 +147,24 @@ async function* watched(
   if (first) throw new Error(`the guest printed nothing in ${timeoutMs} ms: ${runner.stderr()}`);
 }
 
-const hosts = new Map<string, Promise<Host>>();
+const hosts = new Map<string, Promise<QemuHost>>();
 
 /**
- * Builds the guest image and finds out, once per image, whether KVM works here: a guest that
- * boots under KVM and prints a line proves it; otherwise every VM runs under TCG emulation
- * and says so.
+ * Builds the guest image under imagesDir and finds out, once per image, whether KVM works
+ * here: a guest that boots under KVM (from a probe folder in bundlesDir) and prints a line
+ * proves it; otherwise every VM runs under TCG emulation and says so.
  */
-function prepareHost(options: QemuDriverOptions, bundlesDir: string): Promise<Host> {
-  const key = options.imagesDir;
-  let prepared = hosts.get(key);
+export function prepareQemuHost(
+  imagesDir: string,
+  bundlesDir: string,
+  onImageStep?: ImageStep,
+): Promise<QemuHost> {
+  let prepared = hosts.get(imagesDir);
   if (prepared === undefined) {
-    prepared = (async (): Promise<Host> => {
-      const { stdout } = await run(QEMU, ['--version']);
+    prepared = (async (): Promise<QemuHost> => {
+      const { stdout } = await execProgram(QEMU, ['--version']);
       const version = /version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
-      const image = await buildGuestImage(options.imagesDir, options.onImageStep);
+      const image = await buildGuestImage(imagesDir, onImageStep);
       if (!existsSync('/dev/kvm')) {
         return { image, version, accel: 'tcg', accelNote: 'no /dev/kvm' };
       }
@@ -196,10 +197,62 @@ function prepareHost(options: QemuDriverOptions, bundlesDir: string): Promise<Ho
         await rm(probeDir, { recursive: true, force: true });
       }
     })();
-    hosts.set(key, prepared);
-    prepared.catch(() => hosts.delete(key));
+    hosts.set(imagesDir, prepared);
+    prepared.catch(() => hosts.delete(imagesDir));
   }
   return prepared;
+}
+
+/** One guest to boot: the machine, the image, and the runner it starts. */
+export interface GuestBoot {
+  readonly mode: QemuMode;
+  readonly image: GuestImage;
+  readonly accel: Accel;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  /** Runners the guest starts: containers side by side in container-in-vm mode, else 1. */
+  readonly containers: number;
+  readonly runnerPath: string;
+  readonly runnerArgs: readonly string[];
+  /** The instance's folder, for its command file and scratch folder; removed on stop. */
+  readonly bundleDir: string;
+}
+
+/** A booted guest: QEMU, whose output carries the runners' lines. */
+export interface BootedGuest {
+  readonly runner: RunnerProcess;
+  /** Ends QEMU at once (the guest keeps nothing) and removes the instance's folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes the guest's command file (guestCommand) into the instance's folder, with a scratch
+ * folder beside it, and starts QEMU on it (qemuArgs).
+ */
+export async function bootGuest(boot: GuestBoot): Promise<BootedGuest> {
+  const scratchDir = join(boot.bundleDir, 'scratch');
+  await mkdir(scratchDir, { recursive: true });
+  const cmdFile = join(boot.bundleDir, 'cmd.sh');
+  await writeFile(
+    cmdFile,
+    guestCommand(
+      boot.mode,
+      [process.execPath, boot.runnerPath, '--scratch', scratchDir, ...boot.runnerArgs],
+      boot.containers,
+    ),
+  );
+  const runner = spawnRunner(
+    QEMU,
+    qemuArgs(boot.image, boot.accel, boot.memoryMiB, boot.cpus, cmdFile, scratchDir),
+    boot.containers,
+  );
+  return {
+    runner,
+    stop: async () => {
+      await endRunner(runner, 0);
+      await rm(boot.bundleDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -215,13 +268,15 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
   }
   const memoryMiB = options.memoryMiB ?? 256 + 64 * (containers - 1);
   const cpus = options.cpus ?? 1;
-  const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
+  const bootTimeoutMs = options.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
+  const prepareHost = (): Promise<QemuHost> =>
+    prepareQemuHost(options.imagesDir, options.bundlesDir, options.onImageStep);
   return {
     platform: options.mode,
     runtime: 'qemu-microvm',
     availability: async (): Promise<Availability> => {
       try {
-        await run(QEMU, ['--version']);
+        await execProgram(QEMU, ['--version']);
       } catch {
         return {
           available: false,
@@ -229,7 +284,7 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
         };
       }
       try {
-        const host = await prepareHost(options, options.bundlesDir);
+        const host = await prepareHost();
         return {
           available: true,
           version: host.version,
@@ -246,28 +301,22 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
       }
     },
     start: async (instance: InstanceOptions): Promise<Instance> => {
-      const host = await prepareHost(options, options.bundlesDir);
-      const bundleDir = join(options.bundlesDir, instance.id);
-      const scratchDir = join(bundleDir, 'scratch');
-      await mkdir(scratchDir, { recursive: true });
-      const cmdFile = join(bundleDir, 'cmd.sh');
-      await writeFile(
-        cmdFile,
-        guestCommand(
-          options.mode,
-          [process.execPath, options.runnerPath, '--scratch', scratchDir, ...instance.runnerArgs],
-          containers,
-        ),
-      );
-      const runner = spawnRunner(
-        QEMU,
-        qemuArgs(host.image, host.accel, memoryMiB, cpus, cmdFile, scratchDir),
+      const host = await prepareHost();
+      const guest = await bootGuest({
+        mode: options.mode,
+        image: host.image,
+        accel: host.accel,
+        memoryMiB,
+        cpus,
         containers,
-      );
+        runnerPath: options.runnerPath,
+        runnerArgs: instance.runnerArgs,
+        bundleDir: join(options.bundlesDir, instance.id),
+      });
       return {
-        launchedAt: runner.launchedAt,
+        launchedAt: guest.runner.launchedAt,
         runners: containers,
-        lines: watched(runner, bootTimeoutMs),
+        lines: watched(guest.runner, bootTimeoutMs),
         settings: {
           accel: host.accel,
           accelNote: host.accelNote,
@@ -286,11 +335,8 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
             ? { containersPerVm: containers, isolation: 'unshare mount,pid,net,uts,ipc + chroot' }
             : {}),
         },
-        peakMemoryBytes: () => pssBytes(runner.child.pid),
-        stop: async () => {
-          await endRunner(runner, 0);
-          await rm(bundleDir, { recursive: true, force: true });
-        },
+        peakMemoryBytes: () => pssBytes(guest.runner.child.pid),
+        stop: () => guest.stop(),
       };
     },
   };

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { Bench, type Statistics } from 'tinybench';
 import type { ResultMetric, RunnerLine } from '../../../contracts/index.ts';
 import { WORKLOADS, type Workload } from './workloads.ts';
+import { METRICS } from '../../../contracts/workloads.ts';
 
 /**
  * The workload runner: the one program every platform runs. It prints a "ready" line as
@@ -39,6 +40,26 @@ function metric(
   };
 }
 
+/**
+ * Throughput as operations per second of the time measured: 1000 over the mean latency (ms),
+ * with the latency's margin of error. The mean of each iteration's own rate would hide the
+ * time an iteration spent stalled (a CPU quota's throttled period, another process on the
+ * core), so a platform that stalls would look as fast as one that does not. The spread and
+ * percentiles are those of the per-iteration rate.
+ */
+function throughputMetric(
+  unit: string,
+  latency: Statistics,
+  rate: Statistics,
+  stoppedBy: 'rme-target' | 'time-cap',
+): ResultMetric {
+  return {
+    ...metric(METRICS.throughput.metric, unit, rate, stoppedBy),
+    value: 1000 / latency.mean,
+    rme: latency.rme,
+  };
+}
+
 async function measure(
   workload: Workload,
   scratchDir: string,
@@ -60,8 +81,8 @@ async function measure(
       if (converged || performance.now() + roundMs * 2 > deadline) {
         const stoppedBy = converged ? 'rme-target' : 'time-cap';
         return [
-          metric('latency', 'ms', result.latency, stoppedBy),
-          metric('throughput', `${workload.operation}/s`, result.throughput, stoppedBy),
+          metric(METRICS.latency.metric, METRICS.latency.unit, result.latency, stoppedBy),
+          throughputMetric(`${workload.operation}/s`, result.latency, result.throughput, stoppedBy),
         ];
       }
     }

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, rmSync, writeSync } from 'no
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { WorkloadName } from '../../../contracts/workloads.ts';
 
 /**
  * The kernels the runner times. Each is the same code on every platform; only what is under
@@ -11,7 +12,7 @@ import { gzipSync } from 'node:zlib';
  * returns the operation to time and how to clean up.
  */
 export interface Workload {
-  readonly name: string;
+  readonly name: WorkloadName;
   readonly description: string;
   /** What one operation does, for the unit of throughput. */
   readonly operation: string;

@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { GUEST_INIT, GUEST_MODULES } from './guest-init.ts';
 
-const run = promisify(execFile);
+const execProgram = promisify(execFile);
 
 export interface GuestImage {
   /** Uncompressed ELF kernel, as QEMU's microvm machine needs it. */
@@ -39,7 +39,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** The kernel package Debian's linux-image-amd64 currently depends on. */
 async function kernelPackage(): Promise<string> {
-  const { stdout } = await run('apt-cache', ['depends', 'linux-image-amd64']);
+  const { stdout } = await execProgram('apt-cache', ['depends', 'linux-image-amd64']);
   const name = /Depends: (linux-image-\S+)/.exec(stdout)?.[1];
   if (name === undefined) {
     throw new Error('apt knows no linux-image-amd64 (run apt-get update)');
@@ -125,17 +125,17 @@ export async function buildGuestImage(
   await mkdir(work, { recursive: true });
   try {
     step(1, total, `downloading ${pkg}`);
-    await run('apt-get', ['download', pkg], { cwd: work });
+    await execProgram('apt-get', ['download', pkg], { cwd: work });
     const deb = (await readdir(work)).find((name) => name.endsWith('.deb'));
     if (deb === undefined) throw new Error(`apt-get download ${pkg} gave no .deb`);
 
     step(2, total, 'unpacking the kernel');
     const root = join(work, 'root');
-    await run('dpkg', ['-x', join(work, deb), root]);
+    await execProgram('dpkg', ['-x', join(work, deb), root]);
     const vmlinuz = join(root, 'boot', `vmlinuz-${kernelVersion}`);
     const offset = await xzOffset(vmlinuz);
     await mkdir(imageDir, { recursive: true });
-    await run('sh', [
+    await execProgram('sh', [
       '-c',
       'tail -c +"$1" "$2" | xz -dc --single-stream > "$3"',
       'sh',
@@ -152,7 +152,7 @@ export async function buildGuestImage(
     await copyFile(BUSYBOX, join(initramfs, 'bin', 'busybox'));
     await chmod(join(initramfs, 'bin', 'busybox'), 0o755);
     const moduleRoot = join(root, 'lib', 'modules', kernelVersion, 'kernel');
-    const { stdout } = await run('find', [moduleRoot, '-name', '*.ko']);
+    const { stdout } = await execProgram('find', [moduleRoot, '-name', '*.ko']);
     const available = new Map(
       stdout
         .split('\n')
@@ -167,7 +167,7 @@ export async function buildGuestImage(
     await writeFile(join(initramfs, 'init'), GUEST_INIT, { mode: 0o755 });
 
     step(4, total, 'packing the initramfs');
-    await run(
+    await execProgram(
       'sh',
       ['-c', 'find . | cpio -o -H newc --quiet | gzip -1 > "$1"', 'sh', `${image.initrd}.tmp`],
       {

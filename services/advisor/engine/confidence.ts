@@ -1,19 +1,24 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
+import type { Facts } from './facts.ts';
+import { scoredFigures, type Figure, type OptionFigures, type ScoredFigures } from './figures.ts';
 import {
-  scoredFigures,
-  type Facts,
-  type Figure,
-  type OptionFigures,
-  type ScoredFigures,
-} from './evidence.ts';
-import { formatDuration, formatList, formatNumber, optionName, plural, roundTo } from './format.ts';
-import { compareText } from './placements.ts';
+  formatDuration,
+  formatList,
+  formatNumber,
+  formatPercent,
+  optionName,
+  plural,
+  roundTo,
+} from './format.ts';
+import { EQUIVALENCE_MARGIN } from './intervals.ts';
+import { mean, sortedUnique, sum } from './lists.ts';
 import type { Ranking } from './rank.ts';
 
 /**
  * How far the answer can be trusted: the quality of the figures behind the options (measured
- * and fresh best, then stale, TCG-emulated, published, none), times a factor for how many hosts
- * measured them. `restsOn` says which facts that rests on.
+ * and fresh best, then stale, TCG-emulated, published, none; a wide interval, results from
+ * uncalibrated runs and results merged over host states count less), times a factor for how
+ * many hosts measured them. `restsOn` says which facts that rests on.
  */
 
 /** What one figure is worth to the confidence. A measured figure's factors multiply. */
@@ -22,6 +27,12 @@ export const QUALITY = {
   staleFactor: 0.6,
   tcgFactor: 0.7,
   fewSamplesFactor: 0.8,
+  /** For a figure all of whose results came from uncalibrated runs; in proportion for some. */
+  uncalibratedFactor: 0.7,
+  /** For a figure whose results on one host were measured in more than one host state. */
+  mixedHostStatesFactor: 0.9,
+  /** The least an interval's width leaves of a figure's quality. */
+  widestIntervalFactor: 0.5,
   published: 0.5,
   publishedUnverified: 0.35,
   missing: 0,
@@ -35,6 +46,23 @@ export function hostFactor(hosts: number): number {
   return hosts >= 2 ? 1 : hosts === 1 ? 0.9 : 0.8;
 }
 
+/**
+ * 1 for an interval no wider than the equivalence band (± the margin), less as it widens:
+ * 2 × margin ÷ its relative width, down to `widestIntervalFactor`; 1 without an interval.
+ */
+export function intervalFactor(figure: Figure): number {
+  if (figure.interval === undefined || figure.value <= 0) return 1;
+  const width = (figure.interval[1] - figure.interval[0]) / figure.value;
+  if (width <= 0) return 1;
+  return Math.min(1, Math.max(QUALITY.widestIntervalFactor, (2 * EQUIVALENCE_MARGIN) / width));
+}
+
+/** 1 − (1 − uncalibratedFactor) × the share of the figure's results from uncalibrated runs. */
+export function calibrationFactor(figure: Figure): number {
+  if (figure.results <= 0) return 1;
+  return 1 - (1 - QUALITY.uncalibratedFactor) * (figure.uncalibratedResults / figure.results);
+}
+
 export function figureQuality(figure: Figure | undefined): number {
   if (figure === undefined) return QUALITY.missing;
   if (figure.source === 'published') {
@@ -44,14 +72,15 @@ export function figureQuality(figure: Figure | undefined): number {
     QUALITY.measured *
     (figure.stale ? QUALITY.staleFactor : 1) *
     (figure.tcg ? QUALITY.tcgFactor : 1) *
-    (figure.samples < MIN_SAMPLES ? QUALITY.fewSamplesFactor : 1)
+    (figure.samples < MIN_SAMPLES ? QUALITY.fewSamplesFactor : 1) *
+    intervalFactor(figure) *
+    calibrationFactor(figure) *
+    (figure.mixedStateHosts.length > 0 ? QUALITY.mixedHostStatesFactor : 1)
   );
 }
 
-type Item = ScoredFigures;
-
 /** The figures an option's score reads, named with the option. */
-const itemsOf = (option: OptionFigures): Item[] =>
+const itemsOf = (option: OptionFigures): ScoredFigures[] =>
   scoredFigures(option).map((item) => ({
     ...item,
     label: `${optionName(option.option)} ${item.label}`,
@@ -60,16 +89,14 @@ const itemsOf = (option: OptionFigures): Item[] =>
 type ItemKind = 'fresh' | 'stale' | 'published' | 'missing';
 
 /** No figure; published only; measured with a stale figure among them; measured and fresh. */
-function kindOf(item: Item): ItemKind {
+function kindOf(item: ScoredFigures): ItemKind {
   if (item.figures.length === 0) return 'missing';
   if (item.figures.every((figure) => figure.source === 'published')) return 'published';
   return item.figures.some((figure) => figure.stale) ? 'stale' : 'fresh';
 }
 
-const itemQuality = (item: Item): number =>
-  item.figures.length === 0
-    ? QUALITY.missing
-    : item.figures.reduce((sum, figure) => sum + figureQuality(figure), 0) / item.figures.length;
+const itemQuality = (item: ScoredFigures): number =>
+  item.figures.length === 0 ? QUALITY.missing : mean(item.figures.map(figureQuality));
 
 export interface Confidence {
   readonly value: number;
@@ -82,9 +109,8 @@ export function confidenceOf(question: AdviceQuestion, facts: Facts, ranking: Ra
   const items = weighed.flatMap(itemsOf);
   const figures = items.flatMap((item) => item.figures);
   const measured = figures.filter((figure) => figure.source === 'measured');
-  const hosts = [...new Set(measured.flatMap((figure) => figure.hosts))].sort(compareText);
-  const quality =
-    items.length === 0 ? 0 : items.reduce((sum, item) => sum + itemQuality(item), 0) / items.length;
+  const hosts = sortedUnique(measured.flatMap((figure) => figure.hosts));
+  const quality = items.length === 0 ? 0 : mean(items.map(itemQuality));
   const factor = hostFactor(hosts.length);
   const value = roundTo(quality * factor, 2);
 
@@ -99,6 +125,9 @@ export function confidenceOf(question: AdviceQuestion, facts: Facts, ranking: Ra
     ...tcgSentences(weighed),
     ...staleSentences(items, facts),
     ...sampleSentences(items),
+    ...intervalSentences(items),
+    ...calibrationSentences(items),
+    ...hostStateSentences(weighed),
     ...inventorySentences(question, facts),
     `Confidence ${value}: mean figure quality ${roundTo(quality, 2)} × ${factor} for the number of hosts.`,
   ];
@@ -119,7 +148,7 @@ function tcgSentences(options: readonly OptionFigures[]): string[] {
     );
 }
 
-function staleSentences(items: readonly Item[], facts: Facts): string[] {
+function staleSentences(items: readonly ScoredFigures[], facts: Facts): string[] {
   const stale = items.filter((item) => item.figures.some((figure) => figure.stale));
   return stale.length === 0
     ? []
@@ -128,7 +157,7 @@ function staleSentences(items: readonly Item[], facts: Facts): string[] {
       ];
 }
 
-function sampleSentences(items: readonly Item[]): string[] {
+function sampleSentences(items: readonly ScoredFigures[]): string[] {
   const measured = items.flatMap((item) =>
     item.figures
       .filter((figure) => figure.source === 'measured')
@@ -139,6 +168,52 @@ function sampleSentences(items: readonly Item[]): string[] {
   const few = fewest.samples < MIN_SAMPLES ? `, fewer than ${MIN_SAMPLES}, which lowers it` : '';
   return [
     `Fewest samples behind a measured figure: ${formatNumber(fewest.samples)} (${fewest.label})${few}.`,
+  ];
+}
+
+/** The figures of the items, each with its item's label. */
+const labelled = (items: readonly ScoredFigures[]): { label: string; figure: Figure }[] =>
+  items.flatMap((item) => item.figures.map((figure) => ({ label: item.label, figure })));
+
+function intervalSentences(items: readonly ScoredFigures[]): string[] {
+  const withInterval = labelled(items).filter(({ figure }) => figure.interval !== undefined);
+  const widest = [...withInterval].sort(
+    (a, b) => intervalFactor(a.figure) - intervalFactor(b.figure),
+  )[0];
+  if (widest === undefined) return [];
+  const [low, high] = widest.figure.interval ?? [0, 0];
+  const lowers =
+    intervalFactor(widest.figure) < 1
+      ? `, wider than ± the ${formatPercent(EQUIVALENCE_MARGIN)} equivalence margin, which lowers it to × ${roundTo(intervalFactor(widest.figure), 2)}`
+      : `, within ± the ${formatPercent(EQUIVALENCE_MARGIN)} equivalence margin`;
+  return [
+    `${plural(withInterval.length, 'figure')} with a 95% interval from interleaved rounds; the widest is ${widest.label}, ${formatPercent(widest.figure.value)} [${formatPercent(low)}–${formatPercent(high)}]${lowers}.`,
+  ];
+}
+
+function calibrationSentences(items: readonly ScoredFigures[]): string[] {
+  const uncalibrated = labelled(items).filter(({ figure }) => figure.uncalibratedResults > 0);
+  if (uncalibrated.length === 0) return [];
+  const count = sum(uncalibrated.map(({ figure }) => figure.uncalibratedResults));
+  const results = sum(uncalibrated.map(({ figure }) => figure.results));
+  return [
+    `${formatNumber(count)} of ${plural(results, 'result')} behind ${formatList(sortedUnique(uncalibrated.map(({ label }) => label)))} came from runs whose calibration canary missed (a 50% CPU quota did not measure 0.5): the harness could not show it sees a known difference, so those figures count less (× ${QUALITY.uncalibratedFactor} when all of a figure's results did).`,
+  ];
+}
+
+/** The options with figures merged over host states, each named with the hosts that changed. */
+function hostStateSentences(options: readonly OptionFigures[]): string[] {
+  const named = options.flatMap((option) => {
+    const hosts = sortedUnique(
+      scoredFigures(option).flatMap((item) =>
+        item.figures.flatMap((figure) => figure.mixedStateHosts),
+      ),
+    );
+    return hosts.length === 0 ? [] : [`${optionName(option.option)} on ${formatList(hosts)}`];
+  });
+  if (named.length === 0) return [];
+  return [
+    `Figures of ${formatList(named)} merge results from more than one host state of the same host (its kernel, CPU settings or runtime versions changed between runs), so they count less (× ${QUALITY.mixedHostStatesFactor}).`,
   ];
 }
 

@@ -1,18 +1,21 @@
 import type { AdviceOption, AdviceQuestion } from '../../../contracts/advice.ts';
 import { confidenceOf } from './confidence.ts';
-import { inputFacts, type Facts } from './evidence.ts';
+import { inputFacts, type Facts } from './facts.ts';
 import { optionName } from './format.ts';
 import { hostFits } from './hosts.ts';
-import { compareText, sameOption } from './placements.ts';
+import { sortedUnique } from './lists.ts';
+import { sameOption } from './placements.ts';
 import { rank } from './rank.ts';
 import { evidenceOf, figuresOf, reasonsFor } from './reasons.ts';
 import { refreshNeeds } from './refresh.ts';
+import { tieBreakOf, tieReasons } from './ties.ts';
 import type { EngineAnswer, EngineInput } from './types.ts';
 import { whatWouldChange } from './what-would-change.ts';
 
 /**
  * The advisor's decision engine: from a question, the evidence rows and the host inventory,
- * the ranked options with their score parts, reasons and evidence; the ruled-out options with
+ * the ranked options with their score parts and intervals, reasons and evidence, and which rule
+ * ordered the options tied within measurement error; the ruled-out options with
  * their rule; a confidence and what it rests on; what would change the answer; which hosts
  * can take it; which hosts should measure again; and the result ids behind it all. A pure
  * function of its input: the same input gives the same answer.
@@ -31,17 +34,22 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
     question,
     ranking.options.map((ranked) => ranked.figures.option),
   );
-  const options: AdviceOption[] = ranking.options.map((ranked) => ({
+  const options: AdviceOption[] = ranking.options.map((ranked, index) => ({
     placement: ranked.figures.option.placement,
     runtime: ranked.figures.option.runtime,
     score: ranked.score,
+    scoreInterval: [...ranked.interval],
+    tiedWithTop: ranking.tied > 1 && index < ranking.tied,
     parts: [...ranked.parts],
-    reasons: reasonsFor(
-      question,
-      facts,
-      ranked,
-      refresh.byOption.get(optionName(ranked.figures.option)) ?? [],
-    ),
+    reasons: [
+      ...reasonsFor(
+        question,
+        facts,
+        ranked,
+        refresh.byOption.get(optionName(ranked.figures.option)) ?? [],
+      ),
+      ...tieReasons(ranking, ranked),
+    ],
     evidence: evidenceOf(figuresOf(question, facts, ranked)),
   }));
   const rankedIds = ranking.options.flatMap((ranked) =>
@@ -54,13 +62,15 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
       ),
     )
     .flatMap((option) => option.startup?.resultIds ?? []);
+  const tieBreak = tieBreakOf(ranking);
   return {
     options,
     ruledOut: [...ranking.ruledOut],
+    ...(tieBreak === undefined ? {} : { tieBreak }),
     confidence: confidenceOf(question, facts, ranking),
     whatWouldChange: whatWouldChange(question, facts, ranking),
     hosts: hostFits(question, facts, ranking),
     refresh: refresh.hosts,
-    evidenceIds: [...new Set([...rankedIds, ...budgetIds])].sort(compareText),
+    evidenceIds: sortedUnique([...rankedIds, ...budgetIds]),
   };
 }

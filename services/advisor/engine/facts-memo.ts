@@ -1,4 +1,4 @@
-import { gatherFacts, type Facts } from './evidence.ts';
+import { gatherFacts, type Facts } from './facts.ts';
 import type { EvidenceSource } from './types.ts';
 
 /**

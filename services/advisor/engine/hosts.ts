@@ -1,12 +1,13 @@
 import type { AdviceQuestion, HostFit } from '../../../contracts/advice.ts';
-import { measuredOn, type Facts } from './evidence.ts';
+import { measuredOn, type Facts } from './facts.ts';
 import { capitalise, formatMiB, formatNumber, optionName } from './format.ts';
 import type { RankedOption, Ranking } from './rank.ts';
+import { TCG } from './readings.ts';
 import { sharedKernelProblem } from './rules.ts';
 import type { HostInfo } from './types.ts';
 
 /**
- * Which hosts can take the workload on the first option (every option tied first): how many
+ * Which hosts can take the workload on the first option (and each option tied with it): how many
  * instances each host's memory holds, from its inventory and the measured memory per instance
  * (the workload's own plus the option's overhead; the host's own figures where it measured them).
  */
@@ -55,7 +56,7 @@ function fitOn(
   const fits = Math.floor(memory / perInstance);
   const where =
     overhead?.byHost.has(host.hostId) === true ? 'measured here' : (overhead?.origin ?? '');
-  const emulated = offered?.accel === 'tcg' ? '; VMs here run under TCG emulation' : '';
+  const emulated = offered?.accel === TCG ? '; VMs here run under TCG emulation' : '';
   return {
     fits,
     why: `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${formatNumber(question.instances)} wanted${emulated}.`,
@@ -63,10 +64,8 @@ function fitOn(
 }
 
 export function hostFits(question: AdviceQuestion, facts: Facts, ranking: Ranking): HostFit[] {
-  const first = ranking.options[0];
-  if (first === undefined) return [];
-  const top = ranking.options.filter((ranked) => ranked.score === first.score);
-  return top.flatMap((ranked) =>
+  const tiedFirst = ranking.options.slice(0, Math.max(1, ranking.tied));
+  return tiedFirst.flatMap((ranked) =>
     facts.hosts
       .map((host) => {
         const { fits, why } = fitOn(question, facts, ranked, host);

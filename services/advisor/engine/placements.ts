@@ -1,3 +1,4 @@
+import { compareText } from './lists.ts';
 import type { EvidenceRow, HostInfo, OptionKey } from './types.ts';
 
 /** What a placement is made of, read from its name and runtime. */
@@ -123,9 +124,6 @@ export function candidateOptions(
   }
   return [...found.values()].sort(compareKeys);
 }
-
-/** Code-unit order, the same on every machine whatever its locale. */
-export const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function compareKeys(a: OptionKey, b: OptionKey): number {
   return compareText(a.placement, b.placement) || compareText(a.runtime, b.runtime);

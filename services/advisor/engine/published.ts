@@ -2,10 +2,10 @@ import type { SensitivityName } from '../../../contracts/advice.ts';
 import type { PublishedKind } from './placements.ts';
 
 /**
- * The published figures of /work/shared/papers.md as data: who measured what, under which
- * conditions, and which figures the engine may use in place of a measurement this fleet does
- * not have. Words in a paper ("close to native") become a number only with a `reading` that
- * says how; figures papers.md marks *unverified* say so.
+ * The published figures Berth compares with (papers and project metrics) as data: who
+ * measured what, under which conditions, and which figures the engine may use in place of a
+ * measurement this fleet does not have. Words in a paper ("close to native") become a number
+ * only with a `reading` that says how; a figure no source states outright is *unverified*.
  */
 
 export const PUBLISHED_SOURCES = {
@@ -39,8 +39,8 @@ export const PUBLISHED_SOURCES = {
     conditions: 'LXC vs KVM, co-located tenants; interference, no single figure',
   },
   papersSummary: {
-    short: "papers.md's summary",
-    citation: "Berth's papers.md, what follows from the sources (a summary, not one measurement)",
+    short: 'summary of the sources',
+    citation: 'what follows from the sources above taken together (a summary, not one measurement)',
     conditions: 'no single machine',
   },
 } as const;
@@ -254,7 +254,7 @@ export const PUBLISHED_FIGURES: readonly PublishedFigure[] = [
   },
 ];
 
-/** The first figure that may stand in for this kind of placement, if papers.md has one. */
+/** The first figure that may stand in for this kind of placement, if there is one. */
 export function publishedStandIn(
   kind: PublishedKind | undefined,
   metric: PublishedMetric,

@@ -1,22 +1,29 @@
 import type { AdviceQuestion, RuledOut, ScorePart } from '../../../contracts/advice.ts';
-import type { Facts, OptionFigures } from './evidence.ts';
+import type { Facts } from './facts.ts';
+import type { OptionFigures } from './figures.ts';
+import { overlaps, type Interval } from './intervals.ts';
 import { ISOLATION_LEVELS, compareKeys } from './placements.ts';
 import { applyRules } from './rules.ts';
 import { scoreAcross, scoreOf, scoreOption, type ScoreContext, type Varied } from './scores.ts';
 import type { OptionKey } from './types.ts';
 
-/** Rules, then scores, then order: for the answer, and again for the what-if search. */
+/**
+ * Rules, then scores, then order: for the answer, and again for the what-if search. The
+ * options whose score interval overlaps the best score's are tied with it; the tie rule
+ * orders them (stronger isolation first) ahead of the rest.
+ */
 
-export interface RankedOption {
-  readonly figures: OptionFigures;
+/** A scored option with its parts: what an answer shows of it. */
+export interface RankedOption extends Scored {
   readonly parts: readonly ScorePart[];
-  readonly score: number;
 }
 
 /** The options in order, by score alone, and what the rules ruled out. */
 export interface Ordering {
-  /** Best first. */
+  /** Best first: the options tied with the best score, by the tie rule, then the rest. */
   readonly options: readonly Scored[];
+  /** How many options lead the order tied with each other (1: the first is not tied; 0: none). */
+  readonly tied: number;
   readonly ruledOut: readonly RuledOut[];
 }
 
@@ -31,6 +38,7 @@ const isolationOf = (figures: OptionFigures): number =>
 export interface Scored {
   readonly figures: OptionFigures;
   readonly score: number;
+  readonly interval: Interval;
 }
 
 /** Higher score first; on equal scores the stronger isolation, then placement and runtime by name. */
@@ -42,22 +50,41 @@ export function compareRanked(a: Scored, b: Scored): number {
   );
 }
 
+/** The tie rule: stronger isolation first, then as `compareRanked` (higher score, then name). */
+const compareTied = (a: Scored, b: Scored): number =>
+  isolationOf(b.figures) - isolationOf(a.figures) || compareRanked(a, b);
+
+/**
+ * The options best first: those whose score interval overlaps the best score's, by the tie
+ * rule, then the others by score. `tied` counts the first group.
+ */
+export function orderWithTies<T extends Scored>(
+  scored: readonly T[],
+): { options: T[]; tied: number } {
+  const byScore = [...scored].sort(compareRanked);
+  const best = byScore[0];
+  if (best === undefined) return { options: [], tied: 0 };
+  const isTied = (option: T): boolean => overlaps(option.interval, best.interval);
+  const tied = byScore.filter(isTied).sort(compareTied);
+  return { options: [...tied, ...byScore.filter((option) => !isTied(option))], tied: tied.length };
+}
+
 /** Rules, then `scored` for each option the rules keep, then order. */
 function rulesThenOrder<T extends Scored>(
   question: AdviceQuestion,
   facts: Facts,
   scored: (context: ScoreContext, figures: OptionFigures) => T,
-): { options: T[]; ruledOut: RuledOut[] } {
+): { options: T[]; tied: number; ruledOut: RuledOut[] } {
   const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
   const context = { question, ownMemory: facts.ownMemory };
-  return { options: kept.map((figures) => scored(context, figures)).sort(compareRanked), ruledOut };
+  return { ...orderWithTies(kept.map((figures) => scored(context, figures))), ruledOut };
 }
 
 /** The order by score alone, with no sentence for the scores: what the what-if re-runs. */
 export const order = (question: AdviceQuestion, facts: Facts): Ordering =>
   rulesThenOrder(question, facts, (context, figures) => ({
     figures,
-    score: scoreOf(context, figures),
+    ...scoreOf(context, figures),
   }));
 
 /** The order with each option's parts and their sentences: what an answer shows. */
@@ -79,12 +106,7 @@ export function firstAcross(
 ): (varied: Varied) => OptionKey | undefined {
   const context = { question, ownMemory: facts.ownMemory };
   const scorers = kept.map((figures) => ({ figures, scoreAt: scoreAcross(context, figures) }));
-  return (varied) => {
-    let best: Scored | undefined;
-    for (const { figures, scoreAt } of scorers) {
-      const scored = { figures, score: scoreAt(varied) };
-      if (best === undefined || compareRanked(scored, best) < 0) best = scored;
-    }
-    return best?.figures.option;
-  };
+  return (varied) =>
+    orderWithTies(scorers.map(({ figures, scoreAt }) => ({ figures, ...scoreAt(varied) })))
+      .options[0]?.figures.option;
 }

@@ -1,6 +1,8 @@
 import type { AdviceQuestion, Evidence } from '../../../contracts/advice.ts';
-import { scoredFigures, type Facts, type Figure, type ScoredFigures } from './evidence.ts';
+import type { Facts } from './facts.ts';
+import { scoredFigures, startupBoundText, type Figure, type ScoredFigures } from './figures.ts';
 import { formatDuration, formatList, formatMs, formatPercent } from './format.ts';
+import { mean } from './lists.ts';
 import type { RankedOption } from './rank.ts';
 
 /** An option's reasons (sentences with the numbers that decided it) and the evidence it shows. */
@@ -35,9 +37,7 @@ function budgetSentences(question: AdviceQuestion, ranked: RankedOption): string
     return [`The ${formatMs(budget)} start-up budget could not be checked: no start-up figure.`];
   }
   return startup.source === 'measured'
-    ? [
-        `Start-up p95 ${formatMs(startup.p95)} (${startup.origin}) is within the ${formatMs(budget)} budget.`,
-      ]
+    ? [`Start-up p95 ${startupBoundText(startup)} is within the ${formatMs(budget)} budget.`]
     : [
         `The ${formatMs(budget)} start-up budget is checked only against measurements, and there is none here; the start-up used is ${formatMs(startup.value)} (${startup.origin}).`,
       ];
@@ -56,7 +56,7 @@ function tcgSentences(ranked: RankedOption): string[] {
   const emulated =
     emulatedThroughput.length === 0
       ? ''
-      : `; throughput is scored from published hardware-virtualization figures, not from the emulated runs (${formatPercent(emulatedThroughput.reduce((sum, figure) => sum + figure.value, 0) / emulatedThroughput.length)} of the bare process)`;
+      : `; throughput is scored from published hardware-virtualization figures, not from the emulated runs (${formatPercent(mean(emulatedThroughput.map((figure) => figure.value)))} of the bare process)`;
   return [
     `Measured under TCG emulation on ${formatList(hosts)}: its start-up and memory are emulation's, not a hypervisor's${emulated}.`,
   ];

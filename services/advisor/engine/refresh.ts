@@ -1,14 +1,9 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
-import {
-  INSTANCE_WORKLOAD,
-  METRICS,
-  SENSITIVITY_WORKLOADS,
-  freshOn,
-  measuredOn,
-  type Facts,
-} from './evidence.ts';
+import { baselineMeasures, optionMeasures, type Measure } from './catalogue.ts';
+import { freshOn, measuredOn, type Facts } from './facts.ts';
 import { optionName } from './format.ts';
-import { BASELINE_PLATFORM, compareText } from './placements.ts';
+import { sortedUnique } from './lists.ts';
+import { BASELINE_PLATFORM } from './placements.ts';
 import type { OptionKey } from './types.ts';
 
 /**
@@ -17,46 +12,26 @@ import type { OptionKey } from './types.ts';
  * of a metric the answer reads.
  */
 
-interface Needed {
-  readonly workload: string;
-  readonly metric: string;
-}
-
-function neededFor(facts: Facts, question: AdviceQuestion, baseline: boolean): Needed[] {
-  const throughput = facts.sensitivities.flatMap((sensitivity) =>
-    SENSITIVITY_WORKLOADS[sensitivity].map((workload) => ({
-      workload,
-      metric: METRICS.throughput.metric,
-    })),
-  );
-  const instance = baseline
-    ? question.memoryMiB === undefined
-      ? [METRICS.memoryPeak.metric]
-      : []
-    : [METRICS.startup.metric, METRICS.memoryOverhead.metric];
-  return [...instance.map((metric) => ({ workload: INSTANCE_WORKLOAD, metric })), ...throughput];
-}
-
-/** Per list of rows (one per gathering of facts): the hosts found, by platform and needs. */
-const found = new WeakMap<Facts['rows'], Map<string, readonly string[]>>();
+/** Per list of rows (one per gathering of facts): the hosts to refresh, by platform and needs. */
+const refreshMemo = new WeakMap<Facts['rows'], Map<string, readonly string[]>>();
 
 /** The hosts that offer or measured the platform and lack a fresh figure it needs (memoized). */
 function hostsToRefresh(
   facts: Facts,
   platform: string,
   runtime: string | undefined,
-  needed: readonly Needed[],
+  needed: readonly Measure[],
 ): readonly string[] {
-  let known = found.get(facts.rows);
-  if (known === undefined) {
-    known = new Map();
-    found.set(facts.rows, known);
+  let ofRows = refreshMemo.get(facts.rows);
+  if (ofRows === undefined) {
+    ofRows = new Map();
+    refreshMemo.set(facts.rows, ofRows);
   }
   const key = JSON.stringify([platform, runtime, needed]);
-  let hosts = known.get(key);
+  let hosts = ofRows.get(key);
   if (hosts === undefined) {
     hosts = lackingHosts(facts, platform, runtime, needed);
-    known.set(key, hosts);
+    ofRows.set(key, hosts);
   }
   return hosts;
 }
@@ -65,7 +40,7 @@ function lackingHosts(
   facts: Facts,
   platform: string,
   runtime: string | undefined,
-  needed: readonly Needed[],
+  needed: readonly Measure[],
 ): string[] {
   const matches = (row: { platform: string; runtime: string }): boolean =>
     row.platform === platform && (runtime === undefined || row.runtime === runtime);
@@ -73,7 +48,7 @@ function lackingHosts(
     .filter((host) => host.platforms.some((offered) => offered.available && matches(offered)))
     .map((host) => host.hostId);
   const measuring = measuredOn(facts, platform, runtime);
-  const hosts = [...new Set([...offering, ...measuring])].sort(compareText);
+  const hosts = sortedUnique([...offering, ...measuring]);
   const fresh = needed.map((need) => freshOn(facts, { platform, runtime, ...need }));
   return hosts.filter((hostId) => fresh.some((hostsWithIt) => !hostsWithIt.has(hostId)));
 }
@@ -93,16 +68,21 @@ export function refreshNeeds(
   const byOption = new Map<string, readonly string[]>([
     [
       BASELINE_PLATFORM,
-      hostsToRefresh(facts, BASELINE_PLATFORM, undefined, neededFor(facts, question, true)),
+      hostsToRefresh(
+        facts,
+        BASELINE_PLATFORM,
+        undefined,
+        baselineMeasures(facts.sensitivities, question.memoryMiB !== undefined),
+      ),
     ],
   ]);
-  const optionNeeds = neededFor(facts, question, false);
+  const optionNeeds = optionMeasures(facts.sensitivities);
   for (const option of options) {
     byOption.set(
       optionName(option),
       hostsToRefresh(facts, option.placement, option.runtime, optionNeeds),
     );
   }
-  const hosts = [...new Set([...byOption.values()].flat())].sort(compareText);
+  const hosts = sortedUnique([...byOption.values()].flat());
   return { byOption, hosts };
 }

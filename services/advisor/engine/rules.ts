@@ -1,6 +1,6 @@
 import { coerce, satisfies } from 'semver';
 import type { AdviceQuestion, OsFamilyName, RuledOut } from '../../../contracts/advice.ts';
-import type { OptionFigures } from './evidence.ts';
+import { startupBoundText, type OptionFigures } from './figures.ts';
 import { formatList, formatMs } from './format.ts';
 import type { HostInfo } from './types.ts';
 
@@ -157,17 +157,18 @@ const untrusted: Rule = {
 
 const startupBudget: Rule = {
   id: 'startup-budget',
-  summary: 'An option whose measured start-up p95 exceeds the start-up budget is ruled out.',
+  summary:
+    "An option whose measured start-up p95 exceeds the start-up budget is ruled out; where the p95 has a 95% interval, the interval's upper end is compared.",
   check: (question, option) => {
     const budget = question.startupBudgetMs;
     const startup = option.startup;
-    if (budget === undefined || startup?.source !== 'measured' || startup.p95 <= budget) {
+    if (budget === undefined || startup?.source !== 'measured' || startup.bound.value <= budget) {
       return undefined;
     }
     const emulated = startup.tcg
       ? '; TCG emulates the CPU, so a KVM or Xen host starts it faster'
       : '';
-    return `The start-up p95 of ${option.profile.described} is ${formatMs(startup.p95)} (${startup.origin}), above the ${formatMs(budget)} budget${emulated}.`;
+    return `The start-up p95 of ${option.profile.described} is ${startupBoundText(startup)}, above the ${formatMs(budget)} budget${emulated}.`;
   },
 };
 

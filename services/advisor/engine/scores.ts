@@ -1,5 +1,5 @@
 import type { AdviceQuestion, ScorePart } from '../../../contracts/advice.ts';
-import type { Figure, OptionFigures, SensitivityFigures } from './evidence.ts';
+import type { Figure, OptionFigures, SensitivityFigures } from './figures.ts';
 import {
   capitalise,
   formatDuration,
@@ -10,12 +10,15 @@ import {
   formatPercent,
   roundTo,
 } from './format.ts';
+import { endsOf, type Interval } from './intervals.ts';
+import { mean, sum } from './lists.ts';
 import type { IsolationLevel } from './placements.ts';
 
 /**
  * The weighted score of an option that no rule ruled out. Each part is a value in [0, 1]
- * (1 best); it adds weight × value × 100 points, and the score is their sum (0–100).
- * docs/advisor.md states every formula and constant here.
+ * (1 best); it adds weight × value × 100 points, and the score is their sum (0–100). A part
+ * whose figures have 95% intervals has points at their low and high ends too, and the score an
+ * interval, the sums of those. docs/advisor.md states every formula and constant here.
  */
 
 export type PartName = ScorePart['name'];
@@ -80,7 +83,7 @@ export function densityValue(ownMiB: number, overheadMiB: number, instances: num
 
 /** The mean of the ratios to the bare process, each capped at 1 (faster than bare is noise). */
 export function throughputValue(ratios: readonly number[]): number {
-  return ratios.reduce((sum, ratio) => sum + clamp01(ratio), 0) / ratios.length;
+  return mean(ratios.map(clamp01));
 }
 
 /** 1 at or below the short life, 0 at or above the long one, log-linear in between. */
@@ -112,10 +115,14 @@ export interface ScoreContext {
   readonly ownMemory: Figure | undefined;
 }
 
-/** A part: its value, and the sentence that explains it (written only when an answer shows it). */
+/**
+ * A part: its value, the value at its figures' interval ends (where it has figures with
+ * intervals), and the sentence that explains it (written only when an answer shows it).
+ */
 interface Part {
   readonly name: PartName;
   value(context: ScoreContext, option: OptionFigures): number;
+  ends?(option: OptionFigures): Interval | undefined;
   why(context: ScoreContext, option: OptionFigures): string;
 }
 
@@ -176,17 +183,32 @@ const densityPart: Part = {
 function sensitivityWords(each: SensitivityFigures): string {
   if (each.ratio === undefined) return `${each.sensitivity}: no figure, left out`;
   const sources = [...new Set(each.figures.map((figure) => figure.source))].join(' and ');
-  return `${each.sensitivity} ${formatPercent(each.ratio)} (${sources})`;
+  const interval =
+    each.interval === undefined
+      ? ''
+      : ` [${formatPercent(each.interval[0])}–${formatPercent(each.interval[1])}]`;
+  return `${each.sensitivity} ${formatPercent(each.ratio)}${interval} (${sources})`;
 }
 
-const ratiosOf = (option: OptionFigures): number[] =>
-  option.throughput.flatMap((each) => (each.ratio === undefined ? [] : [each.ratio]));
+/** The sensitivities that have a figure, each as its ratio and its interval. */
+const ratiosOf = (option: OptionFigures): { value: number; interval: Interval | undefined }[] =>
+  option.throughput.flatMap((each) =>
+    each.ratio === undefined ? [] : [{ value: each.ratio, interval: each.interval }],
+  );
 
 const throughputPart: Part = {
   name: 'throughput',
   value: (_context, option) => {
     const ratios = ratiosOf(option);
-    return ratios.length === 0 ? MISSING_VALUE : throughputValue(ratios);
+    return ratios.length === 0
+      ? MISSING_VALUE
+      : throughputValue(ratios.map((ratio) => ratio.value));
+  },
+  ends: (option) => {
+    const ratios = ratiosOf(option);
+    if (!ratios.some((ratio) => ratio.interval !== undefined)) return undefined;
+    const ends = ratios.map(endsOf);
+    return [throughputValue(ends.map((end) => end[0])), throughputValue(ends.map((end) => end[1]))];
   },
   why: (_context, option) => {
     const ratios = ratiosOf(option);
@@ -194,7 +216,7 @@ const throughputPart: Part = {
       const names = option.throughput.map((each) => each.sensitivity);
       return missing(`No throughput figure for ${formatList(names)}, measured or published`);
     }
-    return `Throughput ${formatPercent(throughputValue(ratios))} of the bare process, the mean over ${formatList(option.throughput.map(sensitivityWords))}.`;
+    return `Throughput ${formatPercent(throughputValue(ratios.map((ratio) => ratio.value)))} of the bare process, the mean over ${formatList(option.throughput.map(sensitivityWords))}.`;
   },
 };
 
@@ -233,16 +255,44 @@ const PARTS: readonly Part[] = [
 
 const pointsOf = (name: PartName, value: number): number => roundTo(WEIGHTS[name] * value * 100, 1);
 
-/** The option's score alone, the sum of its parts' points. */
-export function scoreOf(context: ScoreContext, option: OptionFigures): number {
-  return sumOfPoints(PARTS.map((part) => pointsOf(part.name, part.value(context, option))));
+/** A part's points, and its points at its figures' interval ends (its points, without one). */
+interface PartPoints {
+  readonly points: number;
+  readonly low: number;
+  readonly high: number;
 }
 
-/** The score: the parts' points added in the parts' order, to one decimal. */
+function partPoints(part: Part, value: number, option: OptionFigures): PartPoints {
+  const points = pointsOf(part.name, value);
+  const ends = part.ends?.(option);
+  return ends === undefined
+    ? { points, low: points, high: points }
+    : { points, low: pointsOf(part.name, ends[0]), high: pointsOf(part.name, ends[1]) };
+}
+
+/** A score and its interval: the sums of the parts' points, lows and highs. */
+export interface Scoring {
+  readonly score: number;
+  readonly interval: Interval;
+}
+
+/** The parts' points, lows and highs added in the parts' order, each to one decimal. */
+const scoringOf = (parts: readonly PartPoints[]): Scoring => ({
+  score: sumOfPoints(parts.map((part) => part.points)),
+  interval: [
+    sumOfPoints(parts.map((part) => part.low)),
+    sumOfPoints(parts.map((part) => part.high)),
+  ],
+});
+
+/** The option's score alone, the sum of its parts' points, with its interval. */
+export function scoreOf(context: ScoreContext, option: OptionFigures): Scoring {
+  return scoringOf(PARTS.map((part) => partPoints(part, part.value(context, option), option)));
+}
+
+/** A sum of points, to one decimal. */
 function sumOfPoints(points: readonly number[]): number {
-  let sum = 0;
-  for (const each of points) sum += each;
-  return roundTo(sum, 1);
+  return roundTo(sum(points), 1);
 }
 
 /** What the what-if search varies; the other inputs stay the question's. */
@@ -258,37 +308,37 @@ const STEADY_PARTS: ReadonlySet<PartName> = new Set(['throughput', 'isolation'])
 export function scoreAcross(
   context: ScoreContext,
   option: OptionFigures,
-): (varied: Varied) => number {
+): (varied: Varied) => Scoring {
   const steady = new Map(
     PARTS.filter((part) => STEADY_PARTS.has(part.name)).map((part) => [
       part.name,
-      pointsOf(part.name, part.value(context, option)),
+      partPoints(part, part.value(context, option), option),
     ]),
   );
   return (varied) => {
     const at = { ...context, question: { ...context.question, ...varied } };
-    let sum = 0;
-    for (const part of PARTS) {
-      sum += steady.get(part.name) ?? pointsOf(part.name, part.value(at, option));
-    }
-    return roundTo(sum, 1);
+    return scoringOf(
+      PARTS.map(
+        (part) => steady.get(part.name) ?? partPoints(part, part.value(at, option), option),
+      ),
+    );
   };
 }
 
-/** The option's parts, in a fixed order, and its score (the sum of their points). */
+/** The option's parts, in a fixed order, and its score (the sum of their points) with its interval. */
 export function scoreOption(
   context: ScoreContext,
   option: OptionFigures,
-): { parts: ScorePart[]; score: number } {
+): { parts: ScorePart[] } & Scoring {
   const parts = PARTS.map((part) => {
     const value = part.value(context, option);
     return {
       name: part.name,
       weight: WEIGHTS[part.name],
       value: roundTo(value, 3),
-      points: pointsOf(part.name, value),
+      ...partPoints(part, value, option),
       why: part.why(context, option),
     };
   });
-  return { parts, score: sumOfPoints(parts.map((part) => part.points)) };
+  return { parts, ...scoringOf(parts) };
 }

@@ -1,22 +1,8 @@
+import type { SeriesSummary } from '../../../contracts/advisor-api.ts';
 import type { Advice, AdviceQuestion } from '../../../contracts/advice.ts';
 
-/** One aggregate over the deduplicated results of a host/platform/runtime/accel/workload/metric. */
-export interface EvidenceRow {
-  readonly hostId: string;
-  readonly platform: string;
-  readonly runtime: string;
-  readonly accel: string;
-  readonly workload: string; // 'instance' for startup / memory-peak / memory-overhead / density
-  readonly metric: string; // 'startup' | 'memory-peak' | 'memory-overhead' | 'density' | 'throughput' | 'latency' | …
-  readonly unit: string;
-  readonly results: number; // result rows aggregated
-  readonly samples: number; // sum of their samples
-  readonly mean: number; // mean of the results' values
-  readonly p50: number; // median of the results' values
-  readonly p95: number; // 0.95 quantile over each result's upper tail (its p99, else max, else value)
-  readonly latestAt: number; // epoch ms of the newest result
-  readonly resultIds: readonly string[]; // up to 20 ids of the results behind it (for the audit log)
-}
+/** One series summarised over its deduplicated results: what the engine weighs. */
+export type EvidenceRow = Readonly<SeriesSummary>;
 
 export interface HostInfo {
   readonly hostId: string;

@@ -1,6 +1,15 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
-import { publishedStartup, type Facts } from './evidence.ts';
-import { formatDuration, formatList, formatMs, formatNumber, optionName } from './format.ts';
+import type { Facts } from './facts.ts';
+import { publishedStartup } from './figures.ts';
+import {
+  formatDuration,
+  formatList,
+  formatMs,
+  formatNumber,
+  formatPercent,
+  optionName,
+} from './format.ts';
+import { EQUIVALENCE_MARGIN, withinMargin } from './intervals.ts';
 import { sameOption } from './placements.ts';
 import { publishedStandIn, publishedShortName } from './published.ts';
 import { firstAcross, order, type Ordering } from './rank.ts';
@@ -12,7 +21,8 @@ import type { OptionKey } from './types.ts';
  * What would change the answer, found by running the ranking again over varied inputs: the
  * lifetime and the instance count (searched up and down until the first option changes, then
  * narrowed down to the threshold), the trust level, the start-up budget, and a KVM host in
- * place of TCG emulation. Every sentence states what the re-run found.
+ * place of TCG emulation. Every sentence states what the re-run found; a lifetime or count
+ * within the equivalence margin of the question's is no change worth reporting.
  */
 
 export const LIFETIME_RANGE_S = { lowest: 1, highest: 10 * 365 * 86_400 } as const;
@@ -125,8 +135,21 @@ export function instanceThresholds(question: AdviceQuestion, facts: Facts): Thre
 const instead = (threshold: Threshold): string =>
   `${nameOf(threshold.to)} ranks ${firstInsteadOf(threshold.from)}`;
 
-function lifetimeSentences(question: AdviceQuestion, facts: Facts): string[] {
-  const { above, below } = lifetimeThresholds(question, facts);
+/** The thresholds further from `start` than the equivalence margin; closer ones are dropped. */
+function beyondMargin(
+  start: number,
+  { above, below }: Thresholds,
+): Thresholds & { dropped: boolean } {
+  const kept = (threshold: Threshold | undefined): threshold is Threshold =>
+    threshold !== undefined && !withinMargin(start, threshold.at);
+  return {
+    ...(kept(above) ? { above } : {}),
+    ...(kept(below) ? { below } : {}),
+    dropped: (above !== undefined && !kept(above)) || (below !== undefined && !kept(below)),
+  };
+}
+
+function lifetimeSentences({ above, below }: Thresholds): string[] {
   return [
     ...(above === undefined
       ? []
@@ -137,8 +160,7 @@ function lifetimeSentences(question: AdviceQuestion, facts: Facts): string[] {
   ];
 }
 
-function instanceSentences(question: AdviceQuestion, facts: Facts): string[] {
-  const { above, below } = instanceThresholds(question, facts);
+function instanceSentences({ above, below }: Thresholds): string[] {
   return [
     ...(above === undefined
       ? []
@@ -174,9 +196,11 @@ function budgetSentences(question: AdviceQuestion, facts: Facts, current: Orderi
   const unbounded = order({ ...question, startupBudgetMs: Number.POSITIVE_INFINITY }, facts);
   const to = unbounded.options[0];
   if (to === undefined || sameTop(topOf(current), to.figures.option)) return [];
-  const p95 = to.figures.startup?.p95;
+  const compared = to.figures.startup?.bound.value;
   const needed =
-    p95 === undefined ? '' : `; a budget of ${formatMs(Math.ceil(p95))} or more lets it in`;
+    compared === undefined
+      ? ''
+      : `; a budget of ${formatMs(Math.ceil(compared))} or more lets it in`;
   return [
     `Without the ${formatMs(budget)} start-up budget, ${optionName(to.figures.option)} would rank ${firstInsteadOf(topOf(current))}${needed}.`,
   ];
@@ -234,24 +258,33 @@ export function whatWouldChange(
   facts: Facts,
   current: Ordering,
 ): string[] {
+  const lifetimes = beyondMargin(question.lifetimeSeconds, lifetimeThresholds(question, facts));
+  const counts = beyondMargin(question.instances, instanceThresholds(question, facts));
   const searched = [
-    ...lifetimeSentences(question, facts),
-    ...instanceSentences(question, facts),
+    ...lifetimeSentences(lifetimes),
+    ...instanceSentences(counts),
     ...trustSentences(question, facts, current),
   ];
   const tried = `every lifetime tried (doubling steps) from ${formatDuration(LIFETIME_RANGE_S.lowest)} to ${formatDuration(LIFETIME_RANGE_S.highest)}, every count tried from ${formatNumber(INSTANCES_RANGE.lowest)} to ${formatNumber(INSTANCES_RANGE.highest)} instances, and either trust level`;
   const top = topOf(current);
+  const droppedWithinMargin = lifetimes.dropped || counts.dropped;
   const holds =
-    searched.length > 0
+    searched.length > 0 || droppedWithinMargin
       ? []
       : [
           top === undefined
             ? `Every option stays ruled out at ${tried}.`
             : `${optionName(top)} stays first at ${tried}.`,
         ];
+  const margin = droppedWithinMargin
+    ? [
+        `A lifetime or instance count within ${formatPercent(EQUIVALENCE_MARGIN)} of the question's (the equivalence margin) would change the first option; such changes are inside measurement error and not reported.`,
+      ]
+    : [];
   return [
     ...searched,
     ...holds,
+    ...margin,
     ...budgetSentences(question, facts, current),
     ...kvmSentences(question, facts, current),
   ];

@@ -1,0 +1,55 @@
+import { WORKLOAD_NAMES } from '../../contracts/workloads.ts';
+
+/** The suites by name, as `--suite` and a job name them. */
+export type SuiteName = 'quick' | 'full';
+
+/** What a suite measures on each platform, and how long and how far it goes. */
+export interface Suite {
+  readonly name: SuiteName;
+  readonly workloads: readonly string[];
+  /** Longest a workload is sampled before its result is taken as it is. */
+  readonly timeCapMs: number;
+  /** Rounds every platform runs, each platform and workload once per round. */
+  readonly rounds: number;
+  /** Most rounds in all: rounds past `rounds` run only while a comparison is unclear. */
+  readonly maxRounds: number;
+  /** Idle instances each platform starts per round, to measure start-up and memory. */
+  readonly launchesPerRound: number;
+  /** Memory the density step fills with idle instances held side by side, MiB. */
+  readonly densityBudgetMiB: number;
+  /** Most instances the density step starts, whatever the budget. */
+  readonly densityCap: number;
+}
+
+/** The suites a run or a job names: `quick` (the default) and `full`. */
+export const SUITES: Readonly<Record<SuiteName, Suite>> = {
+  quick: {
+    name: 'quick',
+    workloads: WORKLOAD_NAMES,
+    timeCapMs: 1_500,
+    rounds: 3,
+    maxRounds: 6,
+    launchesPerRound: 2,
+    densityBudgetMiB: 1_024,
+    densityCap: 32,
+  },
+  full: {
+    name: 'full',
+    workloads: WORKLOAD_NAMES,
+    timeCapMs: 10_000,
+    rounds: 8,
+    maxRounds: 16,
+    launchesPerRound: 3,
+    densityBudgetMiB: 4_096,
+    densityCap: 256,
+  },
+};
+
+/**
+ * The suite with its rounds set (`--rounds`): the cap on rounds rises to them when they pass
+ * it, so asking for more rounds than the cap still runs them.
+ */
+export function withRounds(suite: Suite, rounds: number | undefined): Suite {
+  if (rounds === undefined) return suite;
+  return { ...suite, rounds, maxRounds: Math.max(rounds, suite.maxRounds) };
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentDir } from '../../agents/host-agent/agent-dir.ts';
+import { startNatsServer } from '../../lib/servers/nats-server.ts';
+import { spawnBerth } from '../../support/cli.ts';
+import { bounded, READY_TIMEOUT_MS } from './bounded-wait.ts';
+import { mb, progress, say, verdict } from './output.ts';
+import { childrenOf, largestMappedFiles, rssSamples, statusField } from './proc-memory.ts';
+
+/** The agent's idle RSS target, MB. */
+export const RSS_TARGET_MB = 80;
+const RSS_SETTLE_MS = 2_000;
+const RSS_SAMPLES = 10;
+const RSS_EVERY_MS = 500;
+
+/** Idle RSS of node itself: `node -e` waiting on a timer. */
+async function nodeBaselineRss(signal: AbortSignal): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], {
+    stdio: 'ignore',
+  });
+  const exited = once(child, 'exit');
+  try {
+    await sleep(1_000, undefined, { signal });
+    return Math.max(...(await rssSamples(child.pid ?? 0, 4, 250, signal)));
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/**
+ * The agent's idle memory: `berth agent start` against a nats-server of its own, in a private
+ * folder (its host id, outbox and leftovers sweep touch nothing else) that shares the bench's
+ * runner bundle and guest image, so it starts as an agent with its caches in place does. Its
+ * VmRSS is sampled once it has sent its inventory and first heartbeat and printed its ready
+ * line; returns the largest sample, bytes.
+ */
+export async function agentRssStep(dataDir: string, signal: AbortSignal): Promise<number> {
+  const dir = await mkdtemp(join(dataDir, 'bench-agent-'));
+  await mkdir(join(agentDir(dataDir), 'images'), { recursive: true });
+  await mkdir(agentDir(dir), { recursive: true });
+  await symlink(join(dataDir, 'runner'), join(dir, 'runner'));
+  await symlink(join(agentDir(dataDir), 'images'), join(agentDir(dir), 'images'));
+  progress('agent: starting nats-server and berth agent start');
+  let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  let agent: ReturnType<typeof spawnBerth> | undefined;
+  try {
+    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    agent = spawnBerth(['agent', 'start'], { NATS_URL: nats.url, BERTH_DATA_DIR: dir });
+    await bounded(
+      agent.waitForLine(/berth agent ready/, READY_TIMEOUT_MS),
+      signal,
+      READY_TIMEOUT_MS,
+      'berth agent start',
+    );
+    const pid = agent.child.pid ?? 0;
+    const seconds = (RSS_SAMPLES * RSS_EVERY_MS) / 1000;
+    progress(`agent: ready; sampling its memory for ${seconds} s`);
+    await sleep(RSS_SETTLE_MS, undefined, { signal });
+    const samples = await rssSamples(pid, RSS_SAMPLES, RSS_EVERY_MS, signal);
+    const [peak, anonymous, fileBacked, threads] = await Promise.all(
+      ['VmHWM', 'RssAnon', 'RssFile', 'Threads'].map((field) => statusField(pid, field)),
+    );
+    const files = await largestMappedFiles(pid, 3);
+    const children = await childrenOf(pid);
+    const childRss = await Promise.all(
+      children.map((child) => statusField(child.pid, 'VmRSS').catch(() => 0)),
+    );
+    progress('agent: measuring node -e for a baseline');
+    const baseline = await nodeBaselineRss(signal);
+    const max = Math.max(...samples);
+    say(
+      `agent idle memory: berth agent start, pid ${pid} (node bin/berth.js, ${threads ?? 0} threads: tsx's loader hooks run on a thread of this process, so its RSS counts them)`,
+    );
+    say(
+      `  sampled ${RSS_SAMPLES} times over ${seconds} s, from ${RSS_SETTLE_MS / 1000} s after its ready line (inventory and first heartbeat sent)`,
+    );
+    say(
+      `  VmRSS max ${mb(max)}, min ${mb(Math.min(...samples))}; target <= ${RSS_TARGET_MB} MB: ${verdict(max <= RSS_TARGET_MB * 1e6)}`,
+    );
+    say(
+      `    anonymous ${mb(anonymous ?? 0)}, file-backed ${mb(fileBacked ?? 0)}; largest files: ${files.map(([file, bytes]) => `${basename(file)} ${mb(bytes)}`).join(', ')}`,
+    );
+    say(`  VmHWM (its peak, during start-up) ${mb(peak ?? 0)}`);
+    say(
+      children.length === 0
+        ? '  child processes: none'
+        : `  child processes, not counted above: ${children.map((child, index) => `${child.command} (pid ${child.pid}) ${mb(childRss[index] ?? 0)}`).join('; ')}`,
+    );
+    say(
+      `  node's own idle baseline (node -e, a timer): ${mb(baseline)}; the agent adds ${mb(max - baseline)}`,
+    );
+    say();
+    return max;
+  } finally {
+    if (agent !== undefined && agent.child.exitCode === null && agent.child.signalCode === null) {
+      agent.child.kill('SIGTERM');
+      await Promise.race([agent.exited(), sleep(15_000, undefined, { ref: false })]);
+      agent.child.kill('SIGKILL');
+      await agent.exited();
+    }
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,159 @@
+import type { Accel } from '../../contracts/index.ts';
+import { METRICS } from '../../contracts/workloads.ts';
+import type {
+  Availability,
+  Instance,
+  PlatformDriver,
+} from '../../agents/host-agent/drivers/driver.ts';
+import { defaultDrivers, type DriversBenchOptions } from './options.ts';
+import { mb, progress, say, verdict } from './output.ts';
+import { sampleInterleaved, summarise, type Summary } from './timing.ts';
+import { variantsFor, type BerthVariant, type Variant } from './variants.ts';
+
+const STARTUP_TARGET = 1.1;
+
+/** One platform's start-up through Berth against the bare runtime, for the comparison. */
+export interface PlatformResult {
+  readonly platform: string;
+  readonly accel: Accel;
+  readonly settings: Instance['settings'];
+  readonly berth: Summary;
+  readonly bare: Summary;
+  readonly memoryBytes: number | undefined;
+}
+
+/** One platform's result and the report lines that show it. */
+interface Measured {
+  readonly result: PlatformResult;
+  readonly lines: string[];
+}
+
+/** The table's header: the columns of each row. */
+const COLUMNS = `  ${''.padEnd(60)}${'p50 ms'.padStart(10)}${'mean ms'.padStart(10)}${'p50/bare'.padStart(10)}${'mean/bare'.padStart(11)}`;
+
+/** A table row: the summary and its ratios to the bare runtime's. */
+function row(label: string, summary: Summary, bare: Summary): string {
+  return `  ${label.padEnd(60)}${summary.p50.toFixed(1).padStart(10)}${summary.mean.toFixed(1).padStart(10)}${(summary.p50 / bare.p50).toFixed(2).padStart(10)}${(summary.mean / bare.mean).toFixed(2).padStart(11)}`;
+}
+
+/** One platform's table: Berth against the bare runtime over interleaved launches. */
+async function measurePlatform(
+  driver: PlatformDriver,
+  availability: Availability,
+  launches: number,
+  berth: BerthVariant,
+  variants: readonly Variant[],
+  runId: string,
+  signal: AbortSignal,
+): Promise<Measured> {
+  const { samples, retries } = await sampleInterleaved(
+    driver.platform,
+    variants,
+    launches,
+    runId,
+    signal,
+  );
+  const timed = (variant: Variant): Summary =>
+    summarise(
+      METRICS.startup.metric,
+      METRICS.startup.unit,
+      (samples.get(variant) ?? []).map((sample) => sample.ms),
+    );
+  const bareVariant = variants.find((variant) => variant.role === 'bare');
+  if (bareVariant === undefined) throw new Error(`${driver.platform}: no bare variant`);
+  const berthSamples = samples.get(berth) ?? [];
+  const berthSummary = timed(berth);
+  const bare = timed(bareVariant);
+  const spawnToReady = summarise(
+    METRICS.startup.metric,
+    METRICS.startup.unit,
+    berthSamples.map((sample) => sample.spawnMs),
+  );
+  const preparation = summarise(
+    'preparation',
+    'ms',
+    berthSamples.map((sample) => sample.ms - sample.spawnMs),
+  );
+  const memory = berthSamples.flatMap((sample) =>
+    sample.memoryBytes === undefined ? [] : [sample.memoryBytes],
+  );
+  const memoryBytes = memory.length > 0 ? summarise('memory', 'B', memory).p50 : undefined;
+  const settings = berth.settings() ?? {};
+  const accel = availability.accel ?? 'none';
+  const ratio = berthSummary.p50 / bare.p50;
+  const retried = [...retries].filter(([, count]) => count > 0);
+
+  const lines = [
+    `${driver.platform}: ${driver.runtime} ${availability.version ?? ''}, accel ${accel}${availability.reason === undefined ? '' : ` (${availability.reason})`}`,
+    `  ${launches} launch${launches === 1 ? '' : 'es'} of each, interleaved, after one unmeasured warm-up launch of each`,
+    COLUMNS,
+    row(berth.label, berthSummary, bare),
+    row("  of it, spawn -> ready (Berth's startup metric)", spawnToReady, bare),
+    ...variants
+      .filter((variant) => variant !== berth)
+      .map((variant) => row(variant.label, timed(variant), bare)),
+    `  Berth/bare at p50: ${ratio.toFixed(2)}, target <= ${STARTUP_TARGET.toFixed(2)}: ${verdict(ratio <= STARTUP_TARGET)}; the driver's own work before the spawn: p50 ${preparation.p50.toFixed(1)} ms`,
+    ...(retried.length === 0
+      ? []
+      : [
+          `  failed launches tried once more: ${retried.map(([variant, count]) => `${variant.tag} ${count}`).join(', ')}`,
+        ]),
+    ...(memoryBytes === undefined
+      ? []
+      : [
+          `  memory per instance, as Berth's memory-peak measures it on ${driver.platform}: p50 ${mb(memoryBytes)}`,
+        ]),
+  ];
+  return {
+    result: { platform: driver.platform, accel, settings, berth: berthSummary, bare, memoryBytes },
+    lines,
+  };
+}
+
+/**
+ * Start-up on every platform the options pick that this benchmark knows a bare equivalent
+ * for and that can run here: each platform's table, and its result for the comparison.
+ */
+export async function startupStep(
+  options: DriversBenchOptions,
+  dataDir: string,
+  runnerPath: string,
+  runId: string,
+  signal: AbortSignal,
+): Promise<PlatformResult[]> {
+  const results: PlatformResult[] = [];
+  say(
+    "start-up: from the launch to the runner's ready line (runner started with --workloads '' --hold)",
+  );
+  say();
+  for (const driver of await defaultDrivers(dataDir, options.platforms)) {
+    const chosen = variantsFor(driver, dataDir, runnerPath);
+    if (chosen === undefined) {
+      say(
+        `${driver.platform} (${driver.runtime}): skipped, this benchmark knows no bare equivalent for it`,
+      );
+      say();
+      continue;
+    }
+    progress(`${driver.platform}: checking availability`);
+    const availability = await driver.availability();
+    if (!availability.available) {
+      say(`${driver.platform}: skipped, ${availability.reason ?? 'unavailable'}`);
+      say();
+      continue;
+    }
+    const measured = await measurePlatform(
+      driver,
+      availability,
+      chosen.vm ? options.vmLaunches : options.launches,
+      chosen.berth,
+      chosen.variants,
+      runId,
+      signal,
+    );
+    for (const line of measured.lines) say(line);
+    say();
+    results.push(measured.result);
+  }
+  return results;
+}

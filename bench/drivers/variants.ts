@@ -1,0 +1,255 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunnerLine } from '../../contracts/index.ts';
+import { agentDir } from '../../agents/host-agent/agent-dir.ts';
+import {
+  endRunner,
+  RUNNER_ENV,
+  spawnRunner,
+  type RunnerProcess,
+} from '../../agents/host-agent/drivers/child-instance.ts';
+import {
+  prepareInstanceBundle,
+  removeContainer,
+} from '../../agents/host-agent/drivers/container-oci.ts';
+import type { Instance, PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
+import {
+  bootGuest,
+  prepareQemuHost,
+  QEMU,
+  type QemuMode,
+} from '../../agents/host-agent/drivers/vm-qemu.ts';
+import { IDLE_RUNNER_ARGS } from '../../agents/host-agent/launch.ts';
+
+type Settings = Instance['settings'];
+
+const UNSHARE = ['-m', '-p', '-f', '-n', '-u', '-i'];
+
+/** One launch of a variant, up to its teardown. */
+export interface Launch {
+  /** performance.now() when the measured span begins. */
+  readonly startedAt: number;
+  /** performance.now() just before the platform's program was spawned. */
+  readonly spawnedAt: number;
+  /** Runners the launch holds; start-up runs to the last one's ready line. */
+  readonly runners: number;
+  readonly lines: AsyncIterable<{ line: RunnerLine; at: number }>;
+  /** Berth's instance, when the launch went through a driver. */
+  readonly instance?: Instance;
+  stop(): Promise<void>;
+}
+
+/** One way of starting the runner: Berth's driver, the bare runtime by hand, or a reference. */
+export interface Variant {
+  readonly role: 'berth' | 'bare' | 'reference';
+  /** Short, subject-safe: part of the instance ids. */
+  readonly tag: string;
+  readonly label: string;
+  launch(id: string): Promise<Launch>;
+}
+
+/** Berth's driver, with the settings of its first instance, which the bare launches copy. */
+export interface BerthVariant extends Variant {
+  readonly settings: () => Settings | undefined;
+}
+
+/** Berth's driver, timed from just before driver.start(): its own preparation counts. */
+function berthVariant(driver: PlatformDriver): BerthVariant {
+  let first: Settings | undefined;
+  return {
+    role: 'berth',
+    tag: 'berth',
+    label: 'Berth: driver.start() -> ready',
+    settings: () => first,
+    launch: async (id) => {
+      const startedAt = performance.now();
+      const instance = await driver.start({ id, runnerArgs: IDLE_RUNNER_ARGS });
+      first ??= instance.settings;
+      return {
+        startedAt,
+        spawnedAt: instance.launchedAt,
+        runners: instance.runners,
+        lines: instance.lines,
+        instance,
+        stop: () => instance.stop(),
+      };
+    },
+  };
+}
+
+/** A bare launch: timed from the spawn, ended by `stop`. */
+function bareLaunch(runner: RunnerProcess, runners: number, stop: () => Promise<void>): Launch {
+  return {
+    startedAt: runner.launchedAt,
+    spawnedAt: runner.launchedAt,
+    runners,
+    lines: runner.lines,
+    stop,
+  };
+}
+
+/** The runner as a plain child process (optionally under a command such as unshare), no cgroup. */
+function processVariant(
+  role: 'bare' | 'reference',
+  tag: string,
+  label: string,
+  runnerPath: string,
+  scratchRoot: string,
+  command: string,
+  prefix: readonly string[],
+): Variant {
+  return {
+    role,
+    tag,
+    label,
+    launch: async (id) => {
+      const scratchDir = join(scratchRoot, id);
+      await mkdir(scratchDir, { recursive: true });
+      const runner = spawnRunner(
+        command,
+        [...prefix, runnerPath, '--scratch', scratchDir, ...IDLE_RUNNER_ARGS],
+        1,
+        RUNNER_ENV,
+      );
+      return bareLaunch(runner, 1, async () => {
+        await endRunner(runner);
+        await rm(scratchDir, { recursive: true, force: true });
+      });
+    },
+  };
+}
+
+/**
+ * `runc run` by hand of a bundle written, before the span, by the driver's own
+ * prepareInstanceBundle, and removed as the driver removes it.
+ */
+function runcVariant(runnerPath: string, bundlesDir: string): Variant {
+  return {
+    role: 'bare',
+    tag: 'bare',
+    label: 'bare: runc run --bundle <same bundle> -> ready',
+    launch: async (id) => {
+      const bundleDir = join(bundlesDir, id);
+      await prepareInstanceBundle('runc', bundleDir, id, runnerPath, IDLE_RUNNER_ARGS);
+      const runner = spawnRunner('runc', ['run', '--bundle', bundleDir, id]);
+      return bareLaunch(runner, 1, async () => {
+        await endRunner(runner);
+        await removeContainer('runc', id, bundleDir);
+      });
+    },
+  };
+}
+
+/**
+ * QEMU by hand: the driver's own bootGuest (its command line and guest command), the image
+ * the driver prepared, and the accel, memory, CPUs and containers per VM the driver reported
+ * for its first instance.
+ */
+function qemuVariant(
+  mode: QemuMode,
+  runnerPath: string,
+  imagesDir: string,
+  bundlesDir: string,
+  settings: () => Settings | undefined,
+): Variant {
+  return {
+    role: 'bare',
+    tag: 'bare',
+    label: `bare: ${QEMU}, same image/args/cmd -> ready`,
+    launch: async (id) => {
+      const { image } = await prepareQemuHost(imagesDir, bundlesDir);
+      const { accel, memoryMiB, cpus, kernel, containersPerVm = 1 } = settings() ?? {};
+      if (accel !== 'kvm' && accel !== 'tcg') {
+        throw new Error(`${mode}: no Berth launch (or one without accel) to copy the guest from`);
+      }
+      if (typeof memoryMiB !== 'number' || typeof cpus !== 'number') {
+        throw new Error(`${mode}: the driver's settings no longer say memoryMiB and cpus`);
+      }
+      if (typeof containersPerVm !== 'number' || kernel !== image.kernelVersion) {
+        throw new Error(
+          `${mode}: the driver reported containersPerVm or a kernel this bench cannot copy`,
+        );
+      }
+      const guest = await bootGuest({
+        mode,
+        image,
+        accel,
+        memoryMiB,
+        cpus,
+        containers: containersPerVm,
+        runnerPath,
+        runnerArgs: IDLE_RUNNER_ARGS,
+        bundleDir: join(bundlesDir, id),
+      });
+      return bareLaunch(guest.runner, containersPerVm, () => guest.stop());
+    },
+  };
+}
+
+/** What one driver is timed with: Berth's driver first, then the bare runtime. */
+export interface Variants {
+  readonly berth: BerthVariant;
+  readonly variants: readonly Variant[];
+  /** A VM platform, which gets --vm-launches. */
+  readonly vm: boolean;
+}
+
+/**
+ * The variants to time on one driver (platform and runtime); undefined for a driver whose
+ * bare equivalent this benchmark does not know.
+ */
+export function variantsFor(
+  driver: PlatformDriver,
+  dataDir: string,
+  runnerPath: string,
+): Variants | undefined {
+  const dir = agentDir(dataDir);
+  const bundlesDir = join(dir, 'bundles');
+  const berth = berthVariant(driver);
+  const kind = `${driver.platform}:${driver.runtime}`;
+  if (kind === 'process:node') {
+    const scratchRoot = join(dir, 'scratch');
+    return {
+      berth,
+      vm: false,
+      variants: [
+        berth,
+        processVariant(
+          'bare',
+          'bare',
+          'bare: node <runner> (no cgroup) -> ready',
+          runnerPath,
+          scratchRoot,
+          process.execPath,
+          [],
+        ),
+        processVariant(
+          'reference',
+          'unshare',
+          `reference: unshare ${UNSHARE.join(' ')} node <runner> -> ready`,
+          runnerPath,
+          scratchRoot,
+          'unshare',
+          [...UNSHARE, process.execPath],
+        ),
+      ],
+    };
+  }
+  if (kind === 'container:runc') {
+    return { berth, vm: false, variants: [berth, runcVariant(runnerPath, bundlesDir)] };
+  }
+  if (
+    driver.runtime === 'qemu-microvm' &&
+    (driver.platform === 'vm' || driver.platform === 'container-in-vm')
+  ) {
+    const bare = qemuVariant(
+      driver.platform,
+      runnerPath,
+      join(dir, 'images'),
+      bundlesDir,
+      berth.settings,
+    );
+    return { berth, vm: true, variants: [berth, bare] };
+  }
+  return undefined;
+}
