@@ -1,47 +1,56 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTAINER, PROCESS } from '../helpers/advice-fixtures.ts';
+import { CONTAINER, GVISOR, PROCESS, withIntervals } from '../../support/advice-fixtures.ts';
 import {
   platformResults,
-  seedInventory,
+  seedMeasuredHost,
   seedResults,
+  startAdvisorStack,
   type AdvisorStack,
-} from '../helpers/advisor.ts';
-import { startAdvisorStack } from '../helpers/advisor.ts';
-import { launchBrowser, screenshot } from '../helpers/browser.ts';
-import { spawnBerth, type BerthProcess } from '../helpers/cli.ts';
-import { removeDir, tempDir } from '../helpers/servers.ts';
+} from '../../support/advisor.ts';
+import { launchBrowser, screenshot } from '../../support/browser.ts';
+import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
+import { removeDir, tempDir } from '../../support/servers.ts';
 
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core) against a real
  * advisor: nats-server, the embedded store, ingest, the evidence cache, the fleet and the
  * advisor's server, which serves the page; and a real agent (`berth agent start`) that runs
- * jobs on the bare process only, so "run now" finishes in seconds.
+ * jobs on the bare process only, in two rounds, so "run now" finishes in seconds.
  */
 
 const HOST = 'host-browser';
+/** A host whose container was measured in rounds with wide intervals: a tie in the Ask view. */
+const TIED_HOST = 'host-browser-tied';
+/**
+ * A host measured in rounds: its runc container within ±2% of the bare process, its gVisor
+ * container within ±3%, from runs whose calibration canary missed.
+ */
+const ROUNDS_HOST = 'host-browser-rounds';
 
 let stack: AdvisorStack;
 let browser: Browser;
 let agentDir: string;
 let agent: BerthProcess;
 let agentHost: string;
+/** Jobs of the agent that have ended (done, failed or rejected), by id. */
+const endedJobs = new Set<string>();
 
 beforeAll(async () => {
   stack = await startAdvisorStack();
+  stack.advisor.onJobProgress((progress) => {
+    if (['done', 'failed', 'rejected'].includes(progress.state)) endedJobs.add(progress.jobId);
+  });
   agentDir = await tempDir('dashboard-agent');
   agent = spawnBerth(['agent', 'start'], {
     NATS_URL: stack.ingest.nats.url,
     BERTH_DATA_DIR: agentDir,
     BERTH_JOB_PLATFORMS: 'process',
+    BERTH_ROUNDS: '2',
   });
   const ready = await agent.waitForLine(/berth agent ready/, 90_000);
   agentHost = /host (\S+),/.exec(ready)?.[1] ?? '';
-  await seedInventory(stack, HOST);
-  await seedResults(stack, [
-    ...platformResults(HOST, PROCESS),
-    ...platformResults(HOST, CONTAINER),
-  ]);
+  await seedMeasuredHost(stack, HOST, [PROCESS, CONTAINER]);
   browser = await launchBrowser();
 }, 120_000);
 
@@ -58,6 +67,48 @@ async function openDashboard(view: 'ask' | 'fleet' | 'measurements' | 'history')
   await page.goto(`${stack.url}/#${view}`);
   await page.locator('#connection[data-state="connected"]').waitFor();
   return page;
+}
+
+/** The part of a canvas the pixel count reads: the tests compile without the DOM's types. */
+interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): {
+    getImageData(
+      x: number,
+      y: number,
+      width: number,
+      height: number,
+    ): {
+      readonly data: Uint8ClampedArray;
+    };
+  } | null;
+}
+
+/** How many opaque pixels of the chart's canvas have each colour (#rrggbb) exactly. */
+function pixelsOfColours(chart: Locator, colours: readonly string[]): Promise<number[]> {
+  return chart.locator('canvas').evaluate((canvas: Canvas, wanted: readonly string[]) => {
+    const pixels =
+      canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ??
+      new Uint8ClampedArray();
+    return wanted.map((colour) => {
+      const [red, green, blue] = [1, 3, 5].map((start) =>
+        Number.parseInt(colour.slice(start, start + 2), 16),
+      );
+      let count = 0;
+      for (let index = 0; index < pixels.length; index += 4) {
+        if (
+          pixels[index] === red &&
+          pixels[index + 1] === green &&
+          pixels[index + 2] === blue &&
+          pixels[index + 3] === 255
+        ) {
+          count += 1;
+        }
+      }
+      return count;
+    });
+  }, colours);
 }
 
 /** Fills the Ask form with a CI job's question and submits it. */
@@ -116,6 +167,16 @@ describe('the dashboard in a browser', () => {
     const page = await openDashboard('fleet');
     const row = page.locator(`[data-testid="host-row"][data-host-id="${agentHost}"]`);
     await row.waitFor();
+    // The questions asked above sent the agent a run of its own (its evidence is not fresh):
+    // "run now" is refused while that one is under way, so wait for it to end. The row's
+    // busy mark comes from heartbeats, which can lag the job's start: follow the job instead.
+    const advisorJobs = stack.advisor
+      .requestedRuns()
+      .filter((run) => run.hostId === agentHost && run.state === 'accepted')
+      .map((run) => run.jobId);
+    await expect
+      .poll(() => advisorJobs.filter((jobId) => !endedJobs.has(jobId)), { timeout: 150_000 })
+      .toEqual([]);
     await row.getByTestId('run-now').click();
     const status = row.getByTestId('run-status');
     await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/running \d+\/\d+/);
@@ -130,7 +191,7 @@ describe('the dashboard in a browser', () => {
     expect(value).toBe(max);
     await screenshot(page, 'dashboard-run-done');
     await page.close();
-  }, 180_000);
+  }, 330_000);
 
   it('shows a bad field beside the field, and the page stays usable', async () => {
     const page = await openDashboard('ask');
@@ -144,6 +205,82 @@ describe('the dashboard in a browser', () => {
     await ask(page, { 'ask-lifetimeSeconds': '180' });
     await page.getByTestId('option').first().waitFor();
     expect(await error.textContent()).toBe('');
+    await page.close();
+  });
+
+  it('marks the options tied within measurement error, with the rule that broke the tie', async () => {
+    await seedMeasuredHost(stack, TIED_HOST, [PROCESS, withIntervals(CONTAINER, 0.2)]);
+    const page = await openDashboard('ask');
+    await ask(page, {
+      'ask-lifetimeSeconds': '3600',
+      'ask-instances': '10',
+      'ask-hosts': TIED_HOST,
+    });
+    const tieBreak = page.getByTestId('tie-break');
+    await tieBreak.waitFor();
+    await expect(tieBreak.getAttribute('data-rule')).resolves.toBe('stronger-isolation');
+    await expect(tieBreak.textContent()).resolves.toContain('tied within measurement error');
+    const container = page.locator('[data-testid=option][data-placement=container]');
+    await expect(container.getByTestId('tied').textContent()).resolves.toBe('tied');
+    await expect(container.getByTestId('option-score').textContent()).resolves.toMatch(
+      /points \[[\d.]+–[\d.]+\]$/,
+    );
+    const first = page.getByTestId('option').first();
+    await expect(first.getByTestId('tied').count()).resolves.toBe(1);
+    await expect(first.getAttribute('data-placement')).resolves.not.toBe('container');
+    await screenshot(page, 'dashboard-ask-tied');
+    await page.close();
+  });
+
+  it('shows each comparison with the bare process with its interval and verdict, and marks uncalibrated results', async () => {
+    await seedMeasuredHost(stack, ROUNDS_HOST, [
+      PROCESS,
+      withIntervals(CONTAINER, 0.02),
+      withIntervals(GVISOR, 0.03, 1),
+    ]);
+    const page = await openDashboard('measurements');
+    await page.locator('#m-workload').selectOption('cpu-sha256');
+    await page.locator('#m-host').selectOption(ROUNDS_HOST);
+    const table = page.getByTestId('summary-throughput');
+    const comparisonOf = (runtime: string): Locator =>
+      table
+        .locator(`tr[data-host-id="${ROUNDS_HOST}"][data-runtime="${runtime}"]`)
+        .getByTestId('comparison');
+    // 0.99 ± 2% lies within the 3% margin; 0.98 ± 3% reaches past it below and above 1.
+    await expect
+      .poll(() => comparisonOf('runc').textContent(), { timeout: 20_000 })
+      .toBe('0.99× [0.97–1.01] same');
+    await expect(comparisonOf('runsc').textContent()).resolves.toBe(
+      '0.98× [0.95–1.01] unclear uncalibrated',
+    );
+    await expect(
+      comparisonOf('runsc').getByTestId('uncalibrated').getAttribute('title'),
+    ).resolves.toBe('1 of 1 results came from runs whose calibration canary missed');
+    await expect(comparisonOf('runc').getByTestId('uncalibrated').count()).resolves.toBe(0);
+    await expect(comparisonOf('node').textContent()).resolves.toBe('');
+
+    const chart = page.getByTestId('comparison-chart-throughput');
+    const label = await chart.getAttribute('aria-label');
+    expect(label).toContain('container/runc 0.99× [0.97–1.01] same');
+    expect(label).toContain('container/runsc 0.98× [0.95–1.01] unclear');
+    expect(label).not.toContain('process/node');
+    await chart.locator('canvas').waitFor();
+    // The whiskers and points are drawn in their verdict's colour: same blue, unclear amber.
+    const [same, unclear] = await pixelsOfColours(chart, ['#2563eb', '#d97706']);
+    expect(same).toBeGreaterThan(0);
+    expect(unclear).toBeGreaterThan(0);
+    await screenshot(page, 'dashboard-measurements-comparisons');
+
+    // Version 1 results carry no comparison: no column, no chart.
+    await page.locator('#m-host').selectOption(HOST);
+    await expect
+      .poll(() => page.getByTestId('chart-throughput').getAttribute('aria-label'), {
+        timeout: 20_000,
+      })
+      .not.toContain('runsc');
+    await expect(chart.count()).resolves.toBe(0);
+    await expect(table.getByTestId('comparison').count()).resolves.toBe(0);
+    await expect(table.locator('thead').textContent()).resolves.not.toContain('paired');
     await page.close();
   });
 });
