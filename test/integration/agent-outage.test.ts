@@ -4,11 +4,12 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../lib/backoff.ts';
 import { ensureStreams } from '../../lib/nats/streams.ts';
 import { startNatsServer, type NatsServer } from '../../lib/servers/nats-server.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import type { Ingest } from '../../services/ingest/ingest.ts';
-import { spawnBerth } from '../../support/cli.ts';
+import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
 import { consumerIsIdle, startTestIngest } from '../../support/ingest.ts';
 import {
   cleanUp,
@@ -20,6 +21,18 @@ import {
 import { waitFor } from '../../support/wait.ts';
 
 const RESULTS_PER_RUN = 8;
+/** Longest wait for a suite's results to be journaled: rounds under CI load take a while. */
+const JOURNAL_TIMEOUT_MS = 200_000;
+const OUTAGE_MS = 30_000;
+
+/** Waits until the agent (logging at info) reports its first measuring step. */
+function waitForMeasuring(agent: BerthProcess): Promise<void> {
+  return waitFor(
+    'the agent to start measuring',
+    () => agent.stderr().includes('"platform":"process"'),
+    60_000,
+  );
+}
 
 async function journaledRuns(path: string): Promise<Set<string>> {
   const text = await readFile(path, 'utf8').catch(() => '');
@@ -74,17 +87,20 @@ describe('the agent when NATS goes away', () => {
         '--flush-timeout-ms',
         '90000',
       ],
-      { NATS_URL: nats.url, BERTH_DATA_DIR: join(dir, 'a1') },
+      { NATS_URL: nats.url, BERTH_DATA_DIR: join(dir, 'a1'), BERTH_LOG_LEVEL: 'info' },
     );
     const journal = join(dir, 'a1', 'agent', 'outbox.jsonl');
-    await waitFor(
-      'the suite to journal a first result',
-      async () => (await journaledRuns(journal)).size > 0,
-      // Results are journaled once the rounds are done, and a disturbed round runs again.
-      200_000,
-    );
+    await waitForMeasuring(agent);
+    const outageStarted = Date.now();
     await nats.process.kill();
-    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    // Results are journaled once the rounds are done: NATS stays away until they are, and at
+    // least 30 s, so the outage covers the moment they are published.
+    await waitFor(
+      'the suite to journal its results while NATS is away',
+      async () => (await journaledRuns(journal)).size > 0,
+      JOURNAL_TIMEOUT_MS,
+    );
+    await sleep(Math.max(0, OUTAGE_MS - (Date.now() - outageStarted)));
     await restartNats();
 
     expect(await agent.exited(), agent.stderr()).toBe(0);
@@ -101,7 +117,7 @@ describe('the agent when NATS goes away', () => {
       results: RESULTS_PER_RUN,
       duplicateRows: 0,
     });
-  }, 330_000);
+  }, 400_000);
 
   it('kill -9 mid-suite: the next start resends what was journaled, nothing twice', async () => {
     const dataDir = join(dir, 'a2');
@@ -109,20 +125,19 @@ describe('the agent when NATS goes away', () => {
     const first = spawnBerth(['agent', 'run', '--platforms', 'process', '--rounds', '1'], {
       NATS_URL: nats.url,
       BERTH_DATA_DIR: dataDir,
+      BERTH_LOG_LEVEL: 'info',
     });
-    await waitFor(
-      'a first result journaled',
-      async () => (await journaledRuns(journal)).size > 0,
-      200_000,
-    );
+    await waitForMeasuring(first);
+    // NATS goes away before the rounds end, so the results are journaled but not sent, and
+    // the agent waits for acknowledgements (60 s by default) when it is killed.
     await nats.process.kill();
     await waitFor(
-      'more results journaled while NATS is away',
+      'the results journaled while NATS is away',
       async () => {
-        const text = await readFile(journal, 'utf8');
+        const text = await readFile(journal, 'utf8').catch(() => '');
         return text.split('\n').filter((line) => line.startsWith('{"add"')).length >= 4;
       },
-      30_000,
+      JOURNAL_TIMEOUT_MS,
     );
     first.child.kill('SIGKILL');
     expect(await first.exited()).toBe('SIGKILL');
