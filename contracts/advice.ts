@@ -159,6 +159,31 @@ export const OptionV1 = Type.Object(
     parts: Type.Array(ScorePartV1),
     reasons: Type.Array(Type.String()),
     evidence: Type.Array(EvidenceV1),
+    hostsNeeded: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          "how many hosts the instances need on this option: the question's, the largest first, and beyond what they hold more hosts like the largest; absent when no host holds one instance or a figure to count with is missing",
+      }),
+    ),
+    fleetHolds: Type.Optional(
+      Type.Boolean({
+        description:
+          "with hostsNeeded: whether the question's hosts hold every instance (false: it counts hosts beyond them)",
+      }),
+    ),
+    fits: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { hostId: Type.String(), fits: Type.Integer({ minimum: 0 }) },
+          { additionalProperties: false },
+        ),
+        {
+          description:
+            "instances of the workload each of the question's hosts holds on this option",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -202,6 +227,12 @@ export const AdviceV1 = Type.Object(
     id: Type.String(),
     answeredAt: Type.Integer(),
     question: AdviceQuestionV1,
+    verdict: Type.Optional(
+      Type.String({
+        description:
+          'the answer in one line: the first option, and the hosts the instances need on each option',
+      }),
+    ),
     options: Type.Array(OptionV1),
     ruledOut: Type.Array(RuledOutV1),
     tieBreak: Type.Optional(TieBreakV1),

@@ -29,6 +29,7 @@ function printAdvice(advice: Advice, via: string, notes: readonly string[]): voi
   const say = (line = ''): void => {
     process.stdout.write(`${line}\n`);
   };
+  if (advice.verdict !== undefined) say(advice.verdict);
   say(`advice ${advice.id} for "${advice.question.workload}" (answered by ${via})`);
   say();
   printTable(

@@ -101,6 +101,12 @@ function optionItem(option: AdviceOption, rank: number, now: number): HTMLElemen
           text: 'tied',
         }),
     ),
+    option.hostsNeeded !== undefined &&
+      el('p', {
+        class: 'hosts-needed',
+        'data-testid': 'hosts-needed',
+        text: `needs ${option.hostsNeeded === 1 ? '1 host' : `${formatNumber(option.hostsNeeded)} hosts`}${option.fleetHolds === false ? ', more than the question names' : ''}`,
+      }),
     scorePartsChart(option.parts, name),
     scrolling(parts),
     option.reasons.length > 0 &&
@@ -145,12 +151,14 @@ function evidenceSummary(advice: Advice, now: number): string {
     .join('; ');
 }
 
-/** An answer in full: ranking, ruled-out options, evidence, confidence, what would change it. */
+/** An answer in full: its verdict line, ranking, ruled-out options, evidence, confidence, what would change it. */
 export function answerView(advice: Advice): HTMLElement {
   const now = Date.now();
   return el(
     'article',
     { class: 'answer', 'data-testid': 'answer', 'data-advice-id': advice.id },
+    advice.verdict !== undefined &&
+      el('p', { class: 'verdict', 'data-testid': 'verdict', text: advice.verdict }),
     el(
       'p',
       { class: 'answer-meta' },

@@ -73,6 +73,7 @@ export function adviceOf(question: AdviceQuestion, engine: EngineAnswer, now: nu
     id: newAdviceId(now),
     answeredAt: now,
     question,
+    ...(engine.verdict === undefined ? {} : { verdict: engine.verdict }),
     options: engine.options,
     ruledOut: engine.ruledOut,
     ...(engine.tieBreak === undefined ? {} : { tieBreak: engine.tieBreak }),

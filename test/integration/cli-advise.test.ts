@@ -80,9 +80,10 @@ describe('berth advise', () => {
     }
   });
 
-  it('prints a readable answer with the ranking, the ruled-out options and the confidence', async () => {
+  it('prints a readable answer: the verdict first, then the ranking, the ruled-out options and the confidence', async () => {
     const run = await runBerth(['advise', await writeQuestion('good.json', QUESTION)], env);
     expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.split('\n')[0]).toMatch(/^Run it as \S+ \(score [\d.]+/);
     expect(run.stdout).toMatch(/^rank\s+placement\s+runtime\s+score/m);
     expect(run.stdout).toContain('ruled out:');
     expect(run.stdout).toMatch(/confidence \d\.\d\d, resting on:/);

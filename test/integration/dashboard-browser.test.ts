@@ -20,7 +20,7 @@ import { removeDir, tempDir } from '../../support/servers.ts';
  */
 
 const HOST = 'host-browser';
-/** A host whose container was measured in rounds with wide intervals: a tie in the Ask view. */
+/** A host whose container was measured in rounds with ±30% intervals: a tie in the Ask view. */
 const TIED_HOST = 'host-browser-tied';
 /**
  * A host measured in rounds: its runc container within ±2% of the bare process, its gVisor
@@ -134,6 +134,12 @@ describe('the dashboard in a browser', () => {
     expect(await options.count()).toBeGreaterThanOrEqual(2);
     const first = await options.first().getByTestId('option-score').textContent();
     expect(Number.parseFloat(first ?? '')).toBeGreaterThan(0);
+    // The answer opens with its verdict: the first option and the hosts each option needs.
+    const verdict = page.locator('[data-testid=answer] > :first-child');
+    await expect(verdict.getAttribute('data-testid')).resolves.toBe('verdict');
+    await expect(verdict.textContent()).resolves.toMatch(
+      /^Run it as \S+ \(score [\d.]+.*instances need/,
+    );
     await expect(page.getByTestId('score-parts-chart').first().isVisible()).resolves.toBe(true);
     await expect(page.getByTestId('confidence-value').textContent()).resolves.toMatch(/\d/);
     await screenshot(page, 'dashboard-ask');
@@ -209,10 +215,10 @@ describe('the dashboard in a browser', () => {
   });
 
   it('marks the options tied within measurement error, with the rule that broke the tie', async () => {
-    await seedMeasuredHost(stack, TIED_HOST, [PROCESS, withIntervals(CONTAINER, 0.2)]);
+    await seedMeasuredHost(stack, TIED_HOST, [PROCESS, withIntervals(CONTAINER, 0.3)]);
     const page = await openDashboard('ask');
     await ask(page, {
-      'ask-lifetimeSeconds': '3600',
+      'ask-lifetimeSeconds': '900',
       'ask-instances': '10',
       'ask-hosts': TIED_HOST,
     });

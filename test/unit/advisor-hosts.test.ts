@@ -117,6 +117,30 @@ describe('hosts that can take the workload', () => {
 
   it('options tied first are each given, with their runtime', () => {
     const kvm = platformRows('host-a', VM_KVM);
+    const evidence = [
+      ...kvmHostEvidence('host-a'),
+      ...kvm.map((row) => ({ ...row, runtime: 'libvirt' })),
+    ];
+    const libvirtAvailable = hostInfo('host-a', {
+      platforms: hostInfo().platforms.map((platform) =>
+        platform.runtime === 'libvirt' ? { ...platform, available: true, accel: 'kvm' } : platform,
+      ),
+    });
+    const answer = advise(
+      engineInput({
+        question: question({ lifetimeSeconds: 30 * DAY_S, instances: 1 }),
+        evidence,
+        hosts: [libvirtAvailable],
+      }),
+    );
+    expect(answer.hosts.map((fit) => [fit.placement, fit.runtime, fit.fits])).toEqual([
+      ['vm', 'libvirt', Math.floor(HOST_MIB / 300)],
+      ['vm', 'qemu-microvm', Math.floor(HOST_MIB / 300)],
+    ]);
+  });
+
+  it('an option no host of the question can run holds nothing: its density part says why', () => {
+    const kvm = platformRows('host-a', VM_KVM);
     const answer = advise(
       engineInput({
         question: question({ lifetimeSeconds: 30 * DAY_S, instances: 1 }),
@@ -126,11 +150,12 @@ describe('hosts that can take the workload', () => {
         ],
       }),
     );
-    expect(answer.hosts.map((fit) => [fit.placement, fit.runtime, fit.fits])).toEqual([
-      ['vm', 'libvirt', 0],
-      ['vm', 'qemu-microvm', Math.floor(HOST_MIB / 300)],
-    ]);
-    expect(answer.hosts[0]?.why).toContain("libvirt's test driver runs no guest");
+    const libvirt = answer.options.find((option) => option.runtime === 'libvirt');
+    const density = libvirt?.parts.find((part) => part.name === 'density');
+    expect(density?.value).toBe(0);
+    expect(density?.why).toContain("libvirt's test driver runs no guest");
+    expect(libvirt?.hostsNeeded).toBeUndefined();
+    expect(answer.options[0]?.runtime).toBe('qemu-microvm');
   });
 
   it('a host with evidence but no inventory is not listed: its memory is unknown', () => {

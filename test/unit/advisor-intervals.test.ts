@@ -116,11 +116,11 @@ describe('ties', () => {
   it('gives the hosts that fit each option tied with the top', () => {
     const answer = advise(
       engineInput({
-        evidence: [PROCESS, withIntervals(CONTAINER, 0.2)].flatMap((figures) =>
+        evidence: [PROCESS, withIntervals(CONTAINER, 0.3)].flatMap((figures) =>
           platformRows('host-a', figures),
         ),
         hosts: [hostInfo('host-a')],
-        question: question({ lifetimeSeconds: HOUR_S, instances: 10 }),
+        question: question({ lifetimeSeconds: 900, instances: 10 }),
       }),
     );
     const tied = answer.options.filter((option) => option.tiedWithTop);

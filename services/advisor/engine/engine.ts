@@ -1,15 +1,17 @@
 import type { AdviceOption, AdviceQuestion } from '../../../contracts/advice.ts';
+import { hostsFor } from './capacity.ts';
 import { confidenceOf } from './confidence.ts';
 import { inputFacts, type Facts } from './facts.ts';
 import { optionName } from './format.ts';
 import { hostFits } from './hosts.ts';
 import { sortedUnique } from './lists.ts';
 import { sameOption } from './placements.ts';
-import { rank } from './rank.ts';
+import { rank, type Ranking } from './rank.ts';
 import { evidenceOf, figuresOf, reasonsFor } from './reasons.ts';
 import { refreshNeeds } from './refresh.ts';
 import { tieBreakOf, tieReasons } from './ties.ts';
-import type { EngineAnswer, EngineInput } from './types.ts';
+import type { EngineAnswer, EngineInput, OptionKey } from './types.ts';
+import { verdictOf } from './verdict.ts';
 import { whatWouldChange } from './what-would-change.ts';
 
 /**
@@ -22,6 +24,21 @@ import { whatWouldChange } from './what-would-change.ts';
  */
 export const advise = (input: EngineInput): EngineAnswer =>
   answerFrom(input.question, inputFacts(input));
+
+/** An option's hosts needed, whether the question's hosts hold the instances, and fits per host. */
+function capacityFields(
+  ranking: Ranking,
+  option: OptionKey,
+  instances: number,
+): Pick<AdviceOption, 'hostsNeeded' | 'fleetHolds' | 'fits'> {
+  const capacity = ranking.fleet?.of(option);
+  if (capacity === undefined) return {};
+  const needed = hostsFor(capacity, instances);
+  return {
+    ...(needed === undefined ? {} : { hostsNeeded: needed.hosts, fleetHolds: needed.held }),
+    fits: capacity.hosts.map(({ hostId, fits }) => ({ hostId, fits })),
+  };
+}
 
 /**
  * The answer to a question from facts already gathered (`factsFor` the question): what
@@ -51,6 +68,7 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
       ...tieReasons(ranking, ranked),
     ],
     evidence: evidenceOf(figuresOf(question, facts, ranked)),
+    ...capacityFields(ranking, ranked.figures.option, question.instances),
   }));
   const rankedIds = ranking.options.flatMap((ranked) =>
     figuresOf(question, facts, ranked).flatMap((figure) => figure.resultIds),
@@ -64,6 +82,7 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
     .flatMap((option) => option.startup?.resultIds ?? []);
   const tieBreak = tieBreakOf(ranking);
   return {
+    verdict: verdictOf(question, ranking),
     options,
     ruledOut: [...ranking.ruledOut],
     ...(tieBreak === undefined ? {} : { tieBreak }),

@@ -1,4 +1,5 @@
 import type { AdviceQuestion, RuledOut, ScorePart } from '../../../contracts/advice.ts';
+import { fleetCapacity, type FleetCapacity } from './capacity.ts';
 import type { Facts } from './facts.ts';
 import type { OptionFigures } from './figures.ts';
 import { overlaps, type Interval } from './intervals.ts';
@@ -25,6 +26,8 @@ export interface Ordering {
   /** How many options lead the order tied with each other (1: the first is not tied; 0: none). */
   readonly tied: number;
   readonly ruledOut: readonly RuledOut[];
+  /** What the question's hosts hold on each option kept; undefined when it has no host. */
+  readonly fleet: FleetCapacity | undefined;
 }
 
 /** The ordering with each option's parts and their sentences: what an answer shows. */
@@ -69,15 +72,30 @@ export function orderWithTies<T extends Scored>(
   return { options: [...tied, ...byScore.filter((option) => !isTied(option))], tied: tied.length };
 }
 
+/** What every option's score reads besides its figures: the same for every option kept. */
+const contextOf = (
+  question: AdviceQuestion,
+  facts: Facts,
+  kept: readonly OptionFigures[],
+): ScoreContext => ({
+  question,
+  ownMemory: facts.ownMemory,
+  fleet: fleetCapacity(question, facts, kept),
+});
+
 /** Rules, then `scored` for each option the rules keep, then order. */
 function rulesThenOrder<T extends Scored>(
   question: AdviceQuestion,
   facts: Facts,
   scored: (context: ScoreContext, figures: OptionFigures) => T,
-): { options: T[]; tied: number; ruledOut: RuledOut[] } {
+): { options: T[]; tied: number; ruledOut: RuledOut[]; fleet: FleetCapacity | undefined } {
   const { kept, ruledOut } = applyRules(question, facts.options, facts.hosts);
-  const context = { question, ownMemory: facts.ownMemory };
-  return { ...orderWithTies(kept.map((figures) => scored(context, figures))), ruledOut };
+  const context = contextOf(question, facts, kept);
+  return {
+    ...orderWithTies(kept.map((figures) => scored(context, figures))),
+    ruledOut,
+    fleet: context.fleet,
+  };
 }
 
 /** The order by score alone, with no sentence for the scores: what the what-if re-runs. */
@@ -104,7 +122,7 @@ export function firstAcross(
   facts: Facts,
   kept: readonly OptionFigures[],
 ): (varied: Varied) => OptionKey | undefined {
-  const context = { question, ownMemory: facts.ownMemory };
+  const context = contextOf(question, facts, kept);
   const scorers = kept.map((figures) => ({ figures, scoreAt: scoreAcross(context, figures) }));
   return (varied) =>
     orderWithTies(scorers.map(({ figures, scoreAt }) => ({ figures, ...scoreAt(varied) })))

@@ -1,4 +1,5 @@
 import type { AdviceQuestion, ScorePart } from '../../../contracts/advice.ts';
+import { hostsFor, type FleetCapacity } from './capacity.ts';
 import type { Figure, OptionFigures, SensitivityFigures } from './figures.ts';
 import {
   capitalise,
@@ -8,6 +9,8 @@ import {
   formatMs,
   formatNumber,
   formatPercent,
+  optionName,
+  plural,
   roundTo,
 } from './format.ts';
 import { endsOf, type Interval } from './intervals.ts';
@@ -109,10 +112,14 @@ export const containerLean = (lifetimeSeconds: number, instances: number): numbe
 export const lifetimeValue = (containerShare: number, lean: number): number =>
   containerShare * lean + (1 - containerShare) * (1 - lean);
 
-/** What the score needs besides the option: the workload's own memory, if known. */
+/**
+ * What the score needs besides the option: the workload's own memory, if known, and what the
+ * question's hosts hold on each option the rules kept (none when it has no host).
+ */
 export interface ScoreContext {
   readonly question: AdviceQuestion;
   readonly ownMemory: Figure | undefined;
+  readonly fleet: FleetCapacity | undefined;
 }
 
 /**
@@ -157,15 +164,60 @@ export function ownMemoryOf(context: ScoreContext): { value: number; origin: str
 const ownMiB = (context: ScoreContext): number | undefined =>
   context.question.memoryMiB ?? context.ownMemory?.value;
 
+/** "1 host", "3 hosts". */
+const hostsText = (count: number): string => plural(count, 'host');
+
+/**
+ * Density on the question's hosts: the fewest hosts any kept option needs ÷ the hosts this
+ * option needs, so density counts only where capacity binds; undefined with no host to count.
+ */
+function densityOnHosts(context: ScoreContext, option: OptionFigures): number | undefined {
+  const fleet = context.fleet;
+  const capacity = fleet?.of(option.option);
+  if (fleet === undefined || capacity === undefined) return undefined;
+  if (!capacity.known) return MISSING_VALUE;
+  const needed = hostsFor(capacity, context.question.instances);
+  const fewest = fleet.fewest(context.question.instances);
+  return needed === undefined || fewest === undefined ? 0 : fewest.needed.hosts / needed.hosts;
+}
+
+/** The density part's sentence in hosts: what this option needs against the fewest. */
+function densityInHosts(context: ScoreContext, option: OptionFigures): string | undefined {
+  const fleet = context.fleet;
+  const capacity = fleet?.of(option.option);
+  if (fleet === undefined || capacity === undefined) return undefined;
+  const count = context.question.instances;
+  const reasons = capacity.hosts.map((host) => host.why);
+  if (!capacity.known) return missing(reasons.join(' ').replace(/\.$/, ''));
+  const needed = hostsFor(capacity, count);
+  if (needed === undefined) {
+    return `No host of the question's holds one instance as ${optionName(option.option)}: ${reasons.join(' ')}`;
+  }
+  const fewest = fleet.fewest(count);
+  const held = needed.held
+    ? ''
+    : ` (its ${hostsText(capacity.hosts.length)} hold ${formatNumber(sum(capacity.largestFirst))}; the rest counted as hosts like its largest, which holds ${formatNumber(capacity.largestFirst[0] ?? 0)})`;
+  const against =
+    fewest === undefined || fewest.needed.hosts === needed.hosts
+      ? ', as few as any option: density does not set the options apart here'
+      : `; ${optionName(fewest.option)} needs ${formatNumber(fewest.needed.hosts)}`;
+  const largestHost = [...capacity.hosts].sort((a, b) => b.fits - a.fits)[0];
+  return `${formatNumber(count)} instances need ${hostsText(needed.hosts)} as ${optionName(option.option)}${held}${against}. ${largestHost?.why ?? ''}`;
+}
+
 const densityPart: Part = {
   name: 'density',
   value: (context, option) => {
+    const onHosts = densityOnHosts(context, option);
+    if (onHosts !== undefined) return onHosts;
     const own = ownMiB(context);
     return option.overhead === undefined || own === undefined
       ? MISSING_VALUE
       : densityValue(own, Math.max(0, option.overhead.value), context.question.instances);
   },
   why: (context, option) => {
+    const inHosts = densityInHosts(context, option);
+    if (inHosts !== undefined) return inHosts;
     const overhead = option.overhead;
     if (overhead === undefined) return missing('No memory overhead figure, measured or published');
     const own = ownMemoryOf(context);
@@ -176,7 +228,7 @@ const densityPart: Part = {
     }
     const instances = context.question.instances;
     const added = Math.max(0, overhead.value);
-    return `${formatMiB(added)} overhead per instance (${overhead.origin}) on ${formatMiB(own.value)} of its own (${own.origin}): ${formatPercent(densityRatio(own.value, added))} of the bare process's density, counted at ${formatPercent(denseness(instances))} for ${formatNumber(instances)} at once, which need ${formatMiB(instances * (own.value + added))} against ${formatMiB(instances * own.value)} bare.`;
+    return `No host to count in: ${formatMiB(added)} overhead per instance (${overhead.origin}) on ${formatMiB(own.value)} of its own (${own.origin}): ${formatPercent(densityRatio(own.value, added))} of the bare process's density, counted at ${formatPercent(denseness(instances))} for ${formatNumber(instances)} at once, which need ${formatMiB(instances * (own.value + added))} against ${formatMiB(instances * own.value)} bare.`;
   },
 };
 

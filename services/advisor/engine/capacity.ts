@@ -1,0 +1,174 @@
+import type { AdviceQuestion } from '../../../contracts/advice.ts';
+import { measuredOn, type Facts } from './facts.ts';
+import type { OptionFigures } from './figures.ts';
+import { capitalise, formatMiB, formatNumber, optionName } from './format.ts';
+import { sameOption } from './placements.ts';
+import { TCG } from './readings.ts';
+import { sharedKernelProblem } from './rules.ts';
+import type { HostInfo, OptionKey } from './types.ts';
+
+/**
+ * How many instances of the workload each of the question's hosts holds on an option, from
+ * the host's memory (its inventory) and the memory per instance (the workload's own plus the
+ * option's overhead, the host's own figures where it measured them); and from that, how many
+ * hosts the question's instances need on each option.
+ */
+
+const MIB = 2 ** 20;
+
+/** What one host holds on one option, and the sentence that says why. */
+export interface HostCapacity {
+  readonly hostId: string;
+  /** Instances its memory holds (0 when the option cannot run there or a figure is missing). */
+  readonly fits: number;
+  /** Whether the figures were there to count (false: fits is 0 for want of a figure). */
+  readonly known: boolean;
+  readonly why: string;
+}
+
+/** What the question's hosts hold on one option. */
+export interface OptionCapacity {
+  readonly option: OptionKey;
+  /** Each host, in the facts' order (by id). */
+  readonly hosts: readonly HostCapacity[];
+  /** What each host holds, largest first: the order hosts are filled in. */
+  readonly largestFirst: readonly number[];
+  /** Whether any host's capacity could be counted. */
+  readonly known: boolean;
+}
+
+function hostCapacity(
+  question: AdviceQuestion,
+  facts: Facts,
+  figures: OptionFigures,
+  host: HostInfo,
+): HostCapacity {
+  const { option, profile, overhead } = figures;
+  const name = optionName(option);
+  const none = (why: string, known = true): HostCapacity => ({
+    hostId: host.hostId,
+    fits: 0,
+    known,
+    why,
+  });
+  const offered = host.platforms.find(
+    (each) => each.platform === option.placement && each.runtime === option.runtime,
+  );
+  const measuredHere = measuredOn(facts, option.placement, option.runtime).has(host.hostId);
+  if (offered?.available === false) {
+    return none(
+      `${name} is not available on ${host.hostId}: ${offered.reason ?? 'no reason given'}.`,
+    );
+  }
+  if (offered === undefined && !measuredHere) {
+    return none(`The agent on ${host.hostId} does not offer ${name}.`);
+  }
+  const problem = profile.sharesHostKernel ? sharedKernelProblem(question, host) : undefined;
+  if (problem !== undefined) {
+    return none(
+      `${capitalise(profile.described)} shares the kernel of ${host.hostId}, and ${problem}.`,
+    );
+  }
+  const ownHere =
+    question.memoryMiB ?? facts.ownMemory?.byHost.get(host.hostId) ?? facts.ownMemory?.value;
+  const overheadHere = overhead?.byHost.get(host.hostId) ?? overhead?.value;
+  if (ownHere === undefined || overheadHere === undefined) {
+    return none(
+      `No figure for ${ownHere === undefined ? "the workload's own memory" : `the memory overhead of ${name}`}, so the capacity of ${host.hostId} is unknown.`,
+      false,
+    );
+  }
+  const perInstance = ownHere + Math.max(0, overheadHere);
+  const memory = host.memoryBytes / MIB;
+  const fits = Math.floor(memory / perInstance);
+  const where =
+    overhead?.byHost.has(host.hostId) === true ? 'measured here' : (overhead?.origin ?? '');
+  const emulated = offered?.accel === TCG ? '; VMs here run under TCG emulation' : '';
+  return {
+    hostId: host.hostId,
+    fits,
+    known: true,
+    why: `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${formatNumber(question.instances)} wanted${emulated}.`,
+  };
+}
+
+/** What each of the question's hosts holds on this option. */
+export function capacityOf(
+  question: AdviceQuestion,
+  facts: Facts,
+  figures: OptionFigures,
+): OptionCapacity {
+  const hosts = facts.hosts.map((host) => hostCapacity(question, facts, figures, host));
+  return {
+    option: figures.option,
+    hosts,
+    largestFirst: hosts.map((host) => host.fits).sort((a, b) => b - a),
+    known: hosts.some((host) => host.known),
+  };
+}
+
+/** How many hosts a number of instances needs on an option. */
+export interface HostsNeeded {
+  readonly hosts: number;
+  /** Whether the question's hosts hold them all (else `hosts` counts more like the largest). */
+  readonly held: boolean;
+}
+
+/**
+ * The hosts `instances` need on an option, filling the largest hosts first; beyond what the
+ * question's hosts hold, more hosts like the largest one. Undefined when no host holds an
+ * instance (or none could be counted): no count of hosts would do.
+ */
+export function hostsFor(capacity: OptionCapacity, instances: number): HostsNeeded | undefined {
+  const largest = capacity.largestFirst[0] ?? 0;
+  if (largest === 0) return undefined;
+  let left = instances;
+  let hosts = 0;
+  for (const fits of capacity.largestFirst) {
+    if (left <= 0 || fits === 0) break;
+    left -= fits;
+    hosts += 1;
+  }
+  return left <= 0
+    ? { hosts, held: true }
+    : { hosts: hosts + Math.ceil(left / largest), held: false };
+}
+
+/** The question's hosts for every option the rules kept: what the density part compares. */
+export interface FleetCapacity {
+  /** The option's capacity; undefined for an option the rules did not keep. */
+  of(option: OptionKey): OptionCapacity | undefined;
+  /** The fewest hosts any kept option needs for this many instances, and that option. */
+  fewest(
+    instances: number,
+  ): { readonly needed: HostsNeeded; readonly option: OptionKey } | undefined;
+}
+
+/**
+ * The capacities of the kept options on the question's hosts; undefined when the question
+ * has no host with an inventory, where density falls back to memory per instance alone.
+ */
+export function fleetCapacity(
+  question: AdviceQuestion,
+  facts: Facts,
+  kept: readonly OptionFigures[],
+): FleetCapacity | undefined {
+  if (facts.hosts.length === 0) return undefined;
+  const capacities = kept.map((figures) => capacityOf(question, facts, figures));
+  const fewestByCount = new Map<number, ReturnType<FleetCapacity['fewest']>>();
+  return {
+    of: (option) => capacities.find((capacity) => sameOption(capacity.option, option)),
+    fewest: (instances) => {
+      if (fewestByCount.has(instances)) return fewestByCount.get(instances);
+      let best: ReturnType<FleetCapacity['fewest']>;
+      for (const capacity of capacities) {
+        const needed = hostsFor(capacity, instances);
+        if (needed !== undefined && (best === undefined || needed.hosts < best.needed.hosts)) {
+          best = { needed, option: capacity.option };
+        }
+      }
+      fewestByCount.set(instances, best);
+      return best;
+    },
+  };
+}

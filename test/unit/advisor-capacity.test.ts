@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import type { AdviceOption } from '../../contracts/advice.ts';
+import { hostsFor, type OptionCapacity } from '../../services/advisor/engine/capacity.ts';
+import { advise } from '../../services/advisor/engine/engine.ts';
+import {
+  CONTAINER,
+  CONTAINER_IN_VM_TCG,
+  engineInput,
+  hostInfo,
+  MIB,
+  platformRows,
+  PROCESS,
+  question,
+  VM_TCG,
+  type PlatformFigures,
+} from '../../support/advice-fixtures.ts';
+
+const DAY_S = 86_400;
+
+/** A capacity whose hosts hold these many instances each. */
+const capacity = (fits: readonly number[]): OptionCapacity => ({
+  option: { placement: 'vm', runtime: 'qemu-microvm' },
+  hosts: fits.map((each, index) => ({ hostId: `h${index}`, fits: each, known: true, why: '' })),
+  largestFirst: [...fits].sort((a, b) => b - a),
+  known: true,
+});
+
+const evidenceOf = (vm: PlatformFigures = VM_TCG): ReturnType<typeof platformRows> =>
+  [PROCESS, CONTAINER, vm, CONTAINER_IN_VM_TCG].flatMap((figures) =>
+    platformRows('host-a', figures),
+  );
+
+const densityOf = (option: AdviceOption | undefined): AdviceOption['parts'][number] | undefined =>
+  option?.parts.find((part) => part.name === 'density');
+
+const byPlacement = (options: readonly AdviceOption[], placement: string): AdviceOption =>
+  options.find((option) => option.placement === placement) ?? expect.fail(`no ${placement}`);
+
+describe('hosts needed', () => {
+  it('fills the largest hosts first', () => {
+    expect(hostsFor(capacity([9, 40, 9]), 40)).toEqual({ hosts: 1, held: true });
+    expect(hostsFor(capacity([9, 40, 9]), 45)).toEqual({ hosts: 2, held: true });
+    expect(hostsFor(capacity([9, 40, 9]), 58)).toEqual({ hosts: 3, held: true });
+  });
+
+  it('counts more hosts like the largest beyond what the hosts hold', () => {
+    expect(hostsFor(capacity([9, 40, 9]), 59)).toEqual({ hosts: 4, held: false });
+    // 58 on the three, the other 82 on three more hosts of 40.
+    expect(hostsFor(capacity([9, 40, 9]), 140)).toEqual({ hosts: 6, held: false });
+  });
+
+  it('has no count when no host holds one instance', () => {
+    expect(hostsFor(capacity([0, 0]), 1)).toBeUndefined();
+    expect(hostsFor(capacity([]), 1)).toBeUndefined();
+  });
+});
+
+describe('density in hosts', () => {
+  // A long-lived service with 100 MiB of its own, 10 at once: one 24 GiB host holds them on
+  // every option, whatever each option's overhead.
+  const roomy = question({ lifetimeSeconds: 30 * DAY_S, instances: 10, memoryMiB: 100 });
+
+  it('with capacity not binding, density does not change the ranking', () => {
+    const asMeasured = advise(engineInput({ question: roomy, evidence: evidenceOf() }));
+    const heavierVm = advise(
+      engineInput({
+        question: roomy,
+        evidence: evidenceOf({ ...VM_TCG, memoryOverheadMiB: 900, memoryPeakMiB: 910 }),
+      }),
+    );
+    const ranking = (options: readonly AdviceOption[]): [string, number][] =>
+      options.map((option) => [option.placement, option.score]);
+    expect(ranking(heavierVm.options)).toEqual(ranking(asMeasured.options));
+    for (const option of asMeasured.options) {
+      expect(option.hostsNeeded).toBe(1);
+      expect(densityOf(option)?.value).toBe(1);
+      expect(densityOf(option)?.why).toContain('as few as any option');
+    }
+  });
+
+  // Three hosts of 4 GiB: 20 instances of 100 MiB take one host as containers (101.5 MiB each,
+  // 40 a host) and all three as VMs (420 MiB each, 9 a host).
+  const small = [
+    hostInfo('host-a', { memoryBytes: 4_096 * MIB }),
+    hostInfo('host-b', { memoryBytes: 4_096 * MIB }),
+    hostInfo('host-c', { memoryBytes: 4_096 * MIB }),
+  ];
+  const tight = question({ lifetimeSeconds: 30 * DAY_S, instances: 20, memoryMiB: 100 });
+
+  it('with capacity binding, the hosts needed decide the density part and its sentence names them', () => {
+    const answer = advise(engineInput({ question: tight, evidence: evidenceOf(), hosts: small }));
+    const container = byPlacement(answer.options, 'container');
+    const vm = byPlacement(answer.options, 'vm');
+    expect(container.hostsNeeded).toBe(1);
+    expect(vm.hostsNeeded).toBe(3);
+    expect(vm.fits).toEqual([
+      { hostId: 'host-a', fits: 9 },
+      { hostId: 'host-b', fits: 9 },
+      { hostId: 'host-c', fits: 9 },
+    ]);
+    expect(densityOf(container)?.value).toBe(1);
+    expect(densityOf(vm)?.value).toBeCloseTo(1 / 3, 3);
+    expect(densityOf(vm)?.why).toContain(
+      '20 instances need 3 hosts as vm/qemu-microvm; container/runc needs 1.',
+    );
+    expect(answer.verdict).toMatch(/^Run it as container\/runc \(score [\d.]+/);
+    expect(answer.verdict).toContain('1 host as container/runc');
+    expect(answer.verdict).toContain('3 hosts as vm/qemu-microvm');
+  });
+
+  it('a lighter VM that needs fewer hosts scores more for density, in proportion', () => {
+    const lighter = { ...VM_TCG, memoryOverheadMiB: 200, memoryPeakMiB: 210 };
+    const answer = advise(
+      engineInput({ question: tight, evidence: evidenceOf(lighter), hosts: small }),
+    );
+    const vm = byPlacement(answer.options, 'vm');
+    // 300 MiB an instance: 13 a host, so 20 take two hosts.
+    expect(vm.hostsNeeded).toBe(2);
+    expect(densityOf(vm)?.value).toBe(0.5);
+  });
+
+  it('beyond what the hosts hold, hosts like the largest are counted, and the answer says so', () => {
+    const many = { ...tight, instances: 100 };
+    const answer = advise(engineInput({ question: many, evidence: evidenceOf(), hosts: small }));
+    const vm = byPlacement(answer.options, 'vm');
+    expect(vm).toMatchObject({ hostsNeeded: 12, fleetHolds: false });
+    expect(byPlacement(answer.options, 'container')).toMatchObject({
+      hostsNeeded: 3,
+      fleetHolds: true,
+    });
+    // 27 on the three hosts, the other 73 on hosts like the largest (9 each): 3 + 9.
+    expect(densityOf(vm)?.why).toContain('100 instances need 12 hosts as vm/qemu-microvm');
+    expect(densityOf(vm)?.why).toContain('hold 27');
+    expect(answer.verdict).toContain('12 hosts as vm/qemu-microvm, more than the question names');
+  });
+
+  it('with no host inventory, density is memory per instance, and the verdict says hosts were not counted', () => {
+    const answer = advise(engineInput({ question: tight, evidence: evidenceOf(), hosts: [] }));
+    expect(answer.options[0]?.hostsNeeded).toBeUndefined();
+    expect(answer.options[0]?.fits).toBeUndefined();
+    expect(densityOf(byPlacement(answer.options, 'vm'))?.why).toMatch(/^No host to count in/);
+    expect(answer.verdict).toContain('no host inventory to count hosts in');
+  });
+});
