@@ -50,6 +50,13 @@ describe('the agent when NATS goes away', () => {
   let nc: NatsConnection;
   let testStore: TestStore;
   let ingest: Ingest;
+  /** Every agent a test starts: killed at the end, so a test that fails leaves none running. */
+  const agents: BerthProcess[] = [];
+  const startAgent = (args: readonly string[], env: Record<string, string>): BerthProcess => {
+    const agent = spawnBerth(args, env);
+    agents.push(agent);
+    return agent;
+  };
 
   const restartNats = async (): Promise<void> => {
     nats = await startNatsServer({ dataDir: join(dir, 'nats'), port: nats.port });
@@ -65,6 +72,7 @@ describe('the agent when NATS goes away', () => {
   });
 
   afterAll(async () => {
+    for (const agent of agents) agent.child.kill('SIGKILL');
     await cleanUp(
       () => ingest.stop(),
       () => nc.close(),
@@ -75,7 +83,7 @@ describe('the agent when NATS goes away', () => {
   });
 
   it('a 30 s NATS outage mid-suite delays results; each lands once', async () => {
-    const agent = spawnBerth(
+    const agent = startAgent(
       [
         'agent',
         'run',
@@ -122,7 +130,7 @@ describe('the agent when NATS goes away', () => {
   it('kill -9 mid-suite: the next start resends what was journaled, nothing twice', async () => {
     const dataDir = join(dir, 'a2');
     const journal = join(dataDir, 'agent', 'outbox.jsonl');
-    const first = spawnBerth(['agent', 'run', '--platforms', 'process', '--rounds', '1'], {
+    const first = startAgent(['agent', 'run', '--platforms', 'process', '--rounds', '1'], {
       NATS_URL: nats.url,
       BERTH_DATA_DIR: dataDir,
       BERTH_LOG_LEVEL: 'info',
@@ -147,7 +155,7 @@ describe('the agent when NATS goes away', () => {
       .filter((line) => line.startsWith('{"add"')).length;
     await restartNats();
 
-    const second = spawnBerth(
+    const second = startAgent(
       ['agent', 'run', '--platforms', 'process', '--rounds', '1', '--json'],
       {
         NATS_URL: nats.url,

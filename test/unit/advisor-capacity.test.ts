@@ -105,7 +105,8 @@ describe('density in hosts', () => {
     );
     expect(answer.verdict).toMatch(/^Run it as container\/runc \(score [\d.]+/);
     expect(answer.verdict).toContain('1 host as container/runc');
-    expect(answer.verdict).toContain('3 hosts as vm/qemu-microvm');
+    expect(answer.verdict).toContain('3 as vm/qemu-microvm');
+    expect(answer.verdict).not.toContain('beyond');
   });
 
   it('a lighter VM that needs fewer hosts scores more for density, in proportion', () => {
@@ -130,8 +131,25 @@ describe('density in hosts', () => {
     });
     // 27 on the three hosts, the other 73 on hosts like the largest (9 each): 3 + 9.
     expect(densityOf(vm)?.why).toContain('100 instances need 12 hosts as vm/qemu-microvm');
-    expect(densityOf(vm)?.why).toContain('hold 27');
-    expect(answer.verdict).toContain('12 hosts as vm/qemu-microvm, more than the question names');
+    expect(densityOf(vm)?.why).toContain("the question's 3 hosts hold 27");
+    expect(answer.verdict).toContain('100 instances need 3 hosts as container/runc');
+    expect(answer.verdict).toContain('12 as vm/qemu-microvm');
+    expect(answer.verdict).toMatch(/beyond the question's hosts for [^)]*vm\/qemu-microvm/);
+  });
+
+  it("without the workload's own memory, the hosts are not counted, and the verdict says for which", () => {
+    const answer = advise(
+      engineInput({
+        question: question({ lifetimeSeconds: 30 * DAY_S, instances: 20 }),
+        evidence: platformRows('host-a', CONTAINER),
+        hosts: small,
+      }),
+    );
+    const container = byPlacement(answer.options, 'container');
+    expect(container.hostsNeeded).toBeUndefined();
+    expect(densityOf(container)?.value).toBe(0.5);
+    expect(answer.verdict).toMatch(/hosts not counted for .*container\/runc/);
+    expect(answer.verdict).not.toContain('instances need');
   });
 
   it('with no host inventory, density is memory per instance, and the verdict says hosts were not counted', () => {

@@ -194,9 +194,12 @@ function densityInHosts(context: ScoreContext, option: OptionFigures): string | 
     return `No host of the question's holds one instance as ${optionName(option.option)}: ${reasons.join(' ')}`;
   }
   const fewest = fleet.fewest(count);
+  const largest = formatNumber(capacity.largestFirst[0] ?? 0);
   const held = needed.held
     ? ''
-    : ` (its ${hostsText(capacity.hosts.length)} hold ${formatNumber(sum(capacity.largestFirst))}; the rest counted as hosts like its largest, which holds ${formatNumber(capacity.largestFirst[0] ?? 0)})`;
+    : capacity.hosts.length === 1
+      ? ` (the question's one host holds ${largest}; the rest counted on more hosts like it)`
+      : ` (the question's ${formatNumber(capacity.hosts.length)} hosts hold ${formatNumber(sum(capacity.largestFirst))}; the rest counted on hosts like the largest, which holds ${largest})`;
   const against =
     fewest === undefined || fewest.needed.hosts === needed.hosts
       ? ', as few as any option: density does not set the options apart here'

@@ -1,21 +1,15 @@
 import { scoreText, type AdviceQuestion } from '../../../contracts/advice.ts';
-import { hostsFor } from './capacity.ts';
+import { hostsFor, type HostsNeeded } from './capacity.ts';
 import { formatList, formatNumber, optionName, plural } from './format.ts';
 import type { Ordering, Scored } from './rank.ts';
 
 /** Options the verdict names the hosts of: the first and the next ones, in the answer's order. */
 const OPTIONS_NAMED = 4;
 
-/** "1 host as container/runc", "3 hosts as vm/qemu-microvm, more than the question's hold". */
-function hostsOf(ranking: Ordering, option: Scored, instances: number): string {
-  const name = optionName(option.figures.option);
+/** The hosts the instances need on an option; undefined when they cannot be counted. */
+function neededOn(ranking: Ordering, option: Scored, instances: number): HostsNeeded | undefined {
   const capacity = ranking.fleet?.of(option.figures.option);
-  if (capacity === undefined || !capacity.known)
-    return `${name}: hosts not counted (no memory figure)`;
-  const needed = hostsFor(capacity, instances);
-  if (needed === undefined) return `${name}: no host of the question's holds one`;
-  const beyond = needed.held ? '' : ', more than the question names';
-  return `${plural(needed.hosts, 'host')} as ${name}${beyond}`;
+  return capacity === undefined ? undefined : hostsFor(capacity, instances);
 }
 
 /**
@@ -34,8 +28,32 @@ export function verdictOf(question: AdviceQuestion, ranking: Ordering): string {
       : '';
   const head = `Run it as ${optionName(first.figures.option)} (score ${scoreText({ score: first.score, scoreInterval: [...first.interval] })}${tied})`;
   if (ranking.fleet === undefined) return `${head}; no host inventory to count hosts in.`;
-  const named = ranking.options
-    .slice(0, OPTIONS_NAMED)
-    .map((option) => hostsOf(ranking, option, question.instances));
-  return `${head}: ${formatNumber(question.instances)} instances need ${formatList(named, named.length)}.`;
+  const shown = ranking.options.slice(0, OPTIONS_NAMED).map((option) => ({
+    name: optionName(option.figures.option),
+    needed: neededOn(ranking, option, question.instances),
+  }));
+  const counted = shown.flatMap(({ name, needed }) =>
+    needed === undefined ? [] : [{ name, needed }],
+  );
+  // "2 hosts as container/runc, 69 as vm/qemu-microvm": the word once, as one reads it.
+  const listed = counted.map(({ name, needed }, index) =>
+    index === 0
+      ? `${plural(needed.hosts, 'host')} as ${name}`
+      : `${formatNumber(needed.hosts)} as ${name}`,
+  );
+  const beyond = counted.filter(({ needed }) => !needed.held).map(({ name }) => name);
+  const uncounted = shown.filter(({ needed }) => needed === undefined).map(({ name }) => name);
+  const need =
+    counted.length === 0
+      ? ''
+      : `: ${formatNumber(question.instances)} instances need ${formatList(listed, listed.length)}`;
+  const past =
+    beyond.length === 0
+      ? ''
+      : ` (beyond the question's hosts for ${formatList(beyond, beyond.length)}: the rest counted on hosts like its largest)`;
+  const notCounted =
+    uncounted.length === 0
+      ? ''
+      : `; hosts not counted for ${formatList(uncounted, uncounted.length)} (a memory figure is missing, or no host of the question's holds one)`;
+  return `${head}${need}${past}${notCounted}.`;
 }
