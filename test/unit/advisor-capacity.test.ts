@@ -152,6 +152,15 @@ describe('density in hosts', () => {
     expect(answer.verdict).not.toContain('instances need');
   });
 
+  it('with every option ruled out, the verdict names them once each', () => {
+    const answer = advise(
+      engineInput({ question: question({ trust: 'untrusted', startupBudgetMs: 1_000 }) }),
+    );
+    expect(answer.options).toEqual([]);
+    expect(answer.verdict).toMatch(/^No option fits: the rules ruled out .*container\/runc/);
+    expect(answer.verdict).not.toContain('/any');
+  });
+
   it('with no host inventory, density is memory per instance, and the verdict says hosts were not counted', () => {
     const answer = advise(engineInput({ question: tight, evidence: evidenceOf(), hosts: [] }));
     expect(answer.options[0]?.hostsNeeded).toBeUndefined();

@@ -1,6 +1,7 @@
 import { scoreText, type AdviceQuestion } from '../../../contracts/advice.ts';
 import { hostsFor, type HostsNeeded } from './capacity.ts';
 import { formatList, formatNumber, optionName, plural } from './format.ts';
+import { sortedUnique } from './lists.ts';
 import type { Ordering, Scored } from './rank.ts';
 
 /** Options the verdict names the hosts of: the first and the next ones, in the answer's order. */
@@ -20,7 +21,12 @@ function neededOn(ranking: Ordering, option: Scored, instances: number): HostsNe
 export function verdictOf(question: AdviceQuestion, ranking: Ordering): string {
   const [first] = ranking.options;
   if (first === undefined) {
-    return `No option fits: the rules ruled out ${formatList(ranking.ruledOut.map((entry) => optionName({ placement: entry.placement, runtime: entry.runtime ?? 'any' })))}.`;
+    const names = ranking.ruledOut.map((entry) =>
+      entry.runtime === undefined
+        ? entry.placement
+        : optionName({ placement: entry.placement, runtime: entry.runtime }),
+    );
+    return `No option fits: the rules ruled out ${formatList(sortedUnique(names))}.`;
   }
   const tied =
     ranking.tied > 1
@@ -50,7 +56,7 @@ export function verdictOf(question: AdviceQuestion, ranking: Ordering): string {
   const past =
     beyond.length === 0
       ? ''
-      : ` (beyond the question's hosts for ${formatList(beyond, beyond.length)}: the rest counted on hosts like its largest)`;
+      : ` (beyond the question's hosts for ${formatList(beyond, beyond.length)}: the rest counted on more hosts like their largest)`;
   const notCounted =
     uncounted.length === 0
       ? ''
