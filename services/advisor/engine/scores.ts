@@ -164,9 +164,6 @@ export function ownMemoryOf(context: ScoreContext): { value: number; origin: str
 const ownMiB = (context: ScoreContext): number | undefined =>
   context.question.memoryMiB ?? context.ownMemory?.value;
 
-/** "1 host", "3 hosts". */
-const hostsText = (count: number): string => plural(count, 'host');
-
 /**
  * Density on the question's hosts: the fewest hosts any kept option needs ÷ the hosts this
  * option needs, so density counts only where capacity binds; undefined with no host to count.
@@ -205,7 +202,7 @@ function densityInHosts(context: ScoreContext, option: OptionFigures): string | 
       ? ', as few as any option: density does not set the options apart here'
       : `; ${optionName(fewest.option)} needs ${formatNumber(fewest.needed.hosts)}`;
   const largestHost = [...capacity.hosts].sort((a, b) => b.fits - a.fits)[0];
-  return `${formatNumber(count)} instances need ${hostsText(needed.hosts)} as ${optionName(option.option)}${held}${against}. ${largestHost?.why ?? ''}`;
+  return `${formatNumber(count)} instances need ${plural(needed.hosts, 'host')} as ${optionName(option.option)}${held}${against}. ${largestHost?.why ?? ''}`;
 }
 
 const densityPart: Part = {
