@@ -14,14 +14,26 @@ export interface AskRequest {
 }
 
 export interface AskedResult {
-  /** Milliseconds from sending a question to its answer, every answer counted. */
+  /** Milliseconds from first sending a question to its answer, every answer counted. */
   readonly latencies: number[];
+  /** Questions the overloaded advisor refused (BERTH_ERR_BUSY) and that were asked again. */
+  readonly busyRefusals: number;
   /** Wall time of the counted round, seconds. */
   readonly seconds: number;
 }
 
-/** One client: asks its questions one after another over one WebSocket; gives each latency. */
-async function client(url: string, questions: readonly AdviceQuestion[]): Promise<number[]> {
+/** How long a client waits before asking again a question refused as busy (Retry-After). */
+const BUSY_RETRY_MS = 1_000;
+
+/**
+ * One client: asks its questions one after another over one WebSocket; gives each latency,
+ * from its first sending, and how many times the advisor refused one as busy (asked again
+ * after Retry-After, as a client should).
+ */
+async function client(
+  url: string,
+  questions: readonly AdviceQuestion[],
+): Promise<{ latencies: number[]; busyRefusals: number }> {
   const socket = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => {
@@ -30,42 +42,53 @@ async function client(url: string, questions: readonly AdviceQuestion[]): Promis
     socket.once('error', reject);
   });
   const latencies: number[] = [];
+  let busyRefusals = 0;
+  const askOnce = (id: string, asked: AdviceQuestion): Promise<'answered' | 'busy'> => {
+    const answered = new Promise<'answered' | 'busy'>((resolve, reject) => {
+      const onMessage = (data: Buffer): void => {
+        const frame = JSON.parse(data.toString('utf8')) as {
+          type: string;
+          id?: string;
+          code?: string;
+          message?: string;
+        };
+        if (frame.id !== id) return;
+        socket.off('message', onMessage);
+        if (frame.type === 'answer') resolve('answered');
+        else if (frame.code === 'BERTH_ERR_BUSY') resolve('busy');
+        else reject(new Error(`question ${id} refused: ${frame.message ?? frame.type}`));
+      };
+      socket.on('message', onMessage);
+    });
+    socket.send(JSON.stringify({ type: 'ask', id, question: asked }));
+    return answered;
+  };
   try {
     for (const [index, asked] of questions.entries()) {
       const id = `q${index}`;
       const started = performance.now();
-      const answered = new Promise<void>((resolve, reject) => {
-        const onMessage = (data: Buffer): void => {
-          const frame = JSON.parse(data.toString('utf8')) as {
-            type: string;
-            id?: string;
-            message?: string;
-          };
-          if (frame.id !== id) return;
-          socket.off('message', onMessage);
-          if (frame.type === 'answer') resolve();
-          else reject(new Error(`question ${id} refused: ${frame.message ?? frame.type}`));
-        };
-        socket.on('message', onMessage);
-      });
-      socket.send(JSON.stringify({ type: 'ask', id, question: asked }));
-      await answered;
+      while ((await askOnce(id, asked)) === 'busy') {
+        busyRefusals += 1;
+        await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+      }
       latencies.push(performance.now() - started);
     }
   } finally {
     socket.close();
   }
-  return latencies;
+  return { latencies, busyRefusals };
 }
 
 async function askAll(request: AskRequest): Promise<AskedResult> {
   // One warm-up question per client, not counted.
   await Promise.all(request.questions.map((mine) => client(request.url, mine.slice(0, 1))));
   const started = performance.now();
-  const latencies = (
-    await Promise.all(request.questions.map((mine) => client(request.url, mine)))
-  ).flat();
-  return { latencies, seconds: (performance.now() - started) / 1000 };
+  const clients = await Promise.all(request.questions.map((mine) => client(request.url, mine)));
+  return {
+    latencies: clients.flatMap((each) => each.latencies),
+    busyRefusals: clients.reduce((sum, each) => sum + each.busyRefusals, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 if (parentPort !== null) {

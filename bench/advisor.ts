@@ -216,7 +216,7 @@ async function benchBackend(
       say(
         `${backend}: ${options.clients} WebSocket clients asking ${options.questionsPerClient} varied questions each …`,
       );
-      const { latencies, seconds } = await askFromWorker(wsUrl, questions);
+      const { latencies, seconds, busyRefusals } = await askFromWorker(wsUrl, questions);
       latencies.sort((a, b) => a - b);
       const p50 = quantile(latencies, 0.5);
       const p99 = quantile(latencies, 0.99);
@@ -226,6 +226,7 @@ async function benchBackend(
           `${backend}: ${loaded.toLocaleString('en')} rows loaded (${stored.rows.toLocaleString('en')} after dedupe), ${aggregates} evidence aggregates`,
           `  evidence query alone (what a refresh after new results runs): p50 ${ms(aloneP50)}, max ${ms(alone[alone.length - 1] ?? Number.NaN)}`,
           `  answers over WebSocket, ${latencies.length} from ${options.clients} clients: p50 ${ms(p50)}, p99 ${ms(p99)}, ${(latencies.length / seconds).toFixed(0)} answers/s; target p99 <= 25 ms: ${p99 <= 25 ? 'met' : 'missed'}`,
+          `  refused as busy and asked again after Retry-After: ${busyRefusals} (the latencies include the waits)`,
           `  answer p99 / evidence query alone p50: ${(p99 / aloneP50).toFixed(2)} (target <= 1.5: ${p99 / aloneP50 <= 1.5 ? 'met' : 'missed'})`,
           '',
         ].join('\n'),

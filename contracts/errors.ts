@@ -36,6 +36,7 @@ export const ErrorCodes = {
   BERTH_ERR_FRAME: 'a WebSocket frame to the advisor is not one it accepts',
   BERTH_ERR_UNAUTHORIZED: 'the advisor API needs a bearer token and none or a wrong one came',
   BERTH_ERR_INTERNAL: 'the advisor failed on a request it should have answered',
+  BERTH_ERR_BUSY: 'the advisor is overloaded and took no new question; ask again later',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Advisor } from './advisor.ts';
 import { carriesToken, wantsToken } from './auth.ts';
 import type { Fleet } from './fleet.ts';
+import { NO_PRESSURE, type Pressure } from './load-shedding.ts';
 import type { AdvisorMetrics } from './metrics.ts';
 import { parseParameters, type QuerySchema } from './query-parameters.ts';
 import { adviceRoutes, MAX_BODY_BYTES } from './routes/advice.ts';
@@ -42,6 +43,8 @@ export interface AdvisorAppDeps {
   /** HTTPS and WSS instead of HTTP and WS; with `clientCa`, mutual TLS. */
   readonly tls?: AdvisorTls;
   readonly socketLimits?: Partial<SocketLimits>;
+  /** When questions are refused for overload; never, when not given. */
+  readonly pressure?: Pressure;
 }
 
 /** What the client sent wrong, for fastify's own body errors (size, media type, JSON). */
@@ -88,12 +91,14 @@ export async function buildAdvisorApp(deps: AdvisorAppDeps): Promise<FastifyInst
     { component: 'advisor-server' },
     { redact: ['req.headers.authorization', 'req.url', 'req.query', 'headers.authorization'] },
   );
+  const pressure = deps.pressure ?? NO_PRESSURE;
   const hub = createSocketHub({
     advisor,
     fleet,
     metrics,
     logger,
     limits: { ...DEFAULT_SOCKET_LIMITS, ...deps.socketLimits },
+    pressure,
   });
 
   const app = Fastify({
@@ -185,7 +190,7 @@ export async function buildAdvisorApp(deps: AdvisorAppDeps): Promise<FastifyInst
   });
 
   await documentApi(app);
-  await app.register(adviceRoutes, { advisor, fleet, metrics });
+  await app.register(adviceRoutes, { advisor, fleet, metrics, pressure });
   await app.register(hostRoutes, { advisor, fleet });
   await app.register(resultRoutes, { evidence: deps.evidence, resultValues: deps.resultValues });
   await app.register(publishedRoutes);

@@ -5,6 +5,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ApiErrorBody } from '../../contracts/advisor-api.ts';
 import { BerthError, describeError } from '../../contracts/index.ts';
+import { sleep } from '../../lib/backoff.ts';
 import { settingLabel, type Config, type SettingName } from '../../lib/config.ts';
 import { serverFaultText, tlsFailureOf, type TlsFailure } from '../../lib/tls-error.ts';
 import { readSetting } from './tls.ts';
@@ -63,11 +64,17 @@ function checkOf<Answer extends TSchema>(schema: Answer): TypeCheck<Answer> {
   return check as TypeCheck<Answer>;
 }
 
-/** The status and text of an answer. */
+/** The status and text of an answer, and its Retry-After in seconds when it gave one. */
 interface Answered {
   readonly status: number;
   readonly text: string;
+  readonly retryAfterSeconds: number | undefined;
 }
+
+/** Times an overloaded advisor (503, BERTH_ERR_BUSY) is asked again, after its Retry-After. */
+const BUSY_RETRIES = 3;
+/** The longest Retry-After waited for, seconds. */
+const MAX_RETRY_AFTER_S = 5;
 
 /**
  * What the client checks the advisor with and presents to it: the advisor's certificate file
@@ -151,7 +158,12 @@ async function send(
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (text += chunk));
         response.on('end', () => {
-          resolve({ status: response.statusCode ?? 0, text });
+          const retryAfter = Number(response.headers['retry-after']);
+          resolve({
+            status: response.statusCode ?? 0,
+            text,
+            retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
+          });
         });
         response.on('error', reject);
       },
@@ -178,25 +190,33 @@ export async function askAdvisor<Answer extends TSchema>(
   }
   const body = call.body === undefined ? undefined : JSON.stringify(call.body);
   let answered: Answered;
-  try {
-    answered = await send(config, url, call.method, body);
-  } catch (error) {
-    if (error instanceof BerthError) throw error;
-    const problem = tlsProblem(error, config);
-    if (problem === undefined) return undefined;
-    // The message holds the reason; OpenSSL's own text of it spans lines.
-    throw new BerthError('BERTH_ERR_CONFIG', `the advisor at ${base} ${problem}`);
-  }
   let answer: unknown;
-  try {
-    answer = JSON.parse(answered.text);
-  } catch {
-    answer = undefined;
+  for (let retries = 0; ; retries += 1) {
+    try {
+      answered = await send(config, url, call.method, body);
+    } catch (error) {
+      if (error instanceof BerthError) throw error;
+      const problem = tlsProblem(error, config);
+      if (problem === undefined) return undefined;
+      // The message holds the reason; OpenSSL's own text of it spans lines.
+      throw new BerthError('BERTH_ERR_CONFIG', `the advisor at ${base} ${problem}`);
+    }
+    try {
+      answer = JSON.parse(answered.text);
+    } catch {
+      answer = undefined;
+    }
+    const busy =
+      answered.status === 503 &&
+      (answer as Partial<ApiErrorBody> | undefined)?.error?.code === 'BERTH_ERR_BUSY';
+    if (!busy || retries === BUSY_RETRIES) break;
+    // An overloaded advisor says when to ask again.
+    await sleep(Math.min(answered.retryAfterSeconds ?? 1, MAX_RETRY_AFTER_S) * 1000);
   }
   if (answered.status < 200 || answered.status > 299) {
     const error = (answer as Partial<ApiErrorBody> | undefined)?.error;
     throw new Error(
-      `the advisor at ${base} answered ${answered.status}: ${error?.field ?? ''} ${error?.message ?? ''}`.trim(),
+      `the advisor at ${base} answered ${answered.status}: ${[error?.field, error?.message].filter((part) => part !== undefined && part !== '').join(' ')}`,
     );
   }
   const check = checkOf(call.answer);

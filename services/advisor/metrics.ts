@@ -7,6 +7,8 @@ export interface AdvisorMetrics {
   readonly answers: Counter<'via' | 'why'>;
   /** Questions refused, by the field at fault (indices and unknown names folded). */
   readonly badQuestions: Counter<'field'>;
+  /** Questions refused while the advisor was overloaded, by how they came. */
+  readonly busyRefusals: Counter<'via'>;
   readonly answerSeconds: Histogram;
   readonly wsClients: Gauge;
   readonly framesIn: Counter;
@@ -49,6 +51,12 @@ export function createAdvisorMetrics(): AdvisorMetrics {
       name: 'berth_advisor_bad_questions_total',
       help: 'questions refused, by the field at fault',
       labelNames: ['field'],
+      registers: [registry],
+    }),
+    busyRefusals: new Counter({
+      name: 'berth_advisor_busy_refusals_total',
+      help: 'questions refused while the advisor was overloaded (503 or a busy error frame), by http or ws',
+      labelNames: ['via'],
       registers: [registry],
     }),
     answerSeconds: new Histogram({

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { BerthError } from '../../contracts/index.ts';
 import { buildAdvisorApp, type AdvisorAppDeps } from './app.ts';
 import { assertTokenPolicy } from './auth.ts';
+import { createPressure } from './load-shedding.ts';
 import { createAdvisorMetrics, type AdvisorMetrics } from './metrics.ts';
 
 export interface AdvisorServerDeps extends Omit<AdvisorAppDeps, 'metrics'> {
@@ -30,11 +31,17 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
   const { host, port, ...appDeps } = deps;
   assertTokenPolicy(host, deps.token, deps.tls?.clientCa !== undefined);
   const metrics = createAdvisorMetrics();
-  const app = await buildAdvisorApp({ ...appDeps, metrics });
+  // The server sheds load by the event loop's delay unless it is given another measure.
+  const pressure = appDeps.pressure ?? createPressure();
+  const closeOwnPressure = (): void => {
+    if (appDeps.pressure === undefined) pressure.close();
+  };
+  const app = await buildAdvisorApp({ ...appDeps, metrics, pressure });
   try {
     await app.listen({ host, port });
   } catch (error) {
     await app.close();
+    closeOwnPressure();
     throw new BerthError(
       'BERTH_ERR_CONFIG',
       `the advisor cannot listen on ${host}:${port}: ${(error as Error).message}`,
@@ -47,6 +54,9 @@ export async function createAdvisorServer(deps: AdvisorServerDeps): Promise<Advi
     app,
     metrics,
     address: () => `${deps.tls === undefined ? 'http' : 'https'}://${shownHost}:${bound}`,
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      closeOwnPressure();
+    },
   };
 }

@@ -9,6 +9,7 @@ import {
 } from '../../contracts/advisor-frames.ts';
 import type { ErrorCode } from '../../contracts/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { Pressure } from './load-shedding.ts';
 import type { Advisor } from './advisor.ts';
 import type { Fleet } from './fleet.ts';
 import { fieldLabel, type AdvisorMetrics } from './metrics.ts';
@@ -42,6 +43,8 @@ export interface SocketHubDeps {
   readonly metrics: AdvisorMetrics;
   readonly logger: Logger;
   readonly limits: SocketLimits;
+  /** While it says overloaded, `ask` and `watch` frames get a `BERTH_ERR_BUSY` error frame. */
+  readonly pressure: Pick<Pressure, 'overloaded' | 'timed' | 'retryAfterSeconds'>;
 }
 
 export interface SocketHub {
@@ -81,7 +84,7 @@ function frameIdOf(value: unknown): string | undefined {
  * are dropped (and counted), and if it stays over for `slowCloseMs` it is closed.
  */
 export function createSocketHub(deps: SocketHubDeps): SocketHub {
-  const { advisor, fleet, metrics, logger, limits } = deps;
+  const { advisor, fleet, metrics, logger, limits, pressure } = deps;
   const cleanups = new Map<WebSocket, () => void>();
 
   const serve = (socket: WebSocket): void => {
@@ -145,9 +148,11 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         return;
       }
       const timer = metrics.answerSeconds.startTimer();
-      const stop = advisor.watch(question, (advice, why) => {
-        sendAnswer(id, advice, why);
-      });
+      const stop = pressure.timed(() =>
+        advisor.watch(question, (advice, why) => {
+          sendAnswer(id, advice, why);
+        }),
+      );
       timer();
       watches.set(id, stop);
     };
@@ -211,6 +216,16 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         subscribe(frame.topics);
         return;
       }
+      if (pressure.overloaded()) {
+        metrics.busyRefusals.inc({ via: 'ws' });
+        refuse(
+          'BERTH_ERR_BUSY',
+          '(the frame)',
+          `the advisor is overloaded; ask again in ${pressure.retryAfterSeconds} s`,
+          frame.id,
+        );
+        return;
+      }
       const unknownHost = unknownHostProblem(frame.question, fleet);
       if (unknownHost !== undefined) {
         refuse(
@@ -226,7 +241,7 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         return;
       }
       const timer = metrics.answerSeconds.startTimer();
-      const advice = advisor.ask(frame.question);
+      const advice = pressure.timed(() => advisor.ask(frame.question));
       timer();
       sendAnswer(frame.id, advice, 'asked');
     };

@@ -3,6 +3,7 @@ import type { FastifyPluginCallback } from 'fastify';
 import { AdviceQuestionV1, AdviceV1 } from '../../../contracts/advice.ts';
 import { AdviceListV1 } from '../../../contracts/advisor-api.ts';
 import type { Advisor } from '../advisor.ts';
+import type { Pressure } from '../load-shedding.ts';
 import { fieldLabel, type AdvisorMetrics } from '../metrics.ts';
 import { integerParameter, queryParameters } from '../query-parameters.ts';
 import { checkAskedQuestion, type KnownHosts } from '../questions.ts';
@@ -27,6 +28,8 @@ export interface AdviceRoutesOptions {
   readonly advisor: Pick<Advisor, 'ask' | 'get' | 'history'>;
   readonly fleet: KnownHosts;
   readonly metrics: AdvisorMetrics;
+  /** While it says overloaded, a question is refused with 503 and Retry-After. */
+  readonly pressure: Pick<Pressure, 'overloaded' | 'timed' | 'retryAfterSeconds'>;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface AdviceRoutesOptions {
  */
 export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
   app,
-  { advisor, fleet, metrics },
+  { advisor, fleet, metrics, pressure },
   done,
 ) => {
   app.post(
@@ -50,10 +53,20 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
           400: failure('the body is not JSON, or the question breaks the schema (field named)'),
           413: failure(`the body is over ${MAX_BODY_BYTES / 1024} KiB`),
           415: failure('the body is not application/json'),
+          503: failure('the advisor is overloaded: ask again after Retry-After seconds'),
         },
       },
     },
-    (request) => {
+    (request, reply) => {
+      if (pressure.overloaded()) {
+        metrics.busyRefusals.inc({ via: 'http' });
+        void reply.header('retry-after', String(pressure.retryAfterSeconds));
+        throw new ApiError(
+          503,
+          'BERTH_ERR_BUSY',
+          `the advisor is overloaded; ask again in ${pressure.retryAfterSeconds} s`,
+        );
+      }
       const checked = checkAskedQuestion(request.body, fleet);
       if (!checked.ok) {
         const { field, message } = checked.problem;
@@ -61,7 +74,7 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
         throw new ApiError(400, 'BERTH_ERR_QUESTION', `${field} ${message}`, field);
       }
       const timer = metrics.answerSeconds.startTimer();
-      const advice = advisor.ask(checked.question);
+      const advice = pressure.timed(() => advisor.ask(checked.question));
       timer();
       metrics.answers.inc({ via: 'http', why: 'asked' });
       return advice;
