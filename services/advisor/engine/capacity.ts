@@ -33,7 +33,10 @@ export interface OptionCapacity {
   readonly hosts: readonly HostCapacity[];
   /** What each host holds, largest first: the order hosts are filled in. */
   readonly largestFirst: readonly number[];
-  /** Whether any host's capacity could be counted. */
+  /**
+   * Whether the capacity could be counted: some host holds an instance, or every host's
+   * figures were there (so none holding one is a finding, not a missing figure).
+   */
   readonly known: boolean;
 }
 
@@ -93,7 +96,7 @@ function hostCapacity(
 }
 
 /** What each of the question's hosts holds on this option. */
-export function capacityOf(
+function capacityOf(
   question: AdviceQuestion,
   facts: Facts,
   figures: OptionFigures,
@@ -103,7 +106,7 @@ export function capacityOf(
     option: figures.option,
     hosts,
     largestFirst: hosts.map((host) => host.fits).sort((a, b) => b - a),
-    known: hosts.some((host) => host.known),
+    known: hosts.some((host) => host.fits > 0) || hosts.every((host) => host.known),
   };
 }
 

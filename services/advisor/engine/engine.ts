@@ -88,7 +88,7 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
     ...(tieBreak === undefined ? {} : { tieBreak }),
     confidence: confidenceOf(question, facts, ranking),
     whatWouldChange: whatWouldChange(question, facts, ranking),
-    hosts: hostFits(question, facts, ranking),
+    hosts: hostFits(question, ranking),
     refresh: refresh.hosts,
     evidenceIds: sortedUnique([...rankedIds, ...budgetIds]),
   };

@@ -1,5 +1,5 @@
 import type { AdviceQuestion, ScorePart } from '../../../contracts/advice.ts';
-import { hostsFor, type FleetCapacity } from './capacity.ts';
+import { hostsFor, type FleetCapacity, type HostsNeeded, type OptionCapacity } from './capacity.ts';
 import type { Figure, OptionFigures, SensitivityFigures } from './figures.ts';
 import {
   capitalise,
@@ -165,32 +165,50 @@ const ownMiB = (context: ScoreContext): number | undefined =>
   context.question.memoryMiB ?? context.ownMemory?.value;
 
 /**
+ * The option on the question's hosts: what they hold, the hosts the instances need (undefined
+ * when no host holds one) and the fewest any kept option needs, with that option; undefined
+ * with no host to count in.
+ */
+function onHosts(
+  context: ScoreContext,
+  option: OptionFigures,
+):
+  | {
+      capacity: OptionCapacity;
+      needed: HostsNeeded | undefined;
+      fewest: ReturnType<FleetCapacity['fewest']>;
+    }
+  | undefined {
+  const fleet = context.fleet;
+  const capacity = fleet?.of(option.option);
+  if (fleet === undefined || capacity === undefined) return undefined;
+  const { instances } = context.question;
+  return { capacity, needed: hostsFor(capacity, instances), fewest: fleet.fewest(instances) };
+}
+
+/**
  * Density on the question's hosts: the fewest hosts any kept option needs ÷ the hosts this
  * option needs, so density counts only where capacity binds; undefined with no host to count.
  */
 function densityOnHosts(context: ScoreContext, option: OptionFigures): number | undefined {
-  const fleet = context.fleet;
-  const capacity = fleet?.of(option.option);
-  if (fleet === undefined || capacity === undefined) return undefined;
-  if (!capacity.known) return MISSING_VALUE;
-  const needed = hostsFor(capacity, context.question.instances);
-  const fewest = fleet.fewest(context.question.instances);
+  const counted = onHosts(context, option);
+  if (counted === undefined) return undefined;
+  if (!counted.capacity.known) return MISSING_VALUE;
+  const { needed, fewest } = counted;
   return needed === undefined || fewest === undefined ? 0 : fewest.needed.hosts / needed.hosts;
 }
 
 /** The density part's sentence in hosts: what this option needs against the fewest. */
 function densityInHosts(context: ScoreContext, option: OptionFigures): string | undefined {
-  const fleet = context.fleet;
-  const capacity = fleet?.of(option.option);
-  if (fleet === undefined || capacity === undefined) return undefined;
-  const count = context.question.instances;
+  const counted = onHosts(context, option);
+  if (counted === undefined) return undefined;
+  const { capacity, needed, fewest } = counted;
+  const name = optionName(option.option);
   const reasons = capacity.hosts.map((host) => host.why);
   if (!capacity.known) return missing(reasons.join(' ').replace(/\.$/, ''));
-  const needed = hostsFor(capacity, count);
   if (needed === undefined) {
-    return `No host of the question's holds one instance as ${optionName(option.option)}: ${reasons.join(' ')}`;
+    return `No host of the question's holds one instance as ${name}: ${reasons.join(' ')}`;
   }
-  const fewest = fleet.fewest(count);
   const largest = formatNumber(capacity.largestFirst[0] ?? 0);
   const held = needed.held
     ? ''
@@ -202,7 +220,7 @@ function densityInHosts(context: ScoreContext, option: OptionFigures): string | 
       ? ', as few as any option: density does not set the options apart here'
       : `; ${optionName(fewest.option)} needs ${formatNumber(fewest.needed.hosts)}`;
   const largestHost = [...capacity.hosts].sort((a, b) => b.fits - a.fits)[0];
-  return `${formatNumber(count)} instances need ${plural(needed.hosts, 'host')} as ${optionName(option.option)}${held}${against}. ${largestHost?.why ?? ''}`;
+  return `${formatNumber(context.question.instances)} instances need ${plural(needed.hosts, 'host')} as ${name}${held}${against}. ${largestHost?.why ?? ''}`;
 }
 
 const densityPart: Part = {
