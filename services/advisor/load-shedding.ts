@@ -72,6 +72,10 @@ export function createPressure(options: PressureOptions = DEFAULT_PRESSURE): Pre
   };
 }
 
+/** What a refused question is told, over HTTP and WebSocket alike. */
+export const busyMessage = (pressure: Pick<Pressure, 'retryAfterSeconds'>): string =>
+  `the advisor is overloaded; ask again in ${pressure.retryAfterSeconds} s`;
+
 /** Never overloaded: for an app whose caller sheds no load. */
 export const NO_PRESSURE: Pressure = {
   overloaded: () => false,

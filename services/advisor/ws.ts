@@ -9,7 +9,7 @@ import {
 } from '../../contracts/advisor-frames.ts';
 import type { ErrorCode } from '../../contracts/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { Pressure } from './load-shedding.ts';
+import { busyMessage, type Pressure } from './load-shedding.ts';
 import type { Advisor } from './advisor.ts';
 import type { Fleet } from './fleet.ts';
 import { fieldLabel, type AdvisorMetrics } from './metrics.ts';
@@ -218,12 +218,7 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
       }
       if (pressure.overloaded()) {
         metrics.busyRefusals.inc({ via: 'ws' });
-        refuse(
-          'BERTH_ERR_BUSY',
-          '(the frame)',
-          `the advisor is overloaded; ask again in ${pressure.retryAfterSeconds} s`,
-          frame.id,
-        );
+        refuse('BERTH_ERR_BUSY', '(the frame)', busyMessage(pressure), frame.id);
         return;
       }
       const unknownHost = unknownHostProblem(frame.question, fleet);

@@ -3,7 +3,7 @@ import type { FastifyPluginCallback } from 'fastify';
 import { AdviceQuestionV1, AdviceV1 } from '../../../contracts/advice.ts';
 import { AdviceListV1 } from '../../../contracts/advisor-api.ts';
 import type { Advisor } from '../advisor.ts';
-import type { Pressure } from '../load-shedding.ts';
+import { busyMessage, type Pressure } from '../load-shedding.ts';
 import { fieldLabel, type AdvisorMetrics } from '../metrics.ts';
 import { integerParameter, queryParameters } from '../query-parameters.ts';
 import { checkAskedQuestion, type KnownHosts } from '../questions.ts';
@@ -61,11 +61,7 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
       if (pressure.overloaded()) {
         metrics.busyRefusals.inc({ via: 'http' });
         void reply.header('retry-after', String(pressure.retryAfterSeconds));
-        throw new ApiError(
-          503,
-          'BERTH_ERR_BUSY',
-          `the advisor is overloaded; ask again in ${pressure.retryAfterSeconds} s`,
-        );
+        throw new ApiError(503, 'BERTH_ERR_BUSY', busyMessage(pressure));
       }
       const checked = checkAskedQuestion(request.body, fleet);
       if (!checked.ok) {
