@@ -24,6 +24,8 @@ export interface AskedResult {
 
 /** How long a client waits before asking again a question refused as busy (Retry-After). */
 const BUSY_RETRY_MS = 1_000;
+/** Refusals of one question after which the client gives up: the advisor stays overloaded. */
+const MAX_BUSY_REFUSALS = 10;
 
 /**
  * One client: asks its questions one after another over one WebSocket; gives each latency,
@@ -67,7 +69,10 @@ async function client(
     for (const [index, asked] of questions.entries()) {
       const id = `q${index}`;
       const started = performance.now();
-      while ((await askOnce(id, asked)) === 'busy') {
+      for (let refused = 0; (await askOnce(id, asked)) === 'busy'; refused += 1) {
+        if (refused === MAX_BUSY_REFUSALS) {
+          throw new Error(`question ${id} refused as busy ${MAX_BUSY_REFUSALS} times`);
+        }
         busyRefusals += 1;
         await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
       }
