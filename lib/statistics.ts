@@ -308,8 +308,11 @@ function bootstrapInterval(logs: readonly number[], seed: string): readonly [num
   return [interpolatedQuantile(means, tail), interpolatedQuantile(means, 1 - tail)];
 }
 
-/** The q quantile of sorted values, interpolating linearly between order statistics. */
-function interpolatedQuantile(sorted: ArrayLike<number>, q: number): number {
+/**
+ * The q quantile of sorted values, interpolating linearly between order statistics (NaN for
+ * none).
+ */
+export function interpolatedQuantile(sorted: ArrayLike<number>, q: number): number {
   const rank = (sorted.length - 1) * q;
   const below = Math.floor(rank);
   const lower = sorted[below] ?? Number.NaN;

@@ -1,5 +1,5 @@
 import type { ResultMetric } from '../../contracts/index.ts';
-import { studentTQuantile } from '../../lib/statistics.ts';
+import { interpolatedQuantile, studentTQuantile } from '../../lib/statistics.ts';
 
 /** Bytes in a mebibyte: memory is read in bytes and reported in MiB. */
 export const MIB = 1024 * 1024;
@@ -7,15 +7,6 @@ export const MIB = 1024 * 1024;
 /** The arithmetic mean of values (NaN for none). */
 export const mean = (values: readonly number[]): number =>
   values.reduce((sum, value) => sum + value, 0) / values.length;
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = (sorted.length - 1) * p;
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  const lowValue = sorted[low] ?? 0;
-  return lowValue + ((sorted[high] ?? lowValue) - lowValue) * (rank - low);
-}
 
 /** A metric from samples measured outside the runner (start-up times, memory per instance). */
 export function metricFromSamples(
@@ -43,9 +34,9 @@ export function metricFromSamples(
     min: sorted[0] ?? average,
     max: sorted[sorted.length - 1] ?? average,
     percentiles: {
-      p50: percentile(sorted, 0.5),
-      p75: percentile(sorted, 0.75),
-      p99: percentile(sorted, 0.99),
+      p50: interpolatedQuantile(sorted, 0.5),
+      p75: interpolatedQuantile(sorted, 0.75),
+      p99: interpolatedQuantile(sorted, 0.99),
     },
     stoppedBy: samples.length === 1 ? 'single' : 'sample-count',
   };
