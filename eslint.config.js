@@ -84,7 +84,7 @@ const layers = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.berth/', 'coverage/', 'test-artifacts/'] },
+  { ignores: ['node_modules/', '.berth/', 'coverage/', 'test-artifacts/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

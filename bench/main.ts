@@ -236,9 +236,9 @@ program
 program
   .command('up')
   .description(
-    'berth up: time to "dashboard ready" with the store installed, on one data folder kept between starts, and time to stop on SIGINT; against berth --version',
+    'berth up: time to "dashboard ready" with the store installed, on one data folder kept between starts, and time to stop on SIGINT; against node -e 0 and berth --version, interleaved',
   )
-  .option('--runs <n>', 'starts, one after another', '5')
+  .option('--runs <n>', 'rounds (at least 3): node -e 0, berth --version, then a start', '5')
   .option('--no-agent', 'start berth up without its local agent')
   .option(
     '--data-dir <path>',
@@ -246,7 +246,7 @@ program
   )
   .action(async (options: { runs: string; agent: boolean; dataDir?: string }) => {
     await benchUp({
-      runs: wholeNumber('--runs', options.runs, 1, 100),
+      runs: wholeNumber('--runs', options.runs, 3, 100),
       agent: options.agent,
       dataDir: options.dataDir === undefined ? undefined : resolve(options.dataDir),
     });

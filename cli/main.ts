@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { BerthError, describeError } from '../contracts/index.ts';
+import { BerthError, describeError } from '../contracts/errors.ts';
+import { checkoutPath } from '../lib/checkout.ts';
 import { adviseCommand } from './commands/advise.ts';
 import { advisorCommand } from './commands/advisor.ts';
 import { agentCommand } from './commands/agent.ts';
@@ -10,9 +11,9 @@ import { natsConfigCommand } from './commands/nats-config.ts';
 import { resultsCommand } from './commands/results.ts';
 import { upCommand } from './commands/up.ts';
 
-const { version } = JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
-) as { version: string };
+const { version } = JSON.parse(readFileSync(checkoutPath('package.json'), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('berth')
   .description('what isolation costs on your hardware, and where a workload should run')

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, SETTINGS, type Config, type SettingName } from '../lib/config.ts';
-import { NATS_SIGN_IN_SETTINGS, useNatsSignIn } from '../lib/nats/connect.ts';
+import { NATS_SIGN_IN_SETTINGS, useNatsSignIn } from '../lib/nats/sign-in.ts';
 
 /** What every command that opens the store reads: the data folder and the ClickHouse settings. */
 export const STORE_SETTINGS = [

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { assertSafeToken, BerthError } from '../contracts/index.ts';
+import { BerthError } from '../contracts/errors.ts';
+import { assertSafeToken } from '../contracts/tokens.ts';
 
 /**
  * Every setting Berth reads, in one table: its environment variable, its command-line flag,

@@ -38,3 +38,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm packages"
   npm install --no-audit --no-fund --no-save --loglevel=error
 fi
+
+# The compiled Berth that bin/berth.js runs (dist/<hash of the sources>/), built when the
+# sources changed since the last build.
+node bin/dist.js

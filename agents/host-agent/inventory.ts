@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
-import si from 'systeminformation';
 import type { HostInventory } from '../../contracts/index.ts';
+import { checkoutPath } from '../../lib/checkout.ts';
 import { cgroupVersion } from './cgroups.ts';
 import type { PlatformDriver } from './drivers/driver.ts';
+import { readHostFacts } from './host-facts.ts';
 
 /** The CPU flags that matter for placement: hardware virtualisation and running under a hypervisor. */
 const INTERESTING_FLAGS = ['vmx', 'svm', 'hypervisor', 'aes', 'avx', 'avx2', 'avx512f', 'sse4_2'];
 
 function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const text = readFileSync(checkoutPath('package.json'), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
 
@@ -45,16 +46,8 @@ export async function collectInventory(
   hostId: string,
   drivers: readonly PlatformDriver[],
 ): Promise<HostInventory> {
-  const [cpu, flagText, memory, os, system] = await Promise.all([
-    si.cpu(),
-    si.cpuFlags(),
-    si.mem(),
-    si.osInfo(),
-    si.system(),
-  ]);
-  const flags = flagText.split(/\s+/).filter((flag) => flag !== '');
-  const platforms = await platformAvailability(drivers);
-  const virtualised = system.virtual || flags.includes('hypervisor');
+  const [facts, platforms] = await Promise.all([readHostFacts(), platformAvailability(drivers)]);
+  const { os, hypervisor, virtualised } = facts;
   return {
     schemaVersion: 1,
     type: 'inventory',
@@ -62,14 +55,14 @@ export async function collectInventory(
     sentAt: Date.now(),
     agentVersion: packageVersion(),
     cpu: {
-      model: `${cpu.manufacturer} ${cpu.brand}`.trim().slice(0, 256),
-      cores: Math.max(1, cpu.physicalCores),
-      threads: Math.max(1, cpu.cores),
-      flags: flags.filter((flag) => INTERESTING_FLAGS.includes(flag)),
+      model: facts.cpuModel.slice(0, 256),
+      cores: facts.physicalCores,
+      threads: facts.threads,
+      flags: facts.flags.filter((flag) => INTERESTING_FLAGS.includes(flag)),
     },
-    memoryBytes: memory.total,
+    memoryBytes: facts.memoryBytes,
     os: {
-      family: os.platform.slice(0, 32),
+      family: os.family.slice(0, 32),
       distro: os.distro.slice(0, 128),
       release: os.release.slice(0, 128),
       kernel: os.kernel.slice(0, 128),
@@ -77,9 +70,7 @@ export async function collectInventory(
     },
     virtualised: {
       is: virtualised,
-      ...(virtualised && system.virtualHost !== undefined && system.virtualHost !== ''
-        ? { hypervisor: system.virtualHost.slice(0, 64) }
-        : {}),
+      ...(hypervisor === undefined ? {} : { hypervisor: hypervisor.slice(0, 64) }),
     },
     cgroup: cgroupVersion(),
     platforms,

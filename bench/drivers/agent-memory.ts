@@ -11,7 +11,7 @@ import { mb, progress, say, verdict } from './output.ts';
 import { childrenOf, largestMappedFiles, rssSamples, statusField } from './proc-memory.ts';
 
 /** The agent's idle RSS target, MB. */
-export const RSS_TARGET_MB = 80;
+export const RSS_TARGET_MB = 60;
 const RSS_SETTLE_MS = 2_000;
 const RSS_SAMPLES = 10;
 const RSS_EVERY_MS = 500;
@@ -73,7 +73,7 @@ export async function agentRssStep(dataDir: string, signal: AbortSignal): Promis
     const baseline = await nodeBaselineRss(signal);
     const max = Math.max(...samples);
     say(
-      `agent idle memory: berth agent start, pid ${pid} (node bin/berth.js, ${threads ?? 0} threads: tsx's loader hooks run on a thread of this process, so its RSS counts them)`,
+      `agent idle memory: berth agent start, pid ${pid} (node bin/berth.js running the compiled build, ${threads ?? 0} threads)`,
     );
     say(
       `  sampled ${RSS_SAMPLES} times over ${seconds} s, from ${RSS_SETTLE_MS / 1000} s after its ready line (inventory and first heartbeat sent)`,

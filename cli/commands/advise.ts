@@ -1,9 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { checkQuestion, scoreText, type Advice } from '../../contracts/advice.ts';
-import { BerthError } from '../../contracts/index.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { printTable } from '../output.ts';
+import { BerthError } from '../../contracts/errors.ts';
 import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 import { ADVISOR_SETTINGS } from './advisor.ts';
 
@@ -23,66 +20,6 @@ async function readQuestion(file: string): Promise<unknown> {
   } catch {
     throw new BerthError('BERTH_ERR_QUESTION', `${file} is not JSON`);
   }
-}
-
-function printAdvice(advice: Advice, via: string, notes: readonly string[]): void {
-  const say = (line = ''): void => {
-    process.stdout.write(`${line}\n`);
-  };
-  if (advice.verdict !== undefined) say(advice.verdict);
-  say(`advice ${advice.id} for "${advice.question.workload}" (answered by ${via})`);
-  say();
-  printTable(
-    advice.options.map((option, index) => ({
-      rank: index + 1,
-      placement: option.placement,
-      runtime: option.runtime,
-      score: scoreText(option),
-      ...(advice.tieBreak === undefined ? {} : { tied: option.tiedWithTop ? 'tied' : '' }),
-      ...Object.fromEntries(option.parts.map((part) => [part.name, part.points.toFixed(1)])),
-    })),
-    false,
-  );
-  if (advice.tieBreak !== undefined) {
-    say();
-    say(`tie: ${advice.tieBreak.sentence}`);
-  }
-  for (const option of advice.options.slice(0, 1)) {
-    say();
-    say(`why ${option.placement} (${option.runtime}):`);
-    for (const reason of option.reasons) say(`  - ${reason}`);
-  }
-  if (advice.ruledOut.length > 0) {
-    say();
-    say('ruled out:');
-    for (const out of advice.ruledOut) {
-      say(
-        `  - ${out.placement}${out.runtime === undefined ? '' : ` (${out.runtime})`} [${out.rule}]: ${out.sentence}`,
-      );
-    }
-  }
-  say();
-  say(`confidence ${advice.confidence.value.toFixed(2)}, resting on:`);
-  for (const fact of advice.confidence.restsOn) say(`  - ${fact}`);
-  if (advice.whatWouldChange.length > 0) {
-    say();
-    say('what would change the answer:');
-    for (const change of advice.whatWouldChange) say(`  - ${change}`);
-  }
-  if (advice.hosts.length > 0) {
-    say();
-    printTable(
-      advice.hosts.map((host) => ({
-        host: host.hostId,
-        placement: host.placement,
-        fits: host.fits,
-        enough: host.enough,
-        why: host.why,
-      })),
-      false,
-    );
-  }
-  for (const note of notes) process.stderr.write(`note: ${note}\n`);
 }
 
 /** `berth advise export runtimeclass`: a RuntimeClass with the measured pod overhead. */
@@ -186,6 +123,7 @@ export function adviseCommand(): Command {
   return withSettings(command, ADVISE_SETTINGS).action(async (file: string) => {
     const format = formatOf(command.opts<{ json?: boolean; format?: string }>());
     const config = settingsOf(command, ADVISE_SETTINGS);
+    const { checkQuestion } = await import('../../contracts/advice.ts');
     const checked = checkQuestion(await readQuestion(file));
     if (!checked.ok) {
       throw new BerthError(
@@ -193,10 +131,12 @@ export function adviseCommand(): Command {
         `${checked.problem.field} ${checked.problem.message}`,
       );
     }
+    const { createLogger } = await import('../../lib/logger.ts');
     const logger = createLogger('berth-advise', config.logLevel);
     const { adviseOnce } = await import('../../services/advisor/advise-once.ts');
     const outcome = await adviseOnce(config, checked.question, logger);
     if (format === 'text') {
+      const { printAdvice } = await import('../advice-text.ts');
       printAdvice(outcome.advice, outcome.via, outcome.notes);
       return;
     }

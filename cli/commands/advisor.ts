@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import type { SettingName } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 
 export const ADVISOR_SETTINGS = [
@@ -20,6 +19,7 @@ export function advisorCommand(): Command {
     'serve the advisor: POST /v1/advice, GET /v1/advice/:id, /v1/hosts, /v1/results, WebSocket /v1/ws (docs/advisor-api.md)',
   );
   return withSettings(command, ADVISOR_SETTINGS).action(async () => {
+    const { createLogger } = await import('../../lib/logger.ts');
     const config = settingsOf(command, ADVISOR_SETTINGS);
     const { runAdvisor } = await import('../../services/advisor/main.ts');
     await runAdvisor(config, createLogger('advisor', config.logLevel));

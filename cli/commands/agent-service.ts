@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { fileURLToPath } from 'node:url';
 import {
   DISABLE_COMMANDS,
   ENABLE_COMMANDS,
@@ -15,11 +14,12 @@ import {
   DEFAULT_UNIT_DIR,
   SERVICE_DATA_DIR,
 } from '../../agents/host-agent/systemd-unit.ts';
+import { checkoutPath } from '../../lib/checkout.ts';
 import { loadConfig, SETTINGS, type SettingName } from '../../lib/config.ts';
 import { withNatsSignIn, withSettings } from '../options.ts';
 
-const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
-const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
+const CHECKOUT = checkoutPath();
+const BERTH_BIN = checkoutPath('bin', 'berth.js');
 
 interface WhereOptions {
   root: string;

@@ -1,21 +1,13 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { agentDir } from '../../agents/host-agent/agent-dir.ts';
-import { printImageStep, selectDrivers } from '../../agents/host-agent/agent-drivers.ts';
-import { runAgentSuite } from '../../agents/host-agent/agent-run.ts';
-import { calibrate, type Calibration } from '../../agents/host-agent/calibration.ts';
+import type { Calibration } from '../../agents/host-agent/calibration.ts';
 import { MIN_CPU_QUOTA } from '../../agents/host-agent/cgroups.ts';
-import { buildGuestImage } from '../../agents/host-agent/vm/guest-image.ts';
-import { runAgentDaemon } from '../../agents/host-agent/daemon.ts';
-import { loadHostId } from '../../agents/host-agent/host-id.ts';
-import { collectInventory, platformAvailability } from '../../agents/host-agent/inventory.ts';
-import { roundsText, summarise } from '../../agents/host-agent/summary.ts';
 import type { RunCalibration } from '../../agents/host-agent/suite-run.ts';
 import { SUITES, type SuiteName } from '../../agents/host-agent/suite-catalogue.ts';
-import { BerthError } from '../../contracts/index.ts';
+import { BerthError } from '../../contracts/errors.ts';
 import { settingLabel } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { printTable } from '../output.ts';
 import { installCommand, uninstallCommand } from './agent-service.ts';
 import { settingsOf, withSettings } from '../options.ts';
@@ -42,13 +34,13 @@ const CALIBRATE_SETTINGS = [...PLATFORM_SETTINGS, 'rounds', 'equivalenceMargin']
 const CALIBRATION_ROUNDS = 5;
 
 /** A progress line on standard error when it is a terminal; undefined otherwise. */
-function terminalBar(format: string): cliProgress.SingleBar | undefined {
-  return process.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        { format, stream: process.stderr },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+async function terminalBar(format: string): Promise<SingleBar | undefined> {
+  if (!process.stderr.isTTY) return undefined;
+  const { default: cliProgress } = await import('cli-progress');
+  return new cliProgress.SingleBar(
+    { format, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
 }
 
 /** Runs work with a signal that SIGINT or SIGTERM aborts, so it can stop and clean up. */
@@ -100,6 +92,9 @@ function runCommand(): Command {
         `--flush-timeout-ms must be a whole number of ms, got "${options.flushTimeoutMs}"`,
       );
     }
+    const { createLogger } = await import('../../lib/logger.ts');
+    const { runAgentSuite } = await import('../../agents/host-agent/agent-run.ts');
+    const { roundsText, summarise } = await import('../../agents/host-agent/summary.ts');
     const report = await untilStopped((signal) =>
       runAgentSuite(
         config,
@@ -189,10 +184,12 @@ function calibrateCommand(): Command {
         `${settingLabel('rounds')} must be from 2 to 100 for berth agent calibrate (one round has no interval), got ${rounds}`,
       );
     }
+    const { selectDrivers } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { calibrate } = await import('../../agents/host-agent/calibration.ts');
     const drivers = await selectDrivers(config, ['process']);
     const driver = drivers[0];
     if (driver === undefined) throw new Error('no process platform driver is registered');
-    const bar = terminalBar(' {bar} {value}/{total} {what}');
+    const bar = await terminalBar(' {bar} {value}/{total} {what}');
     bar?.start(rounds * 2, 0, { what: 'starting' });
     try {
       const calibration = await untilStopped((signal) =>
@@ -228,6 +225,8 @@ function platformsCommand(): Command {
     .option('--json', 'print JSON instead of a table');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
+    const { selectDrivers } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { platformAvailability } = await import('../../agents/host-agent/inventory.ts');
     const drivers = await selectDrivers(config, []);
     const rows = (await platformAvailability(drivers)).map((row) => ({
       platform: row.platform,
@@ -247,7 +246,9 @@ function imageBuildCommand(): Command {
   );
   return withSettings(command, ['dataDir']).action(async () => {
     const config = settingsOf(command, ['dataDir']);
-    const bar = terminalBar(' {bar} {value}/{total} {what}');
+    const { printImageStep } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { buildGuestImage } = await import('../../agents/host-agent/vm/guest-image.ts');
+    const bar = await terminalBar(' {bar} {value}/{total} {what}');
     bar?.start(5, 0, { what: '' });
     try {
       const image = await buildGuestImage(
@@ -273,6 +274,9 @@ function inventoryCommand(): Command {
     .option('--json', 'print JSON instead of a summary');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
+    const { selectDrivers } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { loadHostId } = await import('../../agents/host-agent/host-id.ts');
+    const { collectInventory } = await import('../../agents/host-agent/inventory.ts');
     const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));
     const inventory = await collectInventory(hostId, await selectDrivers(config, []));
     if (command.opts<{ json?: boolean }>().json === true) {
@@ -310,6 +314,8 @@ function startCommand(): Command {
   );
   return withSettings(command, START_SETTINGS).action(async () => {
     const config = settingsOf(command, START_SETTINGS);
+    const { createLogger } = await import('../../lib/logger.ts');
+    const { runAgentDaemon } = await import('../../agents/host-agent/daemon.ts');
     await runAgentDaemon(config, createLogger('agent', config.logLevel));
   });
 }

@@ -1,9 +1,6 @@
 import { Command, Option } from 'commander';
-import { DeadLetterListV1 } from '../../contracts/advisor-api.ts';
 import type { DeadLetter } from '../../contracts/index.ts';
-import { connectNats } from '../../lib/nats/connect.ts';
-import { readDeadLetters } from '../../lib/nats/dead-letters.ts';
-import { ADVISOR_CLIENT_SETTINGS, advisorUrl, askAdvisor } from '../../services/advisor/client.ts';
+import { ADVISOR_CLIENT_SETTINGS } from '../../services/advisor/client-settings.ts';
 import { printTable } from '../output.ts';
 import { settingsOf, withSettings } from '../options.ts';
 
@@ -48,6 +45,8 @@ export function dlqCommand(): Command {
     const options = command.opts<{ limit: string; json?: boolean }>();
     const limit = Number(options.limit);
     const config = settingsOf(command, DLQ_SETTINGS);
+    const { DeadLetterListV1 } = await import('../../contracts/advisor-api.ts');
+    const { advisorUrl, askAdvisor } = await import('../../services/advisor/client.ts');
     const answer = await askAdvisor(config, {
       method: 'GET',
       path: '/v1/dead-letters',
@@ -59,6 +58,8 @@ export function dlqCommand(): Command {
       printDeadLetters(answer.deadLetters, options.json === true);
       return;
     }
+    const { connectNats } = await import('../../lib/nats/connect.ts');
+    const { readDeadLetters } = await import('../../lib/nats/dead-letters.ts');
     const nc = await connectNats({ url: config.natsUrl, name: 'berth-dlq' });
     try {
       printDeadLetters(await readDeadLetters(nc, limit), options.json === true);

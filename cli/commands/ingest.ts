@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { createLogger } from '../../lib/logger.ts';
 import type { SettingName } from '../../lib/config.ts';
 import { settingsOf, STORE_SETTINGS, withSettings } from '../options.ts';
 
@@ -22,6 +21,7 @@ export function ingestCommand(): Command {
     'consume results from JetStream (durable consumer shared by all workers) and store them in ClickHouse',
   );
   return withSettings(command, INGEST_SETTINGS).action(async () => {
+    const { createLogger } = await import('../../lib/logger.ts');
     const config = settingsOf(command, INGEST_SETTINGS);
     const { runIngest } = await import('../../services/ingest/main.ts');
     await runIngest(config, createLogger('ingest', config.logLevel));

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
-import { ResultListV1, type SeriesSummary } from '../../contracts/advisor-api.ts';
+import type { SeriesSummary } from '../../contracts/advisor-api.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { loadSeriesSummaries } from '../../lib/storage/results.ts';
-import { ADVISOR_CLIENT_SETTINGS, advisorUrl, askAdvisor } from '../../services/advisor/client.ts';
+import { ADVISOR_CLIENT_SETTINGS } from '../../services/advisor/client-settings.ts';
 import { printTable } from '../output.ts';
 import { STORE_SETTINGS, withSettings } from '../options.ts';
 
@@ -95,6 +94,8 @@ export function resultsCommand(): Command {
     const note = (line: string): void => {
       process.stderr.write(`note: ${line}\n`);
     };
+    const { ResultListV1 } = await import('../../contracts/advisor-api.ts');
+    const { advisorUrl, askAdvisor } = await import('../../services/advisor/client.ts');
     const answer = await askAdvisor(config, {
       method: 'GET',
       path: '/v1/results',
@@ -108,6 +109,7 @@ export function resultsCommand(): Command {
       return;
     }
     const { openStore } = await import('../../lib/storage/open-store.ts');
+    const { loadSeriesSummaries } = await import('../../lib/storage/results.ts');
     const store = await openStore(config);
     try {
       const summaries = await loadSeriesSummaries(store, {

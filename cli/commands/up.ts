@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import type { SettingName } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { settingsOf, withSettings } from '../options.ts';
 import { ADVISOR_SETTINGS } from './advisor.ts';
 import { INGEST_SETTINGS } from './ingest.ts';
@@ -27,6 +26,7 @@ export function upCommand(): Command {
     'run Berth on this machine: nats-server (unless --nats-url), the embedded store (unless --clickhouse-url), ingest, the advisor and its dashboard, and a local agent that runs the quick suite in the background; prints "dashboard ready: <url>" once the advisor listens, and stops everything in order on Ctrl-C',
   );
   return withSettings(command, UP_SETTINGS).action(async () => {
+    const { createLogger } = await import('../../lib/logger.ts');
     const config = settingsOf(command, UP_SETTINGS);
     const externalNats =
       command.opts()['natsUrl'] !== undefined || (process.env['NATS_URL'] ?? '') !== '';

@@ -3,13 +3,9 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { errors, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BerthError, describeError, inboxPrefix } from '../../contracts/index.ts';
-import { settingLabel, type Config } from '../config.ts';
+import { settingLabel } from '../config.ts';
 import { serverFaultText, tlsFailureOf } from '../tls-error.ts';
-
-/** The settings a Berth process signs in to NATS with: its nkey seed and its TLS files. */
-export const NATS_SIGN_IN_SETTINGS = ['natsNkeyFile', 'natsCa', 'natsCert', 'natsKey'] as const;
-
-export type NatsSignIn = Config<(typeof NATS_SIGN_IN_SETTINGS)[number]>;
+import { natsSignIn, type NatsSignIn } from './sign-in.ts';
 
 export interface NatsConnectOptions {
   readonly url: string;
@@ -27,17 +23,6 @@ export interface NatsConnectOptions {
    * command line chose with useNatsSignIn.
    */
   readonly tls?: Partial<Pick<NatsSignIn, 'natsCa' | 'natsCert' | 'natsKey'>>;
-}
-
-let processSignIn: Partial<NatsSignIn> = {};
-
-/**
- * Sets the nkey seed file and TLS files every connection of this process signs in with unless
- * it is given its own. A Berth process is one NATS user, so the command line sets them once,
- * from --nats-nkey, --nats-ca, --nats-cert and --nats-key.
- */
-export function useNatsSignIn(signIn: Partial<NatsSignIn>): void {
-  processSignIn = signIn;
 }
 
 /** The server list with any `user:password@` removed, for messages. */
@@ -171,9 +156,9 @@ function tlsProblem(error: unknown, tls: Partial<NatsSignIn>): string | undefine
  * address it was reached at.
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
-  const nkeyFile = options.nkeyFile ?? processSignIn.natsNkeyFile;
+  const nkeyFile = options.nkeyFile ?? natsSignIn().natsNkeyFile;
   const seed = nkeyFile === undefined ? undefined : await readSeed(nkeyFile);
-  const files = options.tls ?? processSignIn;
+  const files = options.tls ?? natsSignIn();
   const tls = await tlsOptions(files);
   try {
     return await connect({

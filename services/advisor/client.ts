@@ -6,22 +6,10 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ApiErrorBody } from '../../contracts/advisor-api.ts';
 import { BerthError, describeError } from '../../contracts/index.ts';
 import { sleep } from '../../lib/backoff.ts';
-import { settingLabel, type Config, type SettingName } from '../../lib/config.ts';
+import { settingLabel, type Config } from '../../lib/config.ts';
 import { serverFaultText, tlsFailureOf, type TlsFailure } from '../../lib/tls-error.ts';
+import type { ADVISOR_CLIENT_SETTINGS } from './client-settings.ts';
 import { readSetting } from './tls.ts';
-
-/**
- * What a command that asks the running advisor reads: where it listens, its token, the
- * certificate it serves HTTPS with, and the client certificate to present to it.
- */
-export const ADVISOR_CLIENT_SETTINGS = [
-  'advisorHost',
-  'advisorPort',
-  'advisorToken',
-  'advisorTlsCert',
-  'advisorClientCert',
-  'advisorClientKey',
-] as const satisfies readonly SettingName[];
 
 export type AdvisorClientConfig = Config<(typeof ADVISOR_CLIENT_SETTINGS)[number]>;
 

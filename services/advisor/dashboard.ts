@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { builtFile, checkoutPath, COMPILED } from '../../lib/checkout.ts';
 
-const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboards/web/', import.meta.url));
+const DASHBOARD_DIR = checkoutPath('dashboards', 'web');
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -26,11 +25,22 @@ function fileOf(name: string, body: Buffer): DashboardFile {
   return { body, type, etag };
 }
 
+/** The browser app as the build made it: dist/<key>/dashboard/app.js and app.css. */
+function builtDashboard(): Promise<{ name: string; body: Buffer }[]> {
+  return Promise.all(
+    ['app.js', 'app.css'].map(async (name) => ({
+      name,
+      body: await readFile(builtFile(`dashboard/${name}`)),
+    })),
+  );
+}
+
 /**
- * dashboards/web/index.html and the dashboard bundled by esbuild into app.js and app.css (uPlot
- * and its stylesheet included, so nothing comes from a CDN), in memory, keyed by URL path.
+ * The browser app bundled now by esbuild, in memory, when Berth runs from its sources (with the
+ * settings bin/dist.js builds it with).
  */
-async function bundleDashboard(): Promise<ReadonlyMap<string, DashboardFile>> {
+async function bundledDashboard(): Promise<{ name: string; body: Buffer }[]> {
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: { app: join(DASHBOARD_DIR, 'main.ts') },
     outdir: join(DASHBOARD_DIR, 'out'),
@@ -43,12 +53,22 @@ async function bundleDashboard(): Promise<ReadonlyMap<string, DashboardFile>> {
     charset: 'utf8',
     logLevel: 'silent',
   });
+  return result.outputFiles.map((output) => ({
+    name: output.path.slice(output.path.lastIndexOf('/') + 1),
+    body: Buffer.from(output.contents),
+  }));
+}
+
+/**
+ * dashboards/web/index.html and the browser app as app.js and app.css (uPlot and its
+ * stylesheet included, so nothing comes from a CDN), in memory, keyed by URL path.
+ */
+async function bundleDashboard(): Promise<ReadonlyMap<string, DashboardFile>> {
   const files = new Map<string, DashboardFile>([
     ['/', fileOf('index.html', await readFile(join(DASHBOARD_DIR, 'index.html')))],
   ]);
-  for (const output of result.outputFiles) {
-    const name = output.path.slice(output.path.lastIndexOf('/') + 1);
-    files.set(`/dashboard/${name}`, fileOf(name, Buffer.from(output.contents)));
+  for (const { name, body } of await (COMPILED ? builtDashboard() : bundledDashboard())) {
+    files.set(`/dashboard/${name}`, fileOf(name, body));
   }
   return files;
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BerthError, describeError } from '../../contracts/index.ts';
+import { checkoutPath } from '../../lib/checkout.ts';
 import { SETTINGS, type Config } from '../../lib/config.ts';
-import { NATS_SIGN_IN_SETTINGS, type NatsSignIn } from '../../lib/nats/connect.ts';
+import { NATS_SIGN_IN_SETTINGS, type NatsSignIn } from '../../lib/nats/sign-in.ts';
 import type { Logger } from '../../lib/logger.ts';
 
 /** What the local agent of `berth up` is started with. */
@@ -27,7 +28,7 @@ export interface LocalAgent {
   stop(): Promise<void>;
 }
 
-const BERTH_BIN = new URL('../../bin/berth.js', import.meta.url).pathname;
+const BERTH_BIN = checkoutPath('bin', 'berth.js');
 const READY = /^berth agent ready: host (\S+),/;
 /** The agent checks every platform before it says it is ready (a crun trial container, …). */
 const READY_TIMEOUT_MS = 120_000;

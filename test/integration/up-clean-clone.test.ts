@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -97,5 +97,43 @@ describe('from a clean clone', () => {
       ).toBeDefined();
     }
     expect(readdirSync(join(clone, '.berth', 'agent', 'images')).length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('runs the build setup made, with no transpiler; builds again when a source changes, and a broken source stops it naming the file', async () => {
+    const clone = join(dir, 'berth');
+    const builds = (): string[] =>
+      readdirSync(join(clone, 'dist')).filter((name) => !name.startsWith('.'));
+    const [built] = builds();
+    expect(builds()).toHaveLength(1);
+    expect(existsSync(join(clone, 'dist', built ?? '', 'berth.js'))).toBe(true);
+    // Without tsx in node_modules, only the compiled build can run.
+    renameSync(join(clone, 'node_modules', 'tsx'), join(dir, 'tsx'));
+    const berth = (args: readonly string[]): Promise<{ stdout: string; stderr: string }> =>
+      execFileAsync('node', ['bin/berth.js', ...args], { cwd: clone, timeout: 60_000 });
+    const same = await berth(['results', '--help']);
+    expect(same.stderr).toBe('');
+    expect(builds()).toEqual([built]);
+
+    const source = join(clone, 'cli', 'commands', 'results.ts');
+    const text = readFileSync(source, 'utf8');
+    writeFileSync(source, text.replace("'only this platform'", "'only this platform, changed'"));
+    const changed = await berth(['results', '--help']);
+    expect(changed.stdout).toContain('only this platform, changed');
+    expect(changed.stderr).toMatch(/^berth: building dist\/\w+ \(the sources changed\)\n$/);
+    expect(builds()).toHaveLength(2);
+
+    writeFileSync(source, `${text}\nexport const broken = ;\n`);
+    const failed = await berth(['--version']).then(
+      () => undefined,
+      (error: unknown) => error as { code: number; stderr: string },
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toMatch(
+      /^berth: building dist\/\w+ \(the sources changed\)\nberth: the build failed: cli\/commands\/results\.ts:\d+:\d+: .+\n$/,
+    );
+    expect(builds()).toHaveLength(2);
+    writeFileSync(source, text);
+    expect((await berth(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    renameSync(join(dir, 'tsx'), join(clone, 'node_modules', 'tsx'));
   }, 180_000);
 });

@@ -24,7 +24,7 @@ export interface Rule {
   ) => string | undefined;
 }
 
-/** The OS family an inventory names (systeminformation's platform), in the question's terms. */
+/** The OS family an inventory names (Node's process.platform: linux, win32, …), in the question's terms. */
 export function hostOsFamily(raw: string): OsFamilyName {
   const name = raw.toLowerCase();
   if (name === 'linux' || name === 'freebsd') return name;
