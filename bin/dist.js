@@ -145,23 +145,22 @@ async function build(key) {
 
 /**
  * The compiled command line of these sources, built first when they changed since the last
- * build (a line on stderr says so): the path of dist/<key>/berth.js.
+ * build (a line on stderr, after `prefix`, says so): the path of dist/<key>/berth.js.
  */
-export async function compiledBerth({ quiet = false } = {}) {
+export async function compiledBerth(prefix = 'berth') {
   const key = sourceKey();
   const entry = join(DIST, key, 'berth.js');
   if (!existsSync(entry)) {
-    if (!quiet) process.stderr.write(`berth: building dist/${key} (the sources changed)\n`);
+    process.stderr.write(`${prefix}: building dist/${key} (the sources changed)\n`);
     await build(key);
   }
   return entry;
 }
 
-// `node bin/dist.js`: builds dist/ when the sources changed (setup runs it), else says it is current.
+// `node bin/dist.js`: builds dist/ when the sources changed (setup runs it); quiet otherwise.
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
-    const entry = await compiledBerth();
-    process.stderr.write(`dist: ${relative(CHECKOUT, entry)} is current\n`);
+    await compiledBerth('dist');
   } catch (error) {
     process.stderr.write(`dist: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -29,11 +29,23 @@ function fail(code: ErrorCode, reason: string): Decoded<never> {
 }
 
 export function createCodec<T extends TSchema>(name: string, versions: Versions<T>): Codec<T> {
+  const schemas = new Map(
+    Object.entries(versions).map(([version, schema]) => [Number(version), schema]),
+  );
+  const currentVersion = Math.max(...schemas.keys());
+  // Each version's checker is compiled when a message of that version first comes: a process
+  // compiles only what it reads.
   const checkers = new Map<number, TypeCheck<T>>();
-  for (const [version, schema] of Object.entries(versions)) {
-    checkers.set(Number(version), TypeCompiler.Compile(schema));
-  }
-  const currentVersion = Math.max(...checkers.keys());
+  const checkerOf = (version: number): TypeCheck<T> | undefined => {
+    const schema = schemas.get(version);
+    if (schema === undefined) return undefined;
+    let checker = checkers.get(version);
+    if (checker === undefined) {
+      checker = TypeCompiler.Compile(schema);
+      checkers.set(version, checker);
+    }
+    return checker;
+  };
 
   function check(value: unknown): Decoded<Static<T>> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -43,11 +55,11 @@ export function createCodec<T extends TSchema>(name: string, versions: Versions<
     if (version === undefined) {
       return fail('BERTH_ERR_NO_SCHEMA_VERSION', `${name}: field /schemaVersion is missing`);
     }
-    const checker = typeof version === 'number' ? checkers.get(version) : undefined;
+    const checker = typeof version === 'number' ? checkerOf(version) : undefined;
     if (checker === undefined) {
       return fail(
         'BERTH_ERR_UNKNOWN_SCHEMA_VERSION',
-        `${name}: schemaVersion ${JSON.stringify(version)} is not known (known: ${[...checkers.keys()].join(', ')})`,
+        `${name}: schemaVersion ${JSON.stringify(version)} is not known (known: ${[...schemas.keys()].join(', ')})`,
       );
     }
     if (checker.Check(value)) return { ok: true, value };
