@@ -1,6 +1,7 @@
 import { errorText } from '../../agents/host-agent/error-text.ts';
 import { lastReadyAt, withLaunchRetry } from '../../agents/host-agent/launch.ts';
 import { metricFromSamples } from '../../agents/host-agent/stats.ts';
+import { seededShuffle } from '../../lib/statistics.ts';
 import { bounded, READY_TIMEOUT_MS } from './bounded-wait.ts';
 import { progress } from './output.ts';
 import type { Variant } from './variants.ts';
@@ -74,7 +75,7 @@ export interface InterleavedSamples {
 
 /**
  * One unmeasured warm-up launch of each variant, then `launches` rounds of one launch of
- * each, in turn, so that what else the host does weighs on every variant alike.
+ * each in a shuffled order, so that what else the host does weighs on every variant alike.
  */
 export async function sampleInterleaved(
   platform: string,
@@ -99,7 +100,9 @@ export async function sampleInterleaved(
   for (const variant of variants) await launch(variant, 'w');
   for (let round = 1; round <= launches; round += 1) {
     const parts: string[] = [];
-    for (const variant of variants) {
+    // In an order shuffled per round (seeded by the run id), so no variant always follows
+    // another (whose teardown may still load the host) or always comes first.
+    for (const variant of seededShuffle(variants, `${runId}-${platform}-${round}`)) {
       const sample = await launch(variant, String(round));
       samples.get(variant)?.push(sample);
       parts.push(`${variant.tag} ${sample.ms.toFixed(0)} ms`);
