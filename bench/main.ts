@@ -255,13 +255,18 @@ program
 program
   .command('scale')
   .description(
-    'on a 3-node NATS cluster with clickhouse-server: results/s stored by 1 berth ingest process against 2, and advice latency with 1 berth advisor against 2, in one run',
+    'on a 3-node NATS cluster with clickhouse-server: results/s stored by 1 berth ingest process against 2, and answers/s with 1 berth advisor against 2, in interleaved rounds',
   )
   .option('--results <n>', 'results published for each ingest measurement', '20000')
   .option('--rows <n>', 'result rows loaded for the advisors', '200000')
   .option('--hosts <n>', 'hosts the rows and inventories belong to', '20')
   .option('--clients <n>', 'WebSocket clients asking at once, spread over the advisors', '20')
   .option('--questions <n>', 'questions each client asks, one after another', '25')
+  .option('--rounds <n>', 'rounds, each measuring 1 process and 2 in a shuffled order', '3')
+  .option(
+    '--cpu-per-process <share>',
+    'hold each ingest worker and advisor to this share of one CPU (a cgroup CFS quota), e.g. 0.5',
+  )
   .action(
     async (options: {
       results: string;
@@ -269,13 +274,23 @@ program
       hosts: string;
       clients: string;
       questions: string;
+      rounds: string;
+      cpuPerProcess?: string;
     }) => {
+      const share = options.cpuPerProcess === undefined ? undefined : Number(options.cpuPerProcess);
+      if (share !== undefined && !(share >= 0.01 && share <= 1)) {
+        throw new Error(
+          `--cpu-per-process must be a share of one CPU from 0.01 to 1, got "${options.cpuPerProcess ?? ''}"`,
+        );
+      }
       await benchScale({
         results: wholeNumber('--results', options.results, 1000),
         rows: wholeNumber('--rows', options.rows, 1000),
         hosts: wholeNumber('--hosts', options.hosts, 1, 10_000),
         clients: wholeNumber('--clients', options.clients, 2, 1000),
         questionsPerClient: wholeNumber('--questions', options.questions, 1),
+        rounds: wholeNumber('--rounds', options.rounds, 3, 100),
+        cpuPerProcess: share,
       });
     },
   );

@@ -1,8 +1,11 @@
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { AdviceQuestion } from '../contracts/advice.ts';
+import { createCgroup, type Cgroup } from '../agents/host-agent/cgroups.ts';
 import { sleep } from '../lib/backoff.ts';
+import { seededShuffle } from '../lib/statistics.ts';
 import { connectNats } from '../lib/nats/connect.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouse-server.ts';
 import {
@@ -37,7 +40,14 @@ export interface ScaleBenchOptions {
   /** WebSocket clients asking at once, spread over the advisors. */
   readonly clients: number;
   readonly questionsPerClient: number;
+  /** Rounds, each measuring 1 process and 2 in a shuffled order. */
+  readonly rounds: number;
+  /** Share of one CPU each ingest worker and advisor gets (a cgroup CFS quota); none if undefined. */
+  readonly cpuPerProcess: number | undefined;
 }
+
+/** The scale-out target: 2 processes, each capped, do at least this much more than 1. */
+const SCALE_TARGET = 1.8;
 
 const METRICS_PER_RESULT = 2;
 
@@ -45,13 +55,38 @@ function say(line = ''): void {
   process.stderr.write(`${line}\n`);
 }
 
-const ms = (value: number): string => `${value.toFixed(1)} ms`;
-
 interface Fleet {
   readonly dir: string;
   readonly cluster: NatsCluster;
   readonly clickhouse: ClickHouseServer;
   readonly nc: NatsConnection;
+  /** Places a Berth process it starts under its CPU cap (or leaves it as it is). */
+  readonly cap: (child: BerthProcess, name: string) => Promise<void>;
+}
+
+/**
+ * Caps the processes the bench starts: each gets a cgroup of its own holding it to `share` of
+ * one CPU (v1 cpu.cfs_quota_us here, cpu.max on v2), entered right after the spawn, before the
+ * process starts its work; remove() removes the cgroups once the processes have exited.
+ */
+function cpuCaps(share: number | undefined): {
+  cap: (child: BerthProcess, name: string) => Promise<void>;
+  remove: () => Promise<void>;
+} {
+  const cgroups: Cgroup[] = [];
+  return {
+    cap: async (child, name) => {
+      if (share === undefined) return;
+      const cgroup = await createCgroup(`bench-scale-${name}-${process.pid}`, undefined, {
+        cpuQuota: share,
+      });
+      cgroups.push(cgroup);
+      for (const file of cgroup.procsFiles) await writeFile(file, String(child.child.pid));
+    },
+    remove: async () => {
+      for (const cgroup of cgroups.splice(0)) await cgroup.remove();
+    },
+  };
 }
 
 /** Stops Berth processes with SIGTERM and waits for them. */
@@ -75,14 +110,19 @@ interface IngestRate {
  * consumer, which by then has acknowledged everything an earlier measurement published, so
  * each measurement stores only its own results.
  */
-async function ingestRate(fleet: Fleet, workers: number, count: number): Promise<IngestRate> {
-  const database = `bench_scale_ingest_${workers}`;
+async function ingestRate(
+  fleet: Fleet,
+  workers: number,
+  count: number,
+  round: number,
+): Promise<IngestRate> {
+  const database = `bench_scale_ingest_${workers}_${round}`;
   const store = await openClickHouseStore({ url: fleet.clickhouse.url, database });
   await migrate(store);
   const processes: BerthProcess[] = [];
   try {
     const results = Array.from({ length: count }, (_, index) =>
-      makeResult(index, `bench-workers-${workers}`, METRICS_PER_RESULT),
+      makeResult(index, `bench-workers-${workers}-round-${round}`, METRICS_PER_RESULT),
     );
     const rows = count * METRICS_PER_RESULT;
     const storedRows = async (): Promise<number> => {
@@ -99,8 +139,9 @@ async function ingestRate(fleet: Fleet, workers: number, count: number): Promise
         natsUrl: fleet.cluster.url,
         clickhouseUrl: fleet.clickhouse.url,
         database,
-        dataDir: join(fleet.dir, `ingest-${workers}-${index}`),
+        dataDir: join(fleet.dir, `ingest-${workers}-${round}-${index}`),
         ackWaitMs: 30_000,
+        onSpawned: (worker) => fleet.cap(worker, `ingest-${workers}-${round}-${index}`),
       }).then(
         ({ worker }) => {
           processes.push(worker);
@@ -145,6 +186,7 @@ async function startAdvisor(
   fleet: Fleet,
   database: string,
   hosts: readonly string[],
+  name: string,
 ): Promise<{ process: BerthProcess; url: string }> {
   const advisor = spawnBerth(['advisor'], {
     NATS_URL: fleet.cluster.url,
@@ -152,6 +194,7 @@ async function startAdvisor(
     CLICKHOUSE_DATABASE: database,
     BERTH_ADVISOR_PORT: '0',
   });
+  await fleet.cap(advisor, name);
   const line = await advisor.waitForLine(/advisor ready at/, 120_000);
   const url = /ready at (\S+)/.exec(line)?.[1] ?? '';
   // A question may name hosts: ask only once the advisor has read every inventory.
@@ -183,17 +226,41 @@ async function latencies(
   return { p50: quantile(all, 0.5), p99: quantile(all, 0.99), perSecond: all.length / seconds };
 }
 
+/** `median [min–max]` of the values, with `digits` decimals. */
+function spread(values: readonly number[], digits: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = quantile(sorted, 0.5);
+  const low = sorted[0] ?? Number.NaN;
+  const high = sorted[sorted.length - 1] ?? Number.NaN;
+  return `${middle.toFixed(digits)} [${low.toFixed(digits)}–${high.toFixed(digits)}]`;
+}
+
+/** The median of the values. */
+const median = (values: readonly number[]): number =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+
 /**
  * `npm run bench -- scale`: on a 3-node NATS cluster (streams with 3 replicas) and
  * clickhouse-server, results/s stored by 1 `berth ingest` process against 2, and advice
- * latency over WebSocket with 1 `berth advisor` process against 2, all in one run.
+ * answers/s and latency over WebSocket with 1 `berth advisor` process against 2, in rounds
+ * that measure 1 and 2 in a shuffled order; with `cpuPerProcess` every ingest worker and
+ * advisor is capped to that share of one CPU, so two of them are not two processes racing
+ * for the same two cores.
  */
 export async function benchScale(options: ScaleBenchOptions): Promise<void> {
   const model = cpus()[0]?.model ?? 'unknown CPU';
+  const capText =
+    options.cpuPerProcess === undefined
+      ? 'no CPU cap'
+      : `each ingest worker and advisor capped to ${options.cpuPerProcess} of a CPU (a cgroup CFS quota)`;
   process.stdout.write(
-    `scale benchmark: ${availableParallelism()} cores (${model}), load average ${loadavg()[0]?.toFixed(1) ?? '?'} at start, node ${process.version}; 3 nats-server nodes, streams with 3 replicas, clickhouse-server\n`,
+    `scale benchmark: ${availableParallelism()} cores (${model}), load average ${loadavg()[0]?.toFixed(1) ?? '?'} at start, node ${process.version}; 3 nats-server nodes, streams with 3 replicas, clickhouse-server; ${capText}; ${options.rounds} rounds\n`,
   );
   const dir = await tempDir('bench-scale');
+  const caps = cpuCaps(options.cpuPerProcess);
   let cluster: NatsCluster | undefined;
   let clickhouse: ClickHouseServer | undefined;
   let nc: NatsConnection | undefined;
@@ -203,13 +270,21 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     cluster = await startNatsCluster({ dataDir: join(dir, 'nats') });
     clickhouse = await startClickHouseServer({ dataDir: join(dir, 'clickhouse') });
     nc = await connectNats({ url: cluster.url, name: 'bench-scale' });
-    const fleet: Fleet = { dir, cluster, clickhouse, nc };
+    const fleet: Fleet = { dir, cluster, clickhouse, nc, cap: caps.cap };
     await ensureClusterStreams(nc, { replicas: 3 });
 
-    say(`ingest: ${options.results} results through 1 worker …`);
-    const one = await ingestRate(fleet, 1, options.results);
-    say(`ingest: ${options.results} results through 2 workers …`);
-    const two = await ingestRate(fleet, 2, options.results);
+    const ingest = new Map<number, IngestRate[]>([
+      [1, []],
+      [2, []],
+    ]);
+    for (let round = 1; round <= options.rounds; round += 1) {
+      for (const workers of seededShuffle([1, 2], `ingest-${round}`)) {
+        say(
+          `ingest round ${round}/${options.rounds}: ${options.results} results through ${workers} worker(s) …`,
+        );
+        ingest.get(workers)?.push(await ingestRate(fleet, workers, options.results, round));
+      }
+    }
 
     const database = 'bench_scale_advice';
     store = await openClickHouseStore({ url: clickhouse.url, database });
@@ -228,32 +303,75 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     const questions = Array.from({ length: options.clients }, () =>
       Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
     );
-    const first = await startAdvisor(fleet, database, hosts);
+    const first = await startAdvisor(fleet, database, hosts, 'advisor-1');
     advisors.push(first.process);
-    say(`advisor: ${options.clients} WebSocket clients on 1 advisor …`);
-    const alone = await latencies([first.url], questions);
-    const second = await startAdvisor(fleet, database, hosts);
+    const second = await startAdvisor(fleet, database, hosts, 'advisor-2');
     advisors.push(second.process);
-    say(`advisor: ${options.clients} WebSocket clients spread over 2 advisors …`);
-    const pair = await latencies([first.url, second.url], questions);
+    const advice = new Map<number, Awaited<ReturnType<typeof latencies>>[]>([
+      [1, []],
+      [2, []],
+    ]);
+    for (let round = 1; round <= options.rounds; round += 1) {
+      for (const count of seededShuffle([1, 2], `advice-${round}`)) {
+        say(
+          `advisor round ${round}/${options.rounds}: ${options.clients} WebSocket clients on ${count} advisor(s) …`,
+        );
+        const urls = count === 1 ? [first.url] : [first.url, second.url];
+        advice.get(count)?.push(await latencies(urls, questions));
+      }
+    }
 
-    const rate = (measured: IngestRate): string =>
-      `${Math.round(measured.perSecond)} results/s stored (first to last row ${ms(measured.drainMs)}; JetStream took them at ${Math.round(measured.publishedPerSecond)}/s)`;
+    const one = ingest.get(1) ?? [];
+    const two = ingest.get(2) ?? [];
+    const alone = advice.get(1) ?? [];
+    const pair = advice.get(2) ?? [];
+    const ingestRatios = two.map(
+      (measured, index) => measured.perSecond / (one[index]?.perSecond ?? Number.NaN),
+    );
+    const adviceRatios = pair.map(
+      (measured, index) => measured.perSecond / (alone[index]?.perSecond ?? Number.NaN),
+    );
+    const judged = (ratios: readonly number[]): string =>
+      options.cpuPerProcess === undefined
+        ? ''
+        : `; target >= ${SCALE_TARGET}: ${median(ratios) >= SCALE_TARGET ? 'met' : 'missed'}`;
+    const rates = (measured: readonly IngestRate[]): string =>
+      `${spread(
+        measured.map((each) => each.perSecond),
+        0,
+      )} results/s stored (JetStream took them at ${spread(
+        measured.map((each) => each.publishedPerSecond),
+        0,
+      )}/s)`;
+    const answers = (
+      measured: readonly { p50: number; p99: number; perSecond: number }[],
+    ): string =>
+      `${spread(
+        measured.map((each) => each.perSecond),
+        0,
+      )} answers/s, p50 ${spread(
+        measured.map((each) => each.p50),
+        1,
+      )} ms, p99 ${spread(
+        measured.map((each) => each.p99),
+        1,
+      )} ms`;
     process.stdout.write(
       [
-        `ingest, ${options.results} results of ${METRICS_PER_RESULT} metrics published straight to JetStream, then the workers started:`,
-        `  1 worker   ${rate(one)}`,
-        `  2 workers  ${rate(two)}`,
-        `  ratio 2 workers / 1 worker: ${(two.perSecond / one.perSecond).toFixed(2)}`,
-        `advice over WebSocket, ${options.clients} clients × ${options.questionsPerClient} varied questions, ${options.rows.toLocaleString('en')} rows, ${options.hosts} hosts:`,
-        `  1 advisor   p50 ${ms(alone.p50)}, p99 ${ms(alone.p99)}, ${alone.perSecond.toFixed(0)} answers/s`,
-        `  2 advisors  p50 ${ms(pair.p50)}, p99 ${ms(pair.p99)}, ${pair.perSecond.toFixed(0)} answers/s`,
-        `  p99 ratio 2 advisors / 1 advisor: ${(pair.p99 / alone.p99).toFixed(2)}`,
+        `ingest, ${options.results} results of ${METRICS_PER_RESULT} metrics published straight to JetStream, then the workers started (median [range] over ${options.rounds} rounds):`,
+        `  1 worker   ${rates(one)}`,
+        `  2 workers  ${rates(two)}`,
+        `  2 workers / 1 worker, paired by round: ${spread(ingestRatios, 2)}${judged(ingestRatios)}`,
+        `advice over WebSocket, ${options.clients} clients × ${options.questionsPerClient} varied questions, ${options.rows.toLocaleString('en')} rows, ${options.hosts} hosts (median [range] over ${options.rounds} rounds):`,
+        `  1 advisor   ${answers(alone)}`,
+        `  2 advisors  ${answers(pair)}`,
+        `  answers/s 2 advisors / 1 advisor, paired by round: ${spread(adviceRatios, 2)}${judged(adviceRatios)}`,
         '',
       ].join('\n'),
     );
   } finally {
     await stopAll(advisors);
+    await caps.remove();
     await store?.close();
     await nc?.close();
     await cluster?.stop();

@@ -91,6 +91,8 @@ export interface IngestWorkerOptions {
   readonly database: string;
   readonly dataDir: string;
   readonly ackWaitMs: number;
+  /** Called once the process is spawned, before it is ready (to place it in a cgroup). */
+  readonly onSpawned?: (worker: BerthProcess) => Promise<void>;
 }
 
 /**
@@ -109,6 +111,7 @@ export async function startIngestWorker(
     BERTH_INGEST_BATCH_SIZE: '500',
     BERTH_INGEST_ACK_WAIT_MS: String(options.ackWaitMs),
   });
+  await options.onSpawned?.(worker);
   const ready = await worker.waitForLine(/berth ingest ready/);
   return { worker, ready };
 }
