@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { drainPending } from 'chdb';
 import { silentLogger } from '../lib/logger.ts';
 import { ensureStreams, RESULTS_STREAM } from '../lib/nats/streams.ts';
+import { seededShuffle } from '../lib/statistics.ts';
 import { startClickHouseServer } from '../support/clickhouse-server.ts';
 import { startNatsServer } from '../lib/servers/nats-server.ts';
 import { openChdbStore } from '../lib/storage/chdb-store.ts';
@@ -25,7 +26,13 @@ interface IngestBenchOptions {
   readonly results: number;
   readonly batchSize: number;
   readonly backends: readonly Backend[];
+  /** Rounds, each measuring the raw pull, the raw insert and Berth in a shuffled order. */
+  readonly rounds: number;
 }
+
+/** Targets: end to end against the serial ceiling, and its CPU against the raw steps'. */
+const CEILING_TARGET = 0.9;
+const CPU_TARGET = 1.2;
 
 const METRICS_PER_RESULT = 2;
 
@@ -47,13 +54,23 @@ async function openBenchStore(
   return store;
 }
 
-/** Pulls every message of the stream with a fresh durable consumer, acking each. */
-async function rawPull(nc: NatsConnection, count: number, batchSize: number): Promise<void> {
+/**
+ * Pulls `count` messages of the stream from sequence `from` with a fresh durable consumer,
+ * acking each.
+ */
+async function rawPull(
+  nc: NatsConnection,
+  count: number,
+  batchSize: number,
+  from: number,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(RESULTS_STREAM, {
     durable_name: 'bench-raw',
     ack_policy: AckPolicy.Explicit,
     max_ack_pending: batchSize * 8,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: from,
   });
   const consumer = await jetstream(nc).consumers.get(RESULTS_STREAM, 'bench-raw');
   const messages = await consumer.consume({ max_messages: batchSize });
@@ -67,13 +84,17 @@ async function rawPull(nc: NatsConnection, count: number, batchSize: number): Pr
 }
 
 /** The rows ingest writes for `count` results, grouped as ingest groups them. */
-function rowBatches(count: number, batchSize: number): ReturnType<typeof resultRows>[] {
+function rowBatches(
+  count: number,
+  batchSize: number,
+  hostId: string,
+): ReturnType<typeof resultRows>[] {
   const now = Date.now();
   const batches: ReturnType<typeof resultRows>[] = [];
   for (let start = 0; start < count; start += batchSize) {
     const rows = [];
     for (let index = start; index < Math.min(count, start + batchSize); index += 1) {
-      rows.push(...resultRows(makeResult(index, 'bench-host', METRICS_PER_RESULT), now));
+      rows.push(...resultRows(makeResult(index, hostId, METRICS_PER_RESULT), now));
     }
     batches.push(rows);
   }
@@ -130,7 +151,42 @@ function cores(measured: Measured<unknown>): string {
   return `${parts.join(' + ')} = ${total.toFixed(2)} of ${availableParallelism()}`;
 }
 
-async function benchBackend(backend: Backend, count: number, batchSize: number): Promise<string[]> {
+/** One round's figures on one backend. */
+interface Round {
+  readonly publish: Measured<unknown>;
+  readonly pull: Measured<unknown>;
+  readonly insert: Measured<unknown>;
+  readonly e2e: Measured<unknown>;
+}
+
+/** `median [min–max]` of the values, with `digits` decimals. */
+function spread(values: readonly number[], digits = 0): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+  const upper = sorted[Math.ceil((sorted.length - 1) / 2)] ?? Number.NaN;
+  const low = sorted[0] ?? Number.NaN;
+  const high = sorted[sorted.length - 1] ?? Number.NaN;
+  return `${((middle + upper) / 2).toFixed(digits)} [${low.toFixed(digits)}–${high.toFixed(digits)}]`;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const lower = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+  const upper = sorted[Math.ceil((sorted.length - 1) / 2)] ?? Number.NaN;
+  return (lower + upper) / 2;
+};
+
+/** The serial ceiling: results/s if pulling and inserting each result took its raw time, one after the other. */
+function ceiling(count: number, round: Round): number {
+  return 1 / (1 / perSecond(count, round.pull) + 1 / perSecond(count, round.insert));
+}
+
+async function benchBackend(
+  backend: Backend,
+  count: number,
+  batchSize: number,
+  rounds: number,
+): Promise<string[]> {
   const dir = await tempDir(`bench-${backend}`);
   const nats = await startNatsServer({ dataDir: `${dir}/nats` });
   const clickhouse =
@@ -141,46 +197,95 @@ async function benchBackend(backend: Backend, count: number, batchSize: number):
   const processes: Record<string, number> = { node: process.pid, 'nats-server': nats.process.pid };
   if (clickhouse !== undefined) processes['clickhouse-server'] = clickhouse.process.pid;
   try {
-    await ensureStreams(await jetstreamManager(nc));
-    say(`[${backend}] publishing ${count} results …`);
-    const results = Array.from({ length: count }, (_, index) =>
-      makeResult(index, 'bench-host', METRICS_PER_RESULT),
-    );
-    const publish = await measure(processes, () => publishResults(nc, results));
-
-    say(`[${backend}] raw JetStream pull + ack …`);
-    const pull = await measure(processes, () => rawPull(nc, count, batchSize));
-
-    const rawStore = await openBenchStore(backend, 'bench_raw', `${dir}/chdb`, clickhouse?.url);
-    const batches = rowBatches(count, batchSize);
-    say(`[${backend}] raw insert of the same rows, ${batchSize} results a batch …`);
-    const insert = await measure(processes, async () => {
-      for (const rows of batches) await rawStore.insert('results', rows);
-    });
-    await rawStore.close();
-
-    const store = await openBenchStore(backend, 'bench_e2e', `${dir}/chdb`, clickhouse?.url);
-    say(`[${backend}] Berth ingest, stream -> store, acked …`);
-    const e2e = await measure(processes, () => endToEnd(nc, store, count, batchSize));
-    const counts = await countStoredResults(store);
-    await store.close();
-    if (counts.results !== count || counts.duplicateRows !== 0) {
-      throw new Error(`end-to-end stored ${counts.results} of ${count} results`);
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm);
+    const measured: Round[] = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      const hostId = `bench-host-${round}`;
+      const from = (await jsm.streams.info(RESULTS_STREAM)).state.last_seq + 1;
+      say(`[${backend}] round ${round}/${rounds}: publishing ${count} results …`);
+      const results = Array.from({ length: count }, (_, index) =>
+        makeResult(index, hostId, METRICS_PER_RESULT),
+      );
+      const publish = await measure(processes, () => publishResults(nc, results));
+      const steps: { -readonly [K in Exclude<keyof Round, 'publish'>]?: Measured<unknown> } = {};
+      const run = {
+        pull: async (): Promise<void> => {
+          say(`[${backend}] round ${round}/${rounds}: raw JetStream pull + ack …`);
+          steps.pull = await measure(processes, () => rawPull(nc, count, batchSize, from));
+        },
+        insert: async (): Promise<void> => {
+          const rawStore = await openBenchStore(
+            backend,
+            `bench_raw_${round}`,
+            `${dir}/chdb`,
+            clickhouse?.url,
+          );
+          const batches = rowBatches(count, batchSize, hostId);
+          say(
+            `[${backend}] round ${round}/${rounds}: raw insert of the same rows, ${batchSize} results a batch …`,
+          );
+          steps.insert = await measure(processes, async () => {
+            for (const rows of batches) await rawStore.insert('results', rows);
+          });
+          await rawStore.close();
+        },
+        e2e: async (): Promise<void> => {
+          const store = await openBenchStore(
+            backend,
+            `bench_e2e_${round}`,
+            `${dir}/chdb`,
+            clickhouse?.url,
+          );
+          say(`[${backend}] round ${round}/${rounds}: Berth ingest, stream -> store, acked …`);
+          steps.e2e = await measure(processes, () => endToEnd(nc, store, count, batchSize));
+          const counts = await countStoredResults(store);
+          await store.close();
+          if (counts.results !== count || counts.duplicateRows !== 0) {
+            throw new Error(`end-to-end stored ${counts.results} of ${count} results`);
+          }
+        },
+      };
+      for (const step of seededShuffle(['pull', 'insert', 'e2e'] as const, `${backend}-${round}`)) {
+        await run[step]();
+      }
+      const { pull, insert, e2e } = steps;
+      if (pull === undefined || insert === undefined || e2e === undefined) {
+        throw new Error(`round ${round} did not measure every step`);
+      }
+      measured.push({ publish, pull, insert, e2e });
     }
 
-    const slowerRaw = Math.min(perSecond(count, pull), perSecond(count, insert));
-    const ratio = perSecond(count, e2e) / slowerRaw;
-    const rawCpuUs = ((cpuMsTotal(pull) + cpuMsTotal(insert)) * 1000) / count;
-    const e2eCpuUs = (cpuMsTotal(e2e) * 1000) / count;
+    const of = (pick: (round: Round) => number): number[] => measured.map(pick);
+    const toCeiling = of((round) => perSecond(count, round.e2e) / ceiling(count, round));
+    const toSlower = of(
+      (round) =>
+        perSecond(count, round.e2e) /
+        Math.min(perSecond(count, round.pull), perSecond(count, round.insert)),
+    );
+    const rawCpuUs = of(
+      (round) => ((cpuMsTotal(round.pull) + cpuMsTotal(round.insert)) * 1000) / count,
+    );
+    const e2eCpuUs = of((round) => (cpuMsTotal(round.e2e) * 1000) / count);
+    const cpuRatio = e2eCpuUs.map((value, index) => value / (rawCpuUs[index] ?? Number.NaN));
     const label = backend === 'chdb' ? 'chDB (embedded)' : 'clickhouse-server 18.16';
+    const last = measured[measured.length - 1];
+    const verdict = (met: boolean): string => (met ? 'met' : 'missed');
     return [
-      label,
-      `  publish (pipelined)     ${perSecond(count, publish)} results/s   cores: ${cores(publish)}`,
-      `  raw pull + ack          ${perSecond(count, pull)} msg/s       cores: ${cores(pull)}`,
-      `  raw insert              ${perSecond(count, insert)} results/s (${perSecond(count * METRICS_PER_RESULT, insert)} rows/s)   cores: ${cores(insert)}`,
-      `  Berth end to end        ${perSecond(count, e2e)} results/s   cores: ${cores(e2e)}`,
-      `  ratio end-to-end / slower raw: ${ratio.toFixed(2)} (target >= 0.75: ${ratio >= 0.75 ? 'met' : 'missed'})`,
-      `  CPU per result: raw pull + raw insert ${rawCpuUs.toFixed(0)} us, end to end ${e2eCpuUs.toFixed(0)} us (all processes)`,
+      `${label}: median [range] over ${rounds} rounds, the steps of each round in a shuffled order`,
+      `  publish (pipelined)     ${spread(of((round) => perSecond(count, round.publish)))} results/s`,
+      `  raw pull + ack          ${spread(of((round) => perSecond(count, round.pull)))} msg/s`,
+      `  raw insert              ${spread(of((round) => perSecond(count, round.insert)))} results/s`,
+      `  serial ceiling          ${spread(of((round) => ceiling(count, round)))} results/s (1 / (1/raw pull + 1/raw insert))`,
+      `  Berth end to end        ${spread(of((round) => perSecond(count, round.e2e)))} results/s`,
+      `  end to end / serial ceiling, by round: ${spread(toCeiling, 2)} (target >= ${CEILING_TARGET}: ${verdict(median(toCeiling) >= CEILING_TARGET)})`,
+      `  end to end / slower raw step (the earlier ratio), by round: ${spread(toSlower, 2)}`,
+      `  CPU per result: raw pull + raw insert ${spread(rawCpuUs)} us, end to end ${spread(e2eCpuUs)} us (all processes); end to end / raw, by round: ${spread(cpuRatio, 2)} (target <= ${CPU_TARGET}: ${verdict(median(cpuRatio) <= CPU_TARGET)})`,
+      ...(last === undefined
+        ? []
+        : [
+            `  cores in the last round: pull ${cores(last.pull)}; insert ${cores(last.insert)}; end to end ${cores(last.e2e)}`,
+          ]),
     ];
   } finally {
     await nc.drain();
@@ -193,11 +298,13 @@ async function benchBackend(backend: Backend, count: number, batchSize: number):
 
 export async function benchIngest(options: IngestBenchOptions): Promise<void> {
   say(
-    `ingest benchmark: ${options.results} results of ${METRICS_PER_RESULT} metrics each, batches of ${options.batchSize}, ${availableParallelism()} cores`,
+    `ingest benchmark: ${options.results} results of ${METRICS_PER_RESULT} metrics each, batches of ${options.batchSize}, ${options.rounds} rounds, ${availableParallelism()} cores`,
   );
   const report: string[] = [];
   for (const backend of options.backends) {
-    report.push(...(await benchBackend(backend, options.results, options.batchSize)));
+    report.push(
+      ...(await benchBackend(backend, options.results, options.batchSize, options.rounds)),
+    );
   }
   say('');
   for (const line of report) say(line);

@@ -44,12 +44,16 @@ program
   .option('--results <n>', 'result messages per measurement', '50000')
   .option('--batch-size <n>', 'results per batch, for ingest and the raw insert alike', '5000')
   .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
-  .action(async (options: { results: string; batchSize: string; backends: string }) => {
-    const backends = backendList(options.backends);
-    const results = wholeNumber('--results', options.results, 1000);
-    const batchSize = wholeNumber('--batch-size', options.batchSize, 1, 100_000);
-    await benchIngest({ results, batchSize, backends });
-  });
+  .option('--rounds <n>', 'rounds, each measuring every step in a shuffled order', '3')
+  .action(
+    async (options: { results: string; batchSize: string; backends: string; rounds: string }) => {
+      const backends = backendList(options.backends);
+      const results = wholeNumber('--results', options.results, 1000);
+      const batchSize = wholeNumber('--batch-size', options.batchSize, 1, 100_000);
+      const rounds = wholeNumber('--rounds', options.rounds, 3, 100);
+      await benchIngest({ results, batchSize, backends, rounds });
+    },
+  );
 
 program
   .command('advisor')
