@@ -19,6 +19,7 @@ import { createIngestMetrics } from '../services/ingest/metrics.ts';
 import { makeResult, publishResults } from '../support/results.ts';
 import { removeDir, tempDir } from '../support/servers.ts';
 import { measure, type Measured } from './cpu.ts';
+import { median, medianRange } from './rounds.ts';
 
 type Backend = 'chdb' | 'clickhouse';
 
@@ -159,23 +160,6 @@ interface Round {
   readonly e2e: Measured<unknown>;
 }
 
-/** `median [min–max]` of the values, with `digits` decimals. */
-function spread(values: readonly number[], digits = 0): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
-  const upper = sorted[Math.ceil((sorted.length - 1) / 2)] ?? Number.NaN;
-  const low = sorted[0] ?? Number.NaN;
-  const high = sorted[sorted.length - 1] ?? Number.NaN;
-  return `${((middle + upper) / 2).toFixed(digits)} [${low.toFixed(digits)}–${high.toFixed(digits)}]`;
-}
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const lower = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
-  const upper = sorted[Math.ceil((sorted.length - 1) / 2)] ?? Number.NaN;
-  return (lower + upper) / 2;
-};
-
 /** The serial ceiling: results/s if pulling and inserting each result took its raw time, one after the other. */
 function ceiling(count: number, round: Round): number {
   return 1 / (1 / perSecond(count, round.pull) + 1 / perSecond(count, round.insert));
@@ -273,14 +257,14 @@ async function benchBackend(
     const verdict = (met: boolean): string => (met ? 'met' : 'missed');
     return [
       `${label}: median [range] over ${rounds} rounds, the steps of each round in a shuffled order`,
-      `  publish (pipelined)     ${spread(of((round) => perSecond(count, round.publish)))} results/s`,
-      `  raw pull + ack          ${spread(of((round) => perSecond(count, round.pull)))} msg/s`,
-      `  raw insert              ${spread(of((round) => perSecond(count, round.insert)))} results/s`,
-      `  serial ceiling          ${spread(of((round) => ceiling(count, round)))} results/s (1 / (1/raw pull + 1/raw insert))`,
-      `  Berth end to end        ${spread(of((round) => perSecond(count, round.e2e)))} results/s`,
-      `  end to end / serial ceiling, by round: ${spread(toCeiling, 2)} (target >= ${CEILING_TARGET}: ${verdict(median(toCeiling) >= CEILING_TARGET)})`,
-      `  end to end / slower raw step (the earlier ratio), by round: ${spread(toSlower, 2)}`,
-      `  CPU per result: raw pull + raw insert ${spread(rawCpuUs)} us, end to end ${spread(e2eCpuUs)} us (all processes); end to end / raw, by round: ${spread(cpuRatio, 2)} (target <= ${CPU_TARGET}: ${verdict(median(cpuRatio) <= CPU_TARGET)})`,
+      `  publish (pipelined)     ${medianRange(of((round) => perSecond(count, round.publish)))} results/s`,
+      `  raw pull + ack          ${medianRange(of((round) => perSecond(count, round.pull)))} msg/s`,
+      `  raw insert              ${medianRange(of((round) => perSecond(count, round.insert)))} results/s`,
+      `  serial ceiling          ${medianRange(of((round) => ceiling(count, round)))} results/s (1 / (1/raw pull + 1/raw insert))`,
+      `  Berth end to end        ${medianRange(of((round) => perSecond(count, round.e2e)))} results/s`,
+      `  end to end / serial ceiling, by round: ${medianRange(toCeiling, 2)} (target >= ${CEILING_TARGET}: ${verdict(median(toCeiling) >= CEILING_TARGET)})`,
+      `  end to end / slower raw step (the earlier ratio), by round: ${medianRange(toSlower, 2)}`,
+      `  CPU per result: raw pull + raw insert ${medianRange(rawCpuUs)} us, end to end ${medianRange(e2eCpuUs)} us (all processes); end to end / raw, by round: ${medianRange(cpuRatio, 2)} (target <= ${CPU_TARGET}: ${verdict(median(cpuRatio) <= CPU_TARGET)})`,
       ...(last === undefined
         ? []
         : [

@@ -65,6 +65,7 @@ program
   .option('--clients <n>', 'WebSocket clients asking at once', '50')
   .option('--questions <n>', 'questions each client asks, one after another', '40')
   .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
+  .option('--rounds <n>', 'rounds, each timing the evidence query and the questions', '3')
   .action(
     async (options: {
       rows: string;
@@ -72,8 +73,10 @@ program
       clients: string;
       questions: string;
       backends: string;
+      rounds: string;
     }) => {
       await benchAdvisor({
+        rounds: wholeNumber('--rounds', options.rounds, 3, 100),
         rows: wholeNumber('--rows', options.rows, 1000),
         hosts: wholeNumber('--hosts', options.hosts, 1, 10_000),
         clients: wholeNumber('--clients', options.clients, 1, 1000),

@@ -30,6 +30,7 @@ import {
   question,
   seeded,
 } from './advisor.ts';
+import { median, medianRange } from './rounds.ts';
 
 export interface ScaleBenchOptions {
   /** Results published (and stored) for each ingest measurement. */
@@ -226,22 +227,6 @@ async function latencies(
   return { p50: quantile(all, 0.5), p99: quantile(all, 0.99), perSecond: all.length / seconds };
 }
 
-/** `median [min–max]` of the values, with `digits` decimals. */
-function spread(values: readonly number[], digits: number): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = quantile(sorted, 0.5);
-  const low = sorted[0] ?? Number.NaN;
-  const high = sorted[sorted.length - 1] ?? Number.NaN;
-  return `${middle.toFixed(digits)} [${low.toFixed(digits)}–${high.toFixed(digits)}]`;
-}
-
-/** The median of the values. */
-const median = (values: readonly number[]): number =>
-  quantile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
-
 /**
  * `npm run bench -- scale`: on a 3-node NATS cluster (streams with 3 replicas) and
  * clickhouse-server, results/s stored by 1 `berth ingest` process against 2, and advice
@@ -290,13 +275,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     store = await openClickHouseStore({ url: clickhouse.url, database });
     await migrate(store);
     say(`advisor: loading about ${options.rows.toLocaleString('en')} result rows …`);
-    await loadRows(store, {
-      rows: options.rows,
-      hosts: options.hosts,
-      clients: options.clients,
-      questionsPerClient: options.questionsPerClient,
-      backends: ['clickhouse'],
-    });
+    await loadRows(store, { rows: options.rows, hosts: options.hosts });
     const hosts = hostIds(options.hosts);
     await publishInventories(nc, hosts);
     const random = seeded(42);
@@ -336,23 +315,23 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
         ? ''
         : `; target >= ${SCALE_TARGET}: ${median(ratios) >= SCALE_TARGET ? 'met' : 'missed'}`;
     const rates = (measured: readonly IngestRate[]): string =>
-      `${spread(
+      `${medianRange(
         measured.map((each) => each.perSecond),
         0,
-      )} results/s stored (JetStream took them at ${spread(
+      )} results/s stored (JetStream took them at ${medianRange(
         measured.map((each) => each.publishedPerSecond),
         0,
       )}/s)`;
     const answers = (
       measured: readonly { p50: number; p99: number; perSecond: number }[],
     ): string =>
-      `${spread(
+      `${medianRange(
         measured.map((each) => each.perSecond),
         0,
-      )} answers/s, p50 ${spread(
+      )} answers/s, p50 ${medianRange(
         measured.map((each) => each.p50),
         1,
-      )} ms, p99 ${spread(
+      )} ms, p99 ${medianRange(
         measured.map((each) => each.p99),
         1,
       )} ms`;
@@ -361,11 +340,11 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
         `ingest, ${options.results} results of ${METRICS_PER_RESULT} metrics published straight to JetStream, then the workers started (median [range] over ${options.rounds} rounds):`,
         `  1 worker   ${rates(one)}`,
         `  2 workers  ${rates(two)}`,
-        `  2 workers / 1 worker, paired by round: ${spread(ingestRatios, 2)}${judged(ingestRatios)}`,
+        `  2 workers / 1 worker, paired by round: ${medianRange(ingestRatios, 2)}${judged(ingestRatios)}`,
         `advice over WebSocket, ${options.clients} clients × ${options.questionsPerClient} varied questions, ${options.rows.toLocaleString('en')} rows, ${options.hosts} hosts (median [range] over ${options.rounds} rounds):`,
         `  1 advisor   ${answers(alone)}`,
         `  2 advisors  ${answers(pair)}`,
-        `  answers/s 2 advisors / 1 advisor, paired by round: ${spread(adviceRatios, 2)}${judged(adviceRatios)}`,
+        `  answers/s 2 advisors / 1 advisor, paired by round: ${medianRange(adviceRatios, 2)}${judged(adviceRatios)}`,
         '',
       ].join('\n'),
     );

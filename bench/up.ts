@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BERTH_BIN } from '../support/cli.ts';
 import { processesMatching } from '../support/leftovers.ts';
+import { medianRange } from './rounds.ts';
 
 export interface UpBenchOptions {
   /** Starts of `berth up`, one after another on the same data folder. */
@@ -84,9 +85,8 @@ async function timeUp(dataDir: string, agent: boolean): Promise<Start> {
 
 const ms = (value: number): string => `${Math.round(value)} ms`;
 
-/** `p50 X ms [min–max]` of the values. */
-const spread = (values: readonly number[]): string =>
-  `p50 ${ms(percentile(values, 0.5))} [${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}]`;
+/** `p50 X [min–max] ms` of the values. */
+const spread = (values: readonly number[]): string => `p50 ${medianRange(values)} ms`;
 
 /**
  * `npm run bench -- up`: how long `berth up` takes to print "dashboard ready" with the store
