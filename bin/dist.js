@@ -2,9 +2,18 @@
 // is a hash of the sources' content, so a build is found again only while the sources are
 // unchanged and a stale build is never run. Plain JavaScript: it runs before anything is built.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, renameSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, URL } from 'node:url';
 
 const CHECKOUT = fileURLToPath(new URL('..', import.meta.url));
@@ -13,6 +22,9 @@ const DIST = join(CHECKOUT, 'dist');
 /** Folders whose files go into the build, and single files that shape it. */
 const SOURCE_FOLDERS = ['cli', 'contracts', 'lib', 'services', 'agents', 'dashboards/web'];
 const SOURCE_FILES = ['package.json', 'bin/dist.js'];
+
+/** A build lock older than this was left by a process that died while building. */
+const STALE_LOCK_MS = 120_000;
 
 /** Builds kept besides the newest: a process started from one may still load its chunks. */
 const OLD_BUILDS_KEPT = 2;
@@ -143,6 +155,45 @@ async function build(key) {
   pruneOldBuilds(key);
 }
 
+/** When the lock folder was made, or undefined when it is gone. */
+function lockTime(lock) {
+  try {
+    return statSync(lock).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `work` holding dist/.lock-<key> (a folder, made atomically), so processes started at
+ * once on changed sources build once: the others wait, and find the build made. A lock left
+ * by a process that died is taken over after STALE_LOCK_MS.
+ */
+async function whileLocked(key, entry, work) {
+  const lock = join(DIST, `.lock-${key}`);
+  mkdirSync(DIST, { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if (error?.code !== 'EEXIST') throw error;
+    }
+    if (existsSync(entry)) return;
+    const since = lockTime(lock);
+    if (since !== undefined && Date.now() - since > STALE_LOCK_MS) {
+      rmSync(lock, { recursive: true, force: true });
+    } else {
+      await sleep(100);
+    }
+  }
+  try {
+    if (!existsSync(entry)) await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /**
  * The compiled command line of these sources, built first when they changed since the last
  * build (a line on stderr, after `prefix`, says so): the path of dist/<key>/berth.js.
@@ -151,8 +202,10 @@ export async function compiledBerth(prefix = 'berth') {
   const key = sourceKey();
   const entry = join(DIST, key, 'berth.js');
   if (!existsSync(entry)) {
-    process.stderr.write(`${prefix}: building dist/${key} (the sources changed)\n`);
-    await build(key);
+    await whileLocked(key, entry, async () => {
+      process.stderr.write(`${prefix}: building dist/${key} (the sources changed)\n`);
+      await build(key);
+    });
   }
   return entry;
 }
