@@ -29,7 +29,7 @@ const STALE_LOCK_MS = 120_000;
 /** Builds kept besides the newest: a process started from one may still load its chunks. */
 const OLD_BUILDS_KEPT = 2;
 
-/** The entry points: the command line, the ingest encoder's worker thread, the runner. */
+/** The entry points that share chunks: the command line and the ingest encoder's worker thread. */
 const NODE_ENTRIES = {
   berth: 'cli/main.ts',
   'encoder-worker': 'services/ingest/encoder-worker.ts',
@@ -84,18 +84,31 @@ function buildFailure(error) {
   return `${where}${first.text}`;
 }
 
+/** When a folder was last changed, or undefined when it is gone. */
+function modifiedAt(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes all but the newest builds (and any build left half-made by a process that died). */
 function pruneOldBuilds(keep) {
   const builds = readdirSync(DIST, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => ({ path: join(DIST, entry.name), name: entry.name }))
     .filter(({ name }) => name !== keep);
-  const finished = builds
+  // Another process may be removing the same folders: one gone already is left out.
+  const dated = builds.flatMap((build) => {
+    const mtime = modifiedAt(build.path);
+    return mtime === undefined ? [] : [{ ...build, mtime }];
+  });
+  const finished = dated
     .filter(({ name }) => !name.startsWith('.'))
-    .map((build) => ({ ...build, mtime: statSync(build.path).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
-  const halfMade = builds.filter(
-    ({ name, path }) => name.startsWith('.') && Date.now() - statSync(path).mtimeMs > 600_000,
+  const halfMade = dated.filter(
+    ({ name, mtime }) => name.startsWith('.') && Date.now() - mtime > 600_000,
   );
   for (const { path } of [...finished.slice(OLD_BUILDS_KEPT), ...halfMade]) {
     rmSync(path, { recursive: true, force: true });
@@ -155,15 +168,6 @@ async function build(key) {
   pruneOldBuilds(key);
 }
 
-/** When the lock folder was made, or undefined when it is gone. */
-function lockTime(lock) {
-  try {
-    return statSync(lock).mtimeMs;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Runs `work` holding dist/.lock-<key> (a folder, made atomically), so processes started at
  * once on changed sources build once: the others wait, and find the build made. A lock left
@@ -180,7 +184,7 @@ async function whileLocked(key, entry, work) {
       if (error?.code !== 'EEXIST') throw error;
     }
     if (existsSync(entry)) return;
-    const since = lockTime(lock);
+    const since = modifiedAt(lock);
     if (since !== undefined && Date.now() - since > STALE_LOCK_MS) {
       rmSync(lock, { recursive: true, force: true });
     } else {
