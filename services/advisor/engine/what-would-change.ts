@@ -110,23 +110,34 @@ function thresholdsAround(
   return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
 }
 
+/** The first option as the lifetime or instance count of a question varies. */
+type FirstWith = (varied: Partial<Varied>) => Top;
+
 /** The first option of the question with another lifetime or instance count. */
-function firstWith(question: AdviceQuestion, facts: Facts): (varied: Partial<Varied>) => Top {
+function firstWith(question: AdviceQuestion, facts: Facts): FirstWith {
   const { kept } = applyRules(question, facts.options, facts.hosts);
   const first = firstAcross(question, facts, kept);
   return (varied) =>
     first({ lifetimeSeconds: question.lifetimeSeconds, instances: question.instances, ...varied });
 }
 
-export function lifetimeThresholds(question: AdviceQuestion, facts: Facts): Thresholds {
-  const first = firstWith(question, facts);
+/** Where the lifetime changes the first option (`first`: firstWith the question, made once). */
+export function lifetimeThresholds(
+  question: AdviceQuestion,
+  facts: Facts,
+  first: FirstWith = firstWith(question, facts),
+): Thresholds {
   return thresholdsAround(question.lifetimeSeconds, LIFETIME_RANGE_S, false, (lifetimeSeconds) =>
     first({ lifetimeSeconds }),
   );
 }
 
-export function instanceThresholds(question: AdviceQuestion, facts: Facts): Thresholds {
-  const first = firstWith(question, facts);
+/** Where the instance count changes the first option (`first` as for lifetimeThresholds). */
+export function instanceThresholds(
+  question: AdviceQuestion,
+  facts: Facts,
+  first: FirstWith = firstWith(question, facts),
+): Thresholds {
   return thresholdsAround(question.instances, INSTANCES_RANGE, true, (instances) =>
     first({ instances }),
   );
@@ -258,8 +269,13 @@ export function whatWouldChange(
   facts: Facts,
   current: Ordering,
 ): string[] {
-  const lifetimes = beyondMargin(question.lifetimeSeconds, lifetimeThresholds(question, facts));
-  const counts = beyondMargin(question.instances, instanceThresholds(question, facts));
+  // The rules, the capacities on the hosts and the scorers, made once for both searches.
+  const first = firstWith(question, facts);
+  const lifetimes = beyondMargin(
+    question.lifetimeSeconds,
+    lifetimeThresholds(question, facts, first),
+  );
+  const counts = beyondMargin(question.instances, instanceThresholds(question, facts, first));
   const searched = [
     ...lifetimeSentences(lifetimes),
     ...instanceSentences(counts),
