@@ -72,16 +72,16 @@ export function orderWithTies<T extends Scored>(
   return { options: [...tied, ...byScore.filter((option) => !isTied(option))], tied: tied.length };
 }
 
-/** What every option's score reads besides its figures: the same for every option kept. */
+/**
+ * What every option's score reads besides its figures: the same for every option kept (the
+ * capacities on the hosts counted here unless the caller has them already).
+ */
 const contextOf = (
   question: AdviceQuestion,
   facts: Facts,
   kept: readonly OptionFigures[],
-): ScoreContext => ({
-  question,
-  ownMemory: facts.ownMemory,
-  fleet: fleetCapacity(question, facts, kept),
-});
+  fleet: FleetCapacity | undefined = fleetCapacity(question, facts, kept),
+): ScoreContext => ({ question, ownMemory: facts.ownMemory, fleet });
 
 /** Rules, then `scored` for each option the rules keep, then order. */
 function rulesThenOrder<T extends Scored>(
@@ -115,14 +115,16 @@ export const rank = (question: AdviceQuestion, facts: Facts): Ranking =>
 /**
  * The first of `kept` as the lifetime and instance count vary, by score alone (no sentences):
  * the ranking's first option for the question with them changed, when `kept` are the options
- * the rules keep (the rules read neither).
+ * the rules keep (the rules read neither). `fleet`: their capacities on the hosts, when the
+ * caller has them (the ranking of the same question does).
  */
 export function firstAcross(
   question: AdviceQuestion,
   facts: Facts,
   kept: readonly OptionFigures[],
+  fleet?: FleetCapacity,
 ): (varied: Varied) => OptionKey | undefined {
-  const context = contextOf(question, facts, kept);
+  const context = contextOf(question, facts, kept, fleet);
   const scorers = kept.map((figures) => ({ figures, scoreAt: scoreAcross(context, figures) }));
   return (varied) =>
     orderWithTies(scorers.map(({ figures, scoreAt }) => ({ figures, ...scoreAt(varied) })))

@@ -12,6 +12,7 @@ import {
 import { EQUIVALENCE_MARGIN, withinMargin } from './intervals.ts';
 import { sameOption } from './placements.ts';
 import { publishedStandIn, publishedShortName } from './published.ts';
+import type { FleetCapacity } from './capacity.ts';
 import { firstAcross, order, type Ordering } from './rank.ts';
 import { applyRules } from './rules.ts';
 import type { Varied } from './scores.ts';
@@ -113,10 +114,13 @@ function thresholdsAround(
 /** The first option as the lifetime or instance count of a question varies. */
 type FirstWith = (varied: Partial<Varied>) => Top;
 
-/** The first option of the question with another lifetime or instance count. */
-function firstWith(question: AdviceQuestion, facts: Facts): FirstWith {
+/**
+ * The first option of the question with another lifetime or instance count (`fleet`: the
+ * capacities of the question's ranking, which the rules' options share).
+ */
+function firstWith(question: AdviceQuestion, facts: Facts, fleet?: FleetCapacity): FirstWith {
   const { kept } = applyRules(question, facts.options, facts.hosts);
-  const first = firstAcross(question, facts, kept);
+  const first = firstAcross(question, facts, kept, fleet);
   return (varied) =>
     first({ lifetimeSeconds: question.lifetimeSeconds, instances: question.instances, ...varied });
 }
@@ -270,7 +274,7 @@ export function whatWouldChange(
   current: Ordering,
 ): string[] {
   // The rules, the capacities on the hosts and the scorers, made once for both searches.
-  const first = firstWith(question, facts);
+  const first = firstWith(question, facts, current.fleet);
   const lifetimes = beyondMargin(
     question.lifetimeSeconds,
     lifetimeThresholds(question, facts, first),
