@@ -184,6 +184,9 @@ async function benchBackend(
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm);
     const measured: Round[] = [];
+    /** A database of its own on this backend, migrated. */
+    const storeNamed = (database: string): Promise<Store> =>
+      openBenchStore(backend, database, `${dir}/chdb`, clickhouse?.url);
     for (let round = 1; round <= rounds; round += 1) {
       const hostId = `bench-host-${round}`;
       const from = (await jsm.streams.info(RESULTS_STREAM)).state.last_seq + 1;
@@ -199,12 +202,7 @@ async function benchBackend(
           steps.pull = await measure(processes, () => rawPull(nc, count, batchSize, from));
         },
         insert: async (): Promise<void> => {
-          const rawStore = await openBenchStore(
-            backend,
-            `bench_raw_${round}`,
-            `${dir}/chdb`,
-            clickhouse?.url,
-          );
+          const rawStore = await storeNamed(`bench_raw_${round}`);
           const batches = rowBatches(count, batchSize, hostId);
           say(
             `[${backend}] round ${round}/${rounds}: raw insert of the same rows, ${batchSize} results a batch …`,
@@ -215,12 +213,7 @@ async function benchBackend(
           await rawStore.close();
         },
         e2e: async (): Promise<void> => {
-          const store = await openBenchStore(
-            backend,
-            `bench_e2e_${round}`,
-            `${dir}/chdb`,
-            clickhouse?.url,
-          );
+          const store = await storeNamed(`bench_e2e_${round}`);
           say(`[${backend}] round ${round}/${rounds}: Berth ingest, stream -> store, acked …`);
           steps.e2e = await measure(processes, () => endToEnd(nc, store, count, batchSize));
           const counts = await countStoredResults(store);
