@@ -67,6 +67,28 @@ export async function berthCgroupParents(root = ROOT): Promise<string[]> {
   ];
 }
 
+/**
+ * Removes cgroup `berth/<name>` from every hierarchy it is in (one an OCI runtime made and may
+ * have failed to remove under load): a process still in it is killed first, and the removal is
+ * retried while the kernel reaps it. Then Berth's parents go where nothing else is left.
+ */
+export async function removeInstanceCgroups(name: string, root = ROOT): Promise<void> {
+  const dirs = (await berthCgroupParents(root))
+    .map((parent) => join(parent, name))
+    .filter((dir) => existsSync(dir));
+  for (const dir of dirs) {
+    const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const pid of procs.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  await removeDirs(dirs);
+}
+
 /** Removes Berth's parent cgroups where no instance is left in them, in every hierarchy. */
 export async function removeEmptyBerthCgroups(root = ROOT): Promise<void> {
   for (const dir of await berthCgroupParents(root)) {

@@ -7,7 +7,7 @@ import {
   CGROUP_MEMORY_MEASURE,
   cgroupVersion,
   readPeakMemory,
-  removeEmptyBerthCgroups,
+  removeInstanceCgroups,
 } from '../cgroups.ts';
 import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
@@ -156,7 +156,7 @@ export async function removeContainer(
   bundleDir: string,
 ): Promise<void> {
   await execProgram(runtime, ['delete', '--force', id]).catch(() => undefined);
-  await removeEmptyBerthCgroups();
+  await removeInstanceCgroups(id);
   await rm(bundleDir, { recursive: true, force: true });
 }
 
