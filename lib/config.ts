@@ -339,6 +339,14 @@ export const SETTINGS = {
     defaultValue: 'qemu:///system',
     parse: libvirtUri,
   },
+  dockerEngine: {
+    env: 'BERTH_DOCKER_ENGINE',
+    flag: '--docker-engine <engine>',
+    description:
+      "Docker engine of the container:docker platform: system (the one DOCKER_HOST or /var/run/docker.sock reaches), own (one Berth starts, its data under --data-dir, stopped on exit) or auto (the system's when it answers, else Berth's own)",
+    defaultValue: 'auto' as const,
+    parse: oneOf(['auto', 'own', 'system'] as const),
+  },
   containersPerVm: {
     env: 'BERTH_CONTAINERS_PER_VM',
     flag: '--containers-per-vm <k>',

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Berth needs on a Debian machine, skipping whatever is already there:
 # the npm packages of package-lock.json, and the Debian packages below (openssl makes the
-# fleet's certificates for `berth nats-config --tls`). With --test, also what only the tests
-# need (the browser the dashboard tests drive).
+# fleet's certificates for `berth nats-config --tls`; docker.io gives the container:docker
+# platform an engine Berth can start when the host runs none). With --test, also what only
+# the tests need (the browser the dashboard tests drive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients openssl)
+APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients openssl docker.io)
 TEST_APT_PACKAGES=(chromium)
 if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")

@@ -23,6 +23,7 @@ export async function selectDrivers(
   const drivers = createDrivers(await runnerBundle(config.dataDir), agentDir(config.dataDir), {
     libvirtUri: config.libvirtUri,
     containersPerVm: config.containersPerVm,
+    dockerEngine: config.dockerEngine,
     onImageStep: printImageStep,
   });
   const { selected, unknown } = matchDrivers(drivers, platforms);
@@ -39,4 +40,9 @@ export async function selectDrivers(
 export function baselineOf(drivers: readonly PlatformDriver[]): { baseline?: PlatformDriver } {
   const baseline = drivers.find((driver) => driver.platform === 'process');
   return baseline === undefined ? {} : { baseline };
+}
+
+/** Lets go of what the drivers started for their instances (a Docker engine of Berth's own). */
+export async function closeDrivers(drivers: readonly PlatformDriver[]): Promise<void> {
+  await Promise.all(drivers.map((driver) => driver.close?.() ?? Promise.resolve()));
 }

@@ -4,7 +4,7 @@ import type { ResultBatch } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { judgementOf, type AgentConfig } from './agent-config.ts';
 import { agentDir } from './agent-dir.ts';
-import { baselineOf, selectDrivers } from './agent-drivers.ts';
+import { baselineOf, closeDrivers, selectDrivers } from './agent-drivers.ts';
 import { loadHostId } from './host-id.ts';
 import { newRunId } from './ids.ts';
 import { collectInventory } from './inventory.ts';
@@ -129,68 +129,72 @@ export async function runAgentSuite(
   await removeLeftovers(dir, logger, config.libvirtUri);
   const drivers = await selectDrivers(config, options.platforms);
   const allDrivers = await selectDrivers(config, []);
-  const inventory = await collectInventory(hostId, allDrivers);
-  const outboxPath = join(dir, 'outbox.jsonl');
-  const outbox = await openOutbox(outboxPath, undefined, logger);
-  await recoverCheckpoints(dir, (batch) => outbox.add(batch), logger);
-  let nats: OutboxConnection | undefined;
   try {
-    nats = await connectOutbox(
-      { url: config.natsUrl, name: `berth-agent-${hostId}` },
-      async (nc) => {
-        await publishInventory(nc, inventory, logger);
-        outbox.connect(nc);
-      },
-      logger,
-    );
-    if (nats.unreachable !== undefined) {
-      logger.info(`${nats.unreachable}; measuring anyway, the results wait in ${outboxPath}`);
-    }
-    const runId = newRunId();
-    const { outcome, batches, skipped, failed } = await measure(
-      {
+    const inventory = await collectInventory(hostId, allDrivers);
+    const outboxPath = join(dir, 'outbox.jsonl');
+    const outbox = await openOutbox(outboxPath, undefined, logger);
+    await recoverCheckpoints(dir, (batch) => outbox.add(batch), logger);
+    let nats: OutboxConnection | undefined;
+    try {
+      nats = await connectOutbox(
+        { url: config.natsUrl, name: `berth-agent-${hostId}` },
+        async (nc) => {
+          await publishInventory(nc, inventory, logger);
+          outbox.connect(nc);
+        },
+        logger,
+      );
+      if (nats.unreachable !== undefined) {
+        logger.info(`${nats.unreachable}; measuring anyway, the results wait in ${outboxPath}`);
+      }
+      const runId = newRunId();
+      const { outcome, batches, skipped, failed } = await measure(
+        {
+          hostId,
+          runId,
+          suite: withRounds(SUITES[options.suite], options.rounds),
+          drivers,
+          ...baselineOf(allDrivers),
+          ...judgementOf(config),
+          deliver: (batch) => outbox.add(batch),
+          checkpoint: (kept) => writeCheckpoint(dir, runId, kept),
+          ...(signal === undefined ? {} : { signal }),
+        },
+        logger,
+      );
+      await clearCheckpoint(dir, runId);
+      const nc = await nats.settle();
+      if (nc === undefined) {
+        process.stderr.write(
+          `${nats.unreachable}; ${resultsAre(outbox.pending())} kept in ${outboxPath} and will be sent, with this host's inventory, by the next berth agent run or berth agent start\n`,
+        );
+      } else {
+        if (outbox.pending() > 0) {
+          process.stderr.write(`waiting for ${outbox.pending()} results to be acknowledged …\n`);
+        }
+        await outbox.flush(options.flushTimeoutMs);
+      }
+      const { rounds, comparisons, calibration, hostFingerprint, fingerprintChanged } = outcome;
+      return {
         hostId,
         runId,
-        suite: withRounds(SUITES[options.suite], options.rounds),
-        drivers,
-        ...baselineOf(allDrivers),
-        ...judgementOf(config),
-        deliver: (batch) => outbox.add(batch),
-        checkpoint: (kept) => writeCheckpoint(dir, runId, kept),
-        ...(signal === undefined ? {} : { signal }),
-      },
-      logger,
-    );
-    await clearCheckpoint(dir, runId);
-    const nc = await nats.settle();
-    if (nc === undefined) {
-      process.stderr.write(
-        `${nats.unreachable}; ${resultsAre(outbox.pending())} kept in ${outboxPath} and will be sent, with this host's inventory, by the next berth agent run or berth agent start\n`,
-      );
-    } else {
-      if (outbox.pending() > 0) {
-        process.stderr.write(`waiting for ${outbox.pending()} results to be acknowledged …\n`);
-      }
-      await outbox.flush(options.flushTimeoutMs);
+        batches,
+        skipped,
+        failed,
+        rounds,
+        comparisons,
+        calibration,
+        hostFingerprint,
+        fingerprintChanged,
+        natsUnreachable: nc === undefined,
+        unsent: outbox.pending(),
+        outbox: outboxPath,
+      };
+    } finally {
+      await outbox.close();
+      await (await nats?.settle())?.drain();
     }
-    const { rounds, comparisons, calibration, hostFingerprint, fingerprintChanged } = outcome;
-    return {
-      hostId,
-      runId,
-      batches,
-      skipped,
-      failed,
-      rounds,
-      comparisons,
-      calibration,
-      hostFingerprint,
-      fingerprintChanged,
-      natsUnreachable: nc === undefined,
-      unsent: outbox.pending(),
-      outbox: outboxPath,
-    };
   } finally {
-    await outbox.close();
-    await (await nats?.settle())?.drain();
+    await closeDrivers([...drivers, ...allDrivers]);
   }
 }

@@ -25,7 +25,7 @@ import { openOutbox, type Outbox } from './outbox.ts';
 import { clearCheckpoint, recoverCheckpoints, writeCheckpoint } from './run-checkpoint.ts';
 import { judgementOf, type AgentConfig } from './agent-config.ts';
 import { agentDir } from './agent-dir.ts';
-import { baselineOf, selectDrivers } from './agent-drivers.ts';
+import { baselineOf, closeDrivers, selectDrivers } from './agent-drivers.ts';
 import { newRunId } from './ids.ts';
 import { publishInventory } from './publish-inventory.ts';
 import { SUITES, withRounds } from './suite-catalogue.ts';
@@ -284,4 +284,5 @@ export async function runAgentDaemon(
   });
   await outbox.close();
   await nc.drain();
+  await closeDrivers(allDrivers);
 }

@@ -2,13 +2,16 @@ import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { removeStaleCgroups } from './cgroups.ts';
+import { stopLeftoverOwnEngine, systemDockerHost } from './docker-engine.ts';
 import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
 import { removeLeftoverContainers } from './drivers/container-oci.ts';
+import { dockerEngineDir } from './drivers/registry.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers named by one of its
- * bundles (runc's, crun's, and Docker's where an engine answers), libvirt domains of its
+ * bundles (runc's, crun's, and Docker's where the host's engine answers), the Docker engine
+ * of Berth's own it started (stopped with its containers), libvirt domains of its
  * bundles (those with a domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups
  * with no process left. Removed when the next agent starts, before it starts instances of
  * its own.
@@ -22,8 +25,9 @@ export async function removeLeftovers(
   const bundles = await readdir(bundlesDir).catch(() => [] as string[]);
   const containers = [
     ...(await removeLeftoverContainers(bundles)),
-    ...(await removeLeftoverDockerContainers(bundles)),
+    ...(await removeLeftoverDockerContainers(bundles, systemDockerHost())),
   ];
+  const engineStopped = await stopLeftoverOwnEngine(dockerEngineDir(agentDir));
   const domainBundles: string[] = [];
   for (const id of bundles) {
     const hasDomain = await access(join(bundlesDir, id, 'domain.xml')).then(
@@ -42,7 +46,7 @@ export async function removeLeftovers(
     ...scratch.map((id) => rm(join(agentDir, 'scratch', id), { recursive: true, force: true })),
   ]);
   const cgroups = await removeStaleCgroups();
-  if (bundles.length + scratch.length + cgroups.length > 0) {
+  if (bundles.length + scratch.length + cgroups.length > 0 || engineStopped) {
     logger.info(
       {
         bundles: bundles.length,
@@ -50,6 +54,7 @@ export async function removeLeftovers(
         domains: domains.removed.length,
         scratch: scratch.length,
         cgroups: cgroups.length,
+        dockerEngine: engineStopped,
       },
       'removed what an earlier agent left behind',
     );

@@ -27,6 +27,7 @@ export function defaultDrivers(
     dataDir,
     libvirtUri: SETTINGS.libvirtUri.defaultValue,
     containersPerVm: SETTINGS.containersPerVm.defaultValue,
+    dockerEngine: SETTINGS.dockerEngine.defaultValue,
   };
   return selectDrivers(config, platforms);
 }

@@ -48,6 +48,7 @@ export function benchDrivers(
       dataDir: context.dataDir,
       libvirtUri: LIBVIRT_TEST_URI,
       containersPerVm: SETTINGS.containersPerVm.defaultValue,
+      dockerEngine: SETTINGS.dockerEngine.defaultValue,
     },
     names,
   );

@@ -18,6 +18,7 @@ const RUN_SETTINGS = [
   'hostId',
   'libvirtUri',
   'containersPerVm',
+  'dockerEngine',
   'rounds',
   'equivalenceMargin',
   'maxSteal',
@@ -27,7 +28,7 @@ const RUN_SETTINGS = [
 /** What the long-running agent reads: `berth agent start`, and the service `install` writes. */
 const START_SETTINGS = [...RUN_SETTINGS, 'jobPlatforms'] as const;
 /** What the commands that only look at the platforms read. */
-const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm'] as const;
+const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm', 'dockerEngine'] as const;
 /** What the calibration canary reads: the platforms, its rounds and the equivalence margin. */
 const CALIBRATE_SETTINGS = [...PLATFORM_SETTINGS, 'rounds', 'equivalenceMargin'] as const;
 /** Rounds of `berth agent calibrate` when --rounds is not given. */
@@ -225,10 +226,13 @@ function platformsCommand(): Command {
     .option('--json', 'print JSON instead of a table');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
-    const { selectDrivers } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { closeDrivers, selectDrivers } = await import(
+      '../../agents/host-agent/agent-drivers.ts'
+    );
     const { platformAvailability } = await import('../../agents/host-agent/inventory.ts');
     const drivers = await selectDrivers(config, []);
-    const rows = (await platformAvailability(drivers)).map((row) => ({
+    const availability = await platformAvailability(drivers).finally(() => closeDrivers(drivers));
+    const rows = availability.map((row) => ({
       platform: row.platform,
       runtime: row.runtime,
       available: row.available,
@@ -274,11 +278,14 @@ function inventoryCommand(): Command {
     .option('--json', 'print JSON instead of a summary');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
-    const { selectDrivers } = await import('../../agents/host-agent/agent-drivers.ts');
+    const { closeDrivers, selectDrivers } = await import(
+      '../../agents/host-agent/agent-drivers.ts'
+    );
     const { loadHostId } = await import('../../agents/host-agent/host-id.ts');
     const { collectInventory } = await import('../../agents/host-agent/inventory.ts');
     const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));
-    const inventory = await collectInventory(hostId, await selectDrivers(config, []));
+    const drivers = await selectDrivers(config, []);
+    const inventory = await collectInventory(hostId, drivers).finally(() => closeDrivers(drivers));
     if (command.opts<{ json?: boolean }>().json === true) {
       process.stdout.write(`${JSON.stringify(inventory, null, 2)}\n`);
       return;

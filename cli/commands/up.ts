@@ -18,6 +18,7 @@ const UP_SETTINGS = [
     'natsKey',
     'libvirtUri',
     'containersPerVm',
+    'dockerEngine',
   ] as const satisfies readonly SettingName[]),
 ];
 

@@ -7,7 +7,9 @@ import { NATS_SIGN_IN_SETTINGS, type NatsSignIn } from '../../lib/nats/sign-in.t
 import type { Logger } from '../../lib/logger.ts';
 
 /** What the local agent of `berth up` is started with. */
-export type LocalAgentConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm' | 'logLevel'> &
+export type LocalAgentConfig = Config<
+  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'dockerEngine' | 'logLevel'
+> &
   NatsSignIn & {
     readonly natsUrl: string;
   };
@@ -62,6 +64,7 @@ export function startLocalAgent(
       NATS_URL: config.natsUrl,
       BERTH_DATA_DIR: config.dataDir,
       BERTH_LIBVIRT_URI: config.libvirtUri,
+      BERTH_DOCKER_ENGINE: config.dockerEngine,
       BERTH_CONTAINERS_PER_VM: String(config.containersPerVm),
       BERTH_LOG_LEVEL: config.logLevel,
       ...signInEnv(config),

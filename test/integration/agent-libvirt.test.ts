@@ -363,7 +363,7 @@ describe('libvirt through virsh -c test:///default', () => {
       ['vm:qemu-microvm,process', ['vm:qemu-microvm', 'process:node']],
     ])('accepts %s', async (platforms, drivers) => {
       const selected = await selectDrivers(
-        { dataDir: join(dir, 'agent'), libvirtUri: TEST_URI, containersPerVm: 1 },
+        { dataDir: join(dir, 'agent'), libvirtUri: TEST_URI, containersPerVm: 1, dockerEngine: 'auto' },
         platforms.split(','),
       );
       expect(selected.map(driverName).sort()).toEqual([...drivers].sort());

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  dockerRunArgs,
   dockerUnavailableReason,
-  rootfsImageTag,
-} from '../../agents/host-agent/drivers/container-docker.ts';
+  ownEngineArgs,
+  ownEngineLayout,
+  systemDockerHost,
+} from '../../agents/host-agent/docker-engine.ts';
+import { dockerRunArgs, rootfsImageTag } from '../../agents/host-agent/drivers/container-docker.ts';
 
 describe('the docker driver', () => {
   it('runs the runner like the OCI bundle: read-only host /usr and /etc, scratch, no network', () => {
@@ -58,7 +60,7 @@ describe('the docker driver', () => {
   it('says why there is no engine, in docker’s own words', () => {
     expect(
       dockerUnavailableReason(Object.assign(new Error('spawn docker ENOENT'), { code: 'ENOENT' })),
-    ).toBe('docker is not installed');
+    ).toBe('docker is not installed (apt-get install docker.io)');
     expect(
       dockerUnavailableReason(
         Object.assign(new Error('Command failed'), {
@@ -75,5 +77,33 @@ describe('the docker driver', () => {
         Object.assign(new Error('Command failed'), { killed: true, stderr: '' }),
       ),
     ).toBe('no Docker engine answers within 5 s');
+  });
+
+  it('reaches the system engine at DOCKER_HOST, else at the usual socket', () => {
+    expect(systemDockerHost({ DOCKER_HOST: 'tcp://10.0.0.2:2376' })).toBe('tcp://10.0.0.2:2376');
+    expect(systemDockerHost({ DOCKER_HOST: ' ' })).toBe('unix:///var/run/docker.sock');
+    expect(systemDockerHost({})).toBe('unix:///var/run/docker.sock');
+  });
+
+  it("starts an engine of Berth's own with its data in the agent's folder and a short socket path", () => {
+    const deep = `/${'very-long-folder-name/'.repeat(8)}agent/docker`;
+    const layout = ownEngineLayout(deep);
+    expect(layout.dataRoot).toBe(`${deep}/data`);
+    expect(layout.host).toMatch(/^unix:\/\/\/run\/berth-docker-[0-9a-f]{12}\/docker\.sock$/);
+    expect(layout.host.length - 'unix://'.length).toBeLessThan(108);
+    expect(ownEngineLayout('/other/agent/docker').host).not.toBe(layout.host);
+    expect(ownEngineArgs(layout)).toEqual([
+      '--data-root',
+      `${deep}/data`,
+      '--exec-root',
+      layout.execRoot,
+      '--pidfile',
+      `${deep}/dockerd.pid`,
+      '-H',
+      layout.host,
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ]);
   });
 });

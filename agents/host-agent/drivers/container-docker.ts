@@ -4,14 +4,17 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CGROUP_MEMORY_MEASURE, cgroupVersion, readPeakMemoryOfProcess } from '../cgroups.ts';
+import { ENGINE_TIMEOUT_MS, type DockerEndpoint, type DockerEngine } from '../docker-engine.ts';
 import { endRunner, spawnRunner } from './child-instance.ts';
 import { rootfsEntries, writeRootfs } from './container-oci.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 const execProgram = promisify(execFile);
 
-/** How long `docker version` may take to hear from the engine. */
-const ENGINE_TIMEOUT_MS = 5_000;
+/** Runs the Docker CLI against the engine at host. */
+function docker(host: string, args: readonly string[]): Promise<{ stdout: string }> {
+  return execProgram('docker', ['-H', host, ...args], { timeout: ENGINE_TIMEOUT_MS * 6 });
+}
 
 /** The image of a rootfs of mount points for a runner in runnerDir, named by its contents. */
 export function rootfsImageTag(runnerDir: string): string {
@@ -71,20 +74,14 @@ export function dockerRunArgs(options: DockerRunOptions): string[] {
   ];
 }
 
-/** Why Docker cannot run here, from how `docker version` failed. */
-export function dockerUnavailableReason(error: unknown): string {
-  const failure = error as { code?: unknown; killed?: boolean; stderr?: string; message?: string };
-  if (failure.code === 'ENOENT') return 'docker is not installed';
-  if (failure.killed === true) {
-    return `no Docker engine answers within ${ENGINE_TIMEOUT_MS / 1000} s`;
-  }
-  const said = failure.stderr?.trim() ?? '';
-  return `no Docker engine answers: ${said === '' ? (failure.message ?? 'unknown error') : said}`;
-}
-
 /** Makes the rootfs image from a tar of the mount points, unless the engine has it already. */
-async function ensureImage(tag: string, runnerDir: string, workDir: string): Promise<void> {
-  const present = await execProgram('docker', ['image', 'inspect', tag]).then(
+async function ensureImage(
+  host: string,
+  tag: string,
+  runnerDir: string,
+  workDir: string,
+): Promise<void> {
+  const present = await docker(host, ['image', 'inspect', tag]).then(
     () => true,
     () => false,
   );
@@ -94,19 +91,31 @@ async function ensureImage(tag: string, runnerDir: string, workDir: string): Pro
   try {
     await writeRootfs(rootfs, runnerDir);
     await execProgram('tar', ['-C', rootfs, '-cf', tar, '.']);
-    await execProgram('docker', ['import', tar, tag]);
+    await docker(host, ['import', tar, tag]);
   } finally {
     await rm(rootfs, { recursive: true, force: true });
     await rm(tar, { force: true });
   }
 }
 
+/** What the platform's settings say of the engine an instance ran in. */
+function engineSetting(endpoint: DockerEndpoint): string {
+  return endpoint.owned
+    ? `Docker ${endpoint.version}, an engine Berth started (data root under the data folder, no bridge, no iptables)`
+    : `Docker ${endpoint.version}, the host's engine at ${endpoint.host}`;
+}
+
 /**
- * The container platform through a Docker engine, spoken to only with the `docker` CLI.
- * Memory is the peak of the cgroup the engine made for the container, found from its pid,
- * so it is measured only where the engine runs on this host.
+ * The container platform through a Docker engine, spoken to only with the `docker` CLI: the
+ * host's engine or one Berth starts (see docker-engine.ts). Memory is the peak of the cgroup
+ * the engine made for the container, found from its pid, so it is measured only where the
+ * engine runs on this host.
  */
-export function createDockerDriver(runnerPath: string, bundlesDir: string): PlatformDriver {
+export function createDockerDriver(
+  runnerPath: string,
+  bundlesDir: string,
+  engine: DockerEngine,
+): PlatformDriver {
   const runnerDir = dirname(runnerPath);
   const tag = rootfsImageTag(runnerDir);
   let image: Promise<void> | undefined;
@@ -115,29 +124,26 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
     runtime: 'docker',
     availability: async (): Promise<Availability> => {
       try {
-        const { stdout } = await execProgram(
-          'docker',
-          ['version', '--format', '{{.Server.Version}}'],
-          {
-            timeout: ENGINE_TIMEOUT_MS,
-          },
-        );
-        return { available: true, version: stdout.trim(), accel: 'none' };
+        const { version } = await engine.endpoint();
+        return { available: true, version, accel: 'none' };
       } catch (error) {
-        return { available: false, reason: dockerUnavailableReason(error) };
+        return { available: false, reason: (error as Error).message };
       }
     },
     start: async (options: InstanceOptions): Promise<Instance> => {
+      const endpoint = await engine.endpoint();
+      const { host } = endpoint;
       const bundleDir = join(bundlesDir, options.id);
       await rm(bundleDir, { recursive: true, force: true });
       const scratchDir = join(bundleDir, 'scratch');
       await mkdir(scratchDir, { recursive: true });
-      image ??= ensureImage(tag, runnerDir, bundleDir);
+      image ??= ensureImage(host, tag, runnerDir, bundleDir);
       image.catch(() => (image = undefined));
       await image;
-      const runner = spawnRunner(
-        'docker',
-        dockerRunArgs({
+      const runner = spawnRunner('docker', [
+        '-H',
+        host,
+        ...dockerRunArgs({
           id: options.id,
           image: tag,
           node: process.execPath,
@@ -145,7 +151,7 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
           scratchDir,
           runnerArgs: options.runnerArgs,
         }),
-      );
+      ]);
       let pid: number | undefined;
       return {
         launchedAt: runner.launchedAt,
@@ -153,17 +159,13 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
         lines: runner.lines,
         settings: {
           cgroup: cgroupVersion(),
+          engine: engineSetting(endpoint),
           rootfs: `image ${tag} of mount points; host /usr and /etc, read-only bind mounts`,
           network: 'none, loopback only',
           memoryMeasure: `${CGROUP_MEMORY_MEASURE}; the container's cgroup, found from its pid (docker inspect)`,
         },
         peakMemoryBytes: async () => {
-          pid ??= await execProgram('docker', [
-            'inspect',
-            '--format',
-            '{{.State.Pid}}',
-            options.id,
-          ]).then(
+          pid ??= await docker(host, ['inspect', '--format', '{{.State.Pid}}', options.id]).then(
             ({ stdout }) => Number(stdout.trim()) || undefined,
             () => undefined,
           );
@@ -171,11 +173,12 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
         },
         stop: async () => {
           await endRunner(runner);
-          await execProgram('docker', ['rm', '-f', options.id]).catch(() => undefined);
+          await docker(host, ['rm', '-f', options.id]).catch(() => undefined);
           await rm(bundleDir, { recursive: true, force: true });
         },
       };
     },
+    close: () => engine.close(),
   };
 }
 
@@ -183,17 +186,18 @@ export function createDockerDriver(runnerPath: string, bundlesDir: string): Plat
  * Removes the Docker containers an earlier agent left: those named by one of `ids` (the
  * names of its bundle folders), where an engine answers. Returns their names.
  */
-export async function removeLeftoverDockerContainers(ids: readonly string[]): Promise<string[]> {
+export async function removeLeftoverDockerContainers(
+  ids: readonly string[],
+  host: string,
+): Promise<string[]> {
   if (ids.length === 0) return [];
   let names: string[];
   try {
-    const { stdout } = await execProgram('docker', ['ps', '--all', '--format', '{{.Names}}'], {
-      timeout: ENGINE_TIMEOUT_MS,
-    });
+    const { stdout } = await docker(host, ['ps', '--all', '--format', '{{.Names}}']);
     names = stdout.split('\n').filter((name) => ids.includes(name));
   } catch {
     return [];
   }
-  if (names.length > 0) await execProgram('docker', ['rm', '-f', ...names]).catch(() => undefined);
+  if (names.length > 0) await docker(host, ['rm', '-f', ...names]).catch(() => undefined);
   return names;
 }

@@ -42,4 +42,6 @@ export interface PlatformDriver {
   readonly runtime: string;
   availability(): Promise<Availability>;
   start(options: InstanceOptions): Promise<Instance>;
+  /** Lets go of what the driver started for its instances (a Docker engine of Berth's own). */
+  close?(): Promise<void>;
 }

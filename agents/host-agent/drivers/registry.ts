@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ImageStep } from '../vm/guest-image.ts';
+import { dockerEngine, type DockerEngineMode } from '../docker-engine.ts';
 import { createDockerDriver } from './container-docker.ts';
 import { createOciDriver } from './container-oci.ts';
 import type { PlatformDriver } from './driver.ts';
@@ -12,14 +13,21 @@ export interface DriverOptions {
   readonly libvirtUri: string;
   /** Containers side by side in one VM on the container-in-vm platform (`--containers-per-vm`). */
   readonly containersPerVm: number;
+  /** Which Docker engine the container:docker platform uses (`--docker-engine`). */
+  readonly dockerEngine: DockerEngineMode;
   readonly onImageStep?: ImageStep;
+}
+
+/** Where an engine of Berth's own keeps its data: in the agent's folder. */
+export function dockerEngineDir(agentDir: string): string {
+  return join(agentDir, 'docker');
 }
 
 /** Every platform driver Berth knows, in the order a suite runs them: the baseline first. */
 export function createDrivers(
   runnerPath: string,
   agentDir: string,
-  { libvirtUri, containersPerVm, onImageStep }: DriverOptions,
+  { libvirtUri, containersPerVm, dockerEngine: engineMode, onImageStep }: DriverOptions,
 ): PlatformDriver[] {
   const bundlesDir = join(agentDir, 'bundles');
   const vm = {
@@ -32,7 +40,7 @@ export function createDrivers(
     createProcessDriver(runnerPath, join(agentDir, 'scratch')),
     createOciDriver('runc', runnerPath, bundlesDir),
     createOciDriver('crun', runnerPath, bundlesDir),
-    createDockerDriver(runnerPath, bundlesDir),
+    createDockerDriver(runnerPath, bundlesDir, dockerEngine(engineMode, dockerEngineDir(agentDir))),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
