@@ -47,7 +47,7 @@ describe('berth agent start', () => {
     agent = spawnBerth(['agent', 'start'], {
       NATS_URL: stack.nats.url,
       BERTH_DATA_DIR: join(dir, 'agent'),
-      BERTH_JOB_PLATFORMS: 'process,container',
+      BERTH_JOB_PLATFORMS: 'process,container:runc',
     });
     const ready = await agent.waitForLine(/berth agent ready/, 90_000);
     hostId = /host (\S+),/.exec(ready)?.[1] ?? '';

@@ -23,7 +23,10 @@ const WORKLOADS = 7;
 const CRUN_REASON =
   'crun cannot start a container here: cgroups in hybrid mode not supported, drop all controllers from cgroupv2';
 /** The docker client is installed here, but no engine runs. */
-const DOCKER_REASON = /^no Docker engine answers: Cannot connect to the Docker daemon at /;
+const NO_ENGINE_SOCKET = '/run/berth-test-no-docker-engine.sock';
+const DOCKER_REASON = new RegExp(
+  `^no Docker engine answers: Cannot connect to the Docker daemon at unix://${NO_ENGINE_SOCKET}`,
+);
 
 describe('berth agent', () => {
   let dataDir: string;
@@ -63,14 +66,11 @@ describe('berth agent', () => {
         reason: CRUN_REASON,
       }),
     );
+    // No engine runs on this host: Berth started its own for the listing, and stopped it.
     expect(rows).toContainEqual(
-      expect.objectContaining({
-        platform: 'container',
-        runtime: 'docker',
-        available: false,
-        reason: expect.stringMatching(DOCKER_REASON) as string,
-      }),
+      expect.objectContaining({ platform: 'container', runtime: 'docker', available: true }),
     );
+    expect(processesMatching(join(dataDir, 'agent', 'docker'))).toEqual([]);
     expect(rows).toContainEqual({
       platform: 'vm',
       runtime: 'libvirt',
@@ -203,14 +203,19 @@ describe('berth agent', () => {
   );
 
   it.each([
-    ['container:crun', CRUN_REASON],
-    ['container:docker', expect.stringMatching(DOCKER_REASON) as string],
+    ['container:crun', CRUN_REASON, {}],
+    [
+      'container:docker',
+      expect.stringMatching(DOCKER_REASON) as string,
+      // Only the host's engine, and the host runs none there.
+      { BERTH_DOCKER_ENGINE: 'system', DOCKER_HOST: `unix://${NO_ENGINE_SOCKET}` },
+    ],
   ])(
     'skips %s, which cannot run here, with its reason, and exits 0',
-    async (platform, reason) => {
+    async (platform, reason, env) => {
       const run = await runBerth(
         ['agent', 'run', '--platforms', platform, '--json', '--data-dir', dataDir],
-        { NATS_URL: stack.nats.url, BERTH_LIBVIRT_URI: 'test:///default' },
+        { NATS_URL: stack.nats.url, BERTH_LIBVIRT_URI: 'test:///default', ...env },
       );
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as {

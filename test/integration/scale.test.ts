@@ -136,7 +136,7 @@ describe('scale: 3 NATS nodes, 2 ingest workers, 2 advisors, 6 agents', () => {
       const agent = spawnBerth(['agent', 'start'], {
         ...natsEnv,
         BERTH_DATA_DIR: dataDir,
-        BERTH_JOB_PLATFORMS: 'process,container',
+        BERTH_JOB_PLATFORMS: 'process,container:runc',
         // One round per job keeps six agents' jobs on two cores as short as one pass was.
         BERTH_ROUNDS: '1',
       });
