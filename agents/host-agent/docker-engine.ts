@@ -232,12 +232,13 @@ async function startOwnEngine(engineDir: string): Promise<OwnEngine> {
 }
 
 /**
- * The engine of the container:docker platform, by mode: the system's (checked once per call
- * of endpoint(), as engines come and go), or one of Berth's own in engineDir, started on the
- * first endpoint() and stopped by close().
+ * The engine of the container:docker platform, by mode: the system's (asked until it first
+ * answers, then kept), or one of Berth's own in engineDir, started on the first endpoint()
+ * and kept until close() (auto asks the system's engine again only after that).
  */
 export function dockerEngine(mode: DockerEngineMode, engineDir: string): DockerEngine {
   let holding = false;
+  let system: DockerEndpoint | undefined;
   const own = async (): Promise<DockerEndpoint> => {
     let engine = ownEngines.get(engineDir);
     // An engine that has gone (it crashed, or was stopped as an earlier agent's) is started anew.
@@ -260,10 +261,14 @@ export function dockerEngine(mode: DockerEngineMode, engineDir: string): DockerE
   };
   return {
     endpoint: async () => {
-      if (mode !== 'own') {
+      // The host's engine, once it answered, is not asked again: a CLI round trip per
+      // instance would count in every start-up measured.
+      if (system !== undefined) return system;
+      if (mode !== 'own' && !holding) {
         const host = systemDockerHost();
         try {
-          return { host, version: await engineVersion(host), owned: false };
+          system = { host, version: await engineVersion(host), owned: false };
+          return system;
         } catch (error) {
           if (mode === 'system') throw new Error(dockerUnavailableReason(error));
         }

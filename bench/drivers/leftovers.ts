@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentDir } from '../../agents/host-agent/agent-dir.ts';
 import { berthCgroupParents } from '../../agents/host-agent/cgroups.ts';
+import { dockerEngineDir } from '../../agents/host-agent/drivers/registry.ts';
 import { ociContainers, processesMatching } from '../../support/leftovers.ts';
 
 /** Berth's cgroups of this run (berth/<id> in any hierarchy) that still exist. */
@@ -14,7 +15,10 @@ async function cgroupsOf(runId: string): Promise<string[]> {
   return found;
 }
 
-/** What this run left: runc containers, processes, cgroups, instance folders. */
+/**
+ * What this run left: runc containers, processes, cgroups, instance folders, and a Docker
+ * engine of Berth's own still running.
+ */
 export async function leftoversOf(runId: string, dataDir: string): Promise<string[]> {
   let containers: string[];
   try {
@@ -32,6 +36,9 @@ export async function leftoversOf(runId: string, dataDir: string): Promise<strin
   return [
     ...containers.map((id) => `runc container ${id}`),
     ...processesMatching(runId).map((pid) => `process ${pid}`),
+    ...processesMatching(dockerEngineDir(agentDir(dataDir))).map(
+      (pid) => `Docker engine process ${pid}`,
+    ),
     ...(await cgroupsOf(runId)).map((dir) => `cgroup ${dir}`),
     ...folders.map((dir) => `folder ${dir}`),
   ];

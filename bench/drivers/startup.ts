@@ -5,6 +5,7 @@ import type {
   Instance,
   PlatformDriver,
 } from '../../agents/host-agent/drivers/driver.ts';
+import { closeDrivers } from '../../agents/host-agent/agent-drivers.ts';
 import { defaultDrivers, type DriversBenchOptions } from './options.ts';
 import { mb, progress, say, verdict } from './output.ts';
 import { sampleInterleaved, summarise, type Summary } from './timing.ts';
@@ -126,34 +127,39 @@ export async function startupStep(
     "start-up: from the launch to the runner's ready line (runner started with --workloads '' --hold)",
   );
   say();
-  for (const driver of await defaultDrivers(dataDir, options.platforms)) {
-    const chosen = variantsFor(driver, dataDir, runnerPath);
-    if (chosen === undefined) {
-      say(
-        `${driver.platform} (${driver.runtime}): skipped, this benchmark knows no bare equivalent for it`,
+  const drivers = await defaultDrivers(dataDir, options.platforms);
+  try {
+    for (const driver of drivers) {
+      const chosen = variantsFor(driver, dataDir, runnerPath);
+      if (chosen === undefined) {
+        say(
+          `${driver.platform} (${driver.runtime}): skipped, this benchmark knows no bare equivalent for it`,
+        );
+        say();
+        continue;
+      }
+      progress(`${driver.platform}: checking availability`);
+      const availability = await driver.availability();
+      if (!availability.available) {
+        say(`${driver.platform}: skipped, ${availability.reason ?? 'unavailable'}`);
+        say();
+        continue;
+      }
+      const measured = await measurePlatform(
+        driver,
+        availability,
+        chosen.vm ? options.vmLaunches : options.launches,
+        chosen.berth,
+        chosen.variants,
+        runId,
+        signal,
       );
+      for (const line of measured.lines) say(line);
       say();
-      continue;
+      results.push(measured.result);
     }
-    progress(`${driver.platform}: checking availability`);
-    const availability = await driver.availability();
-    if (!availability.available) {
-      say(`${driver.platform}: skipped, ${availability.reason ?? 'unavailable'}`);
-      say();
-      continue;
-    }
-    const measured = await measurePlatform(
-      driver,
-      availability,
-      chosen.vm ? options.vmLaunches : options.launches,
-      chosen.berth,
-      chosen.variants,
-      runId,
-      signal,
-    );
-    for (const line of measured.lines) say(line);
-    say();
-    results.push(measured.result);
+  } finally {
+    await closeDrivers(drivers);
   }
   return results;
 }

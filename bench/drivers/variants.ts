@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type { RunnerLine } from '../../contracts/index.ts';
 import { agentDir } from '../../agents/host-agent/agent-dir.ts';
 import {
@@ -12,7 +14,11 @@ import {
   prepareInstanceBundle,
   removeContainer,
 } from '../../agents/host-agent/drivers/container-oci.ts';
+import { dockerEngine } from '../../agents/host-agent/docker-engine.ts';
+import { dockerRunArgs, rootfsImageTag } from '../../agents/host-agent/drivers/container-docker.ts';
 import type { Instance, PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
+import { dockerEngineDir } from '../../agents/host-agent/drivers/registry.ts';
+import { SETTINGS } from '../../lib/config.ts';
 import {
   bootGuest,
   prepareQemuHost,
@@ -141,6 +147,44 @@ function runcVariant(runnerPath: string, bundlesDir: string): Variant {
 }
 
 /**
+ * `docker run` by hand, against the engine the driver uses (the same one in this process,
+ * Berth's own when the host runs none) and the image the driver imported, with the driver's
+ * own arguments; removed with `docker rm -f` as the driver removes it.
+ */
+function dockerVariant(runnerPath: string, bundlesDir: string, agentDir: string): Variant {
+  const engine = dockerEngine(SETTINGS.dockerEngine.defaultValue, dockerEngineDir(agentDir));
+  const execProgram = promisify(execFile);
+  return {
+    role: 'bare',
+    tag: 'bare',
+    label: 'bare: docker run <same image and args> -> ready',
+    launch: async (id) => {
+      const { host } = await engine.endpoint();
+      const scratchDir = join(bundlesDir, id, 'scratch');
+      await mkdir(scratchDir, { recursive: true });
+      const runner = spawnRunner('docker', [
+        '-H',
+        host,
+        ...dockerRunArgs({
+          id,
+          image: rootfsImageTag(dirname(runnerPath)),
+          node: process.execPath,
+          runnerPath,
+          scratchDir,
+          runnerArgs: IDLE_RUNNER_ARGS,
+        }),
+      ]);
+      return bareLaunch(runner, 1, async () => {
+        await endRunner(runner);
+        await execProgram('docker', ['-H', host, 'rm', '-f', id]).catch(() => undefined);
+        await rm(join(bundlesDir, id), { recursive: true, force: true });
+        await engine.close();
+      });
+    },
+  };
+}
+
+/**
  * QEMU by hand: the driver's own bootGuest (its command line and guest command), the image
  * the driver prepared, and the accel, memory, CPUs and containers per VM the driver reported
  * for its first instance.
@@ -237,6 +281,9 @@ export function variantsFor(
   }
   if (kind === 'container:runc') {
     return { berth, vm: false, variants: [berth, runcVariant(runnerPath, bundlesDir)] };
+  }
+  if (kind === 'container:docker') {
+    return { berth, vm: false, variants: [berth, dockerVariant(runnerPath, bundlesDir, dir)] };
   }
   if (
     driver.runtime === 'qemu-microvm' &&
