@@ -36,20 +36,7 @@ async function readNumber(path: string): Promise<number | undefined> {
 
 /** Removes the instance folders, then their `berth` parent when nothing else is left in it. */
 async function removeDirs(dirs: readonly string[]): Promise<void> {
-  for (const dir of dirs) {
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await rmdir(dir);
-        break;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        // EBUSY while the last process is still being reaped.
-        if (attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  }
+  for (const dir of dirs) await removeCgroupTree(dir);
   await removeEmptyBerthCgroups();
 }
 
@@ -68,15 +55,15 @@ export async function berthCgroupParents(root = ROOT): Promise<string[]> {
 }
 
 /**
- * Removes cgroup `berth/<name>` from every hierarchy it is in (one an OCI runtime made and may
- * have failed to remove under load): a process still in it is killed first, and the removal is
- * retried while the kernel reaps it. Then Berth's parents go where nothing else is left.
+ * Removes a cgroup and those below it, killing what is still in them, and retrying while
+ * the kernel reaps them.
  */
-export async function removeInstanceCgroups(name: string, root = ROOT): Promise<void> {
-  const dirs = (await berthCgroupParents(root))
-    .map((parent) => join(parent, name))
-    .filter((dir) => existsSync(dir));
-  for (const dir of dirs) {
+export async function removeCgroupTree(dir: string): Promise<void> {
+  const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const child of children) {
+    if (child.isDirectory()) await removeCgroupTree(join(dir, child.name));
+  }
+  for (let attempt = 0; ; attempt += 1) {
     const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
     for (const pid of procs.split('\n').filter(Boolean)) {
       try {
@@ -85,8 +72,29 @@ export async function removeInstanceCgroups(name: string, root = ROOT): Promise<
         // Already gone.
       }
     }
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // EBUSY while the last process is still being reaped.
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
-  await removeDirs(dirs);
+}
+
+/**
+ * Removes cgroup `berth/<name>` from every hierarchy it is in (one an OCI runtime made and may
+ * have failed to remove under load), killing what is still in it; then Berth's parents go
+ * where nothing else is left.
+ */
+export async function removeInstanceCgroups(name: string, root = ROOT): Promise<void> {
+  for (const parent of await berthCgroupParents(root)) {
+    await removeCgroupTree(join(parent, name));
+  }
+  await removeEmptyBerthCgroups(root);
 }
 
 /** Removes Berth's parent cgroups where no instance is left in them, in every hierarchy. */

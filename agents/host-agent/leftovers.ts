@@ -4,13 +4,14 @@ import type { Logger } from '../../lib/logger.ts';
 import { removeStaleCgroups } from './cgroups.ts';
 import { stopLeftoverOwnEngine, systemDockerHost } from './docker-engine.ts';
 import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
+import { removeLeftoverLxcContainers } from './drivers/container-lxc.ts';
 import { removeLeftoverContainers } from './drivers/container-oci.ts';
 import { dockerEngineDir } from './drivers/registry.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers named by one of its
- * bundles (runc's, crun's, and Docker's where the host's engine answers), the Docker engine
+ * bundles (runc's, crun's, LXC's, and Docker's where the host's engine answers), the Docker engine
  * of Berth's own it started (stopped with its containers), libvirt domains of its
  * bundles (those with a domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups
  * with no process left. Removed when the next agent starts, before it starts instances of
@@ -26,6 +27,7 @@ export async function removeLeftovers(
   const containers = [
     ...(await removeLeftoverContainers(bundles)),
     ...(await removeLeftoverDockerContainers(bundles, systemDockerHost())),
+    ...(await removeLeftoverLxcContainers(bundles, bundlesDir)),
   ];
   const engineStopped = await stopLeftoverOwnEngine(dockerEngineDir(agentDir));
   const domainBundles: string[] = [];

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { ImageStep } from '../vm/guest-image.ts';
 import { dockerEngine, type DockerEngineMode } from '../docker-engine.ts';
 import { createDockerDriver } from './container-docker.ts';
+import { createLxcDriver } from './container-lxc.ts';
 import { createOciDriver } from './container-oci.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
@@ -41,6 +42,7 @@ export function createDrivers(
     createOciDriver('runc', runnerPath, bundlesDir),
     createOciDriver('crun', runnerPath, bundlesDir),
     createDockerDriver(runnerPath, bundlesDir, dockerEngine(engineMode, dockerEngineDir(agentDir))),
+    createLxcDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
