@@ -260,16 +260,13 @@ export async function readPeakMemoryOfProcess(
 }
 
 /**
- * Berth's instance cgroups that no process is in any more (left by a killed agent). Only
- * those older than olderThanMs: a cgroup another agent just made may not have its process yet.
+ * Berth's instance cgroups, in every hierarchy, that no process is in any more (left by a
+ * killed agent, or by a runtime that failed to remove them). Only those older than
+ * olderThanMs: a cgroup another agent just made may not have its process yet.
  */
 export async function staleCgroups(root = ROOT, olderThanMs = 60_000): Promise<string[]> {
   const stale: string[] = [];
-  for (const parent of [
-    join(root, 'berth'),
-    join(root, 'memory', 'berth'),
-    join(root, 'cpu', 'berth'),
-  ]) {
+  for (const parent of await berthCgroupParents(root)) {
     let names: string[];
     try {
       names = (await readdir(parent, { withFileTypes: true }))

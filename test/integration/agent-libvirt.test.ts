@@ -363,7 +363,12 @@ describe('libvirt through virsh -c test:///default', () => {
       ['vm:qemu-microvm,process', ['vm:qemu-microvm', 'process:node']],
     ])('accepts %s', async (platforms, drivers) => {
       const selected = await selectDrivers(
-        { dataDir: join(dir, 'agent'), libvirtUri: TEST_URI, containersPerVm: 1, dockerEngine: 'auto' },
+        {
+          dataDir: join(dir, 'agent'),
+          libvirtUri: TEST_URI,
+          containersPerVm: 1,
+          dockerEngine: 'auto',
+        },
         platforms.split(','),
       );
       expect(selected.map(driverName).sort()).toEqual([...drivers].sort());
@@ -381,8 +386,9 @@ describe('libvirt through virsh -c test:///default', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
         '--platforms: unknown vm:xen (known: process, container, vm, container-in-vm, ' +
-          'process:node, container:runc, container:crun, container:docker, vm:qemu-microvm, ' +
-          'container-in-vm:qemu-microvm, vm:libvirt) ' +
+          'vm-in-container, process:node, container:runc, container:crun, container:docker, ' +
+          'container:lxc, vm:qemu-microvm, container-in-vm:qemu-microvm, ' +
+          'vm-in-container:runc-qemu-microvm, vm:libvirt) ' +
           '[BERTH_ERR_UNKNOWN_PLATFORM]',
       );
     });

@@ -7,6 +7,7 @@ import { createOciDriver } from './container-oci.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
 import { createLibvirtDriver } from './vm-libvirt.ts';
+import { createVmInContainerDriver } from './vm-in-container.ts';
 import { createQemuDriver } from './vm-qemu.ts';
 
 export interface DriverOptions {
@@ -45,6 +46,7 @@ export function createDrivers(
     createLxcDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
+    createVmInContainerDriver(vm),
     createLibvirtDriver({ ...vm, uri: libvirtUri }),
   ];
 }
