@@ -87,6 +87,9 @@ describe('berth agent', () => {
     ['vm', 1, 1],
     ['container-in-vm', 1, 1],
     ['container-in-vm', 2, 1],
+    ['container:docker', 1, 1],
+    ['container:lxc', 1, 1],
+    ['vm-in-container', 1, 1],
   ] as const)(
     'runs the quick suite on the %s platform (%i per VM, %i rounds) and every result lands once',
     async (platform, containersPerVm, rounds) => {
@@ -164,7 +167,7 @@ describe('berth agent', () => {
         expect(instance?.platform.settings['containersPerVm']).toBe(2);
       }
       for (const batch of report.batches) {
-        const vm = batch.platform.name.endsWith('vm');
+        const vm = batch.platform.name.includes('vm');
         // A VM here runs under TCG emulation, and every result says so.
         expect(batch.platform.accel).toBe(vm ? 'tcg' : 'none');
         expect(batch.platform.settings).toHaveProperty(vm ? 'accel' : 'cgroup');
