@@ -6,12 +6,14 @@ import { stopLeftoverOwnEngine, systemDockerHost } from './docker-engine.ts';
 import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
 import { removeLeftoverLxcContainers } from './drivers/container-lxc.ts';
 import { removeLeftoverContainers } from './drivers/container-oci.ts';
-import { dockerEngineDir } from './drivers/registry.ts';
+import { removeLeftoverPodmanContainers } from './drivers/container-podman.ts';
+import { dockerEngineDir, podmanStorageDir } from './drivers/registry.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers named by one of its
- * bundles (runc's, crun's, LXC's, and Docker's where the host's engine answers), the Docker engine
+ * bundles (runc's, crun's, LXC's, Podman's in Berth's own storage, and Docker's where the
+ * host's engine answers), the Docker engine
  * of Berth's own it started (stopped with its containers), libvirt domains of its
  * bundles (those with a domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups
  * with no process left. Removed when the next agent starts, before it starts instances of
@@ -28,6 +30,7 @@ export async function removeLeftovers(
     ...(await removeLeftoverContainers(bundles)),
     ...(await removeLeftoverDockerContainers(bundles, systemDockerHost())),
     ...(await removeLeftoverLxcContainers(bundles, bundlesDir)),
+    ...(await removeLeftoverPodmanContainers(bundles, podmanStorageDir(agentDir))),
   ];
   const engineStopped = await stopLeftoverOwnEngine(dockerEngineDir(agentDir));
   const domainBundles: string[] = [];

@@ -387,7 +387,7 @@ describe('libvirt through virsh -c test:///default', () => {
       expect(result.stderr).toContain(
         '--platforms: unknown vm:xen (known: process, container, vm, container-in-vm, ' +
           'vm-in-container, process:node, container:runc, container:crun, container:docker, ' +
-          'container:lxc, vm:qemu-microvm, container-in-vm:qemu-microvm, ' +
+          'container:podman, container:lxc, vm:qemu-microvm, container-in-vm:qemu-microvm, ' +
           'vm-in-container:runc-qemu-microvm, vm:libvirt) ' +
           '[BERTH_ERR_UNKNOWN_PLATFORM]',
       );

@@ -71,6 +71,19 @@ describe('berth agent', () => {
       expect.objectContaining({ platform: 'container', runtime: 'docker', available: true }),
     );
     expect(processesMatching(join(dataDir, 'agent', 'docker'))).toEqual([]);
+    for (const runtime of ['podman', 'lxc']) {
+      expect(rows).toContainEqual(
+        expect.objectContaining({ platform: 'container', runtime, available: true }),
+      );
+    }
+    expect(rows).toContainEqual(
+      expect.objectContaining({
+        platform: 'vm-in-container',
+        runtime: 'runc-qemu-microvm',
+        available: true,
+        accel: 'tcg',
+      }),
+    );
     expect(rows).toContainEqual({
       platform: 'vm',
       runtime: 'libvirt',
@@ -88,6 +101,7 @@ describe('berth agent', () => {
     ['container-in-vm', 1, 1],
     ['container-in-vm', 2, 1],
     ['container:docker', 1, 1],
+    ['container:podman', 1, 1],
     ['container:lxc', 1, 1],
     ['vm-in-container', 1, 1],
   ] as const)(

@@ -4,6 +4,7 @@ import { dockerEngine, type DockerEngineMode } from '../docker-engine.ts';
 import { createDockerDriver } from './container-docker.ts';
 import { createLxcDriver } from './container-lxc.ts';
 import { createOciDriver } from './container-oci.ts';
+import { createPodmanDriver } from './container-podman.ts';
 import type { PlatformDriver } from './driver.ts';
 import { createProcessDriver } from './process.ts';
 import { createLibvirtDriver } from './vm-libvirt.ts';
@@ -25,6 +26,11 @@ export function dockerEngineDir(agentDir: string): string {
   return join(agentDir, 'docker');
 }
 
+/** Where Berth's own Podman keeps its images, containers and state: in the agent's folder. */
+export function podmanStorageDir(agentDir: string): string {
+  return join(agentDir, 'podman');
+}
+
 /** Every platform driver Berth knows, in the order a suite runs them: the baseline first. */
 export function createDrivers(
   runnerPath: string,
@@ -43,6 +49,7 @@ export function createDrivers(
     createOciDriver('runc', runnerPath, bundlesDir),
     createOciDriver('crun', runnerPath, bundlesDir),
     createDockerDriver(runnerPath, bundlesDir, dockerEngine(engineMode, dockerEngineDir(agentDir))),
+    createPodmanDriver(runnerPath, bundlesDir, podmanStorageDir(agentDir)),
     createLxcDriver(runnerPath, bundlesDir),
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
