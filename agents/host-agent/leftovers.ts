@@ -1,7 +1,7 @@
 import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
-import { removeStaleCgroups } from './cgroups.ts';
+import { removeInstanceCgroups, removeStaleCgroups } from './cgroups.ts';
 import { stopLeftoverOwnEngine, systemDockerHost } from './docker-engine.ts';
 import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
 import { removeLeftoverLxcContainers } from './drivers/container-lxc.ts';
@@ -13,11 +13,11 @@ import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
 /**
  * What an agent killed with SIGKILL could not tear down: containers named by one of its
  * bundles (runc's, crun's, LXC's, Podman's in Berth's own storage, and Docker's where the
- * host's engine answers), the Docker engine
- * of Berth's own it started (stopped with its containers), libvirt domains of its
- * bundles (those with a domain.xml) at `libvirtUri`, bundle and scratch folders, and cgroups
- * with no process left. Removed when the next agent starts, before it starts instances of
- * its own.
+ * host's engine answers), the Docker engine of Berth's own it started (stopped with its
+ * containers), libvirt domains of its bundles (those with a domain.xml) at `libvirtUri`, the
+ * cgroups of its instances and what still runs in them, bundle and scratch folders, and
+ * other cgroups with no process left. Removed when the next agent starts, before it starts
+ * instances of its own.
  */
 export async function removeLeftovers(
   agentDir: string,
@@ -46,6 +46,9 @@ export async function removeLeftovers(
     logger.warn({ libvirtUri }, `a leftover libvirt domain was not removed: ${problem}`);
   }
   const scratch = await readdir(join(agentDir, 'scratch')).catch(() => [] as string[]);
+  // The cgroups named by its own instances go at once, with whatever still runs in them;
+  // others only once stale, since another agent on this host may have just made them.
+  for (const id of [...bundles, ...scratch]) await removeInstanceCgroups(id);
   await Promise.all([
     ...bundles.map((id) => rm(join(bundlesDir, id), { recursive: true, force: true })),
     ...scratch.map((id) => rm(join(agentDir, 'scratch', id), { recursive: true, force: true })),

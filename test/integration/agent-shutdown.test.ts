@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnBerth } from '../../support/cli.ts';
+import { runBerth, spawnBerth } from '../../support/cli.ts';
 import { cleanUp, removeDir, startTestNats, tempDir } from '../../support/servers.ts';
 import {
   cgroupsOfRun,
@@ -47,5 +47,57 @@ describe('berth agent run stops cleanly on SIGTERM', () => {
       expect(cgroupsOfRun(runId)).toEqual([]);
     },
     150_000,
+  );
+});
+
+describe('the next berth agent run removes what a killed agent left, on every runtime', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('agent-killed');
+  });
+
+  afterAll(async () => {
+    await removeDir(dir);
+  });
+
+  it.each(['container:docker', 'container:podman', 'container:lxc', 'vm-in-container'])(
+    'killed with SIGKILL while %s runs an instance',
+    async (platform) => {
+      const dataDir = join(dir, platform.replace(':', '-'));
+      const env = {
+        // Nothing listens here: both runs keep their results for a later one.
+        NATS_URL: 'nats://127.0.0.1:1',
+        BERTH_DATA_DIR: dataDir,
+        BERTH_LIBVIRT_URI: 'test:///default',
+      };
+      const agent = spawnBerth(['agent', 'run', '--platforms', platform], env);
+      const bundles = join(dataDir, 'agent', 'bundles');
+      const runtime = platform.split(':')[0] ?? platform;
+      // An instance of the platform itself, not the process platform every round measures.
+      await waitFor(
+        `an instance of ${platform} to be running`,
+        () => entriesOf(bundles).some((id) => id.includes(`-${runtime}-`)),
+        180_000,
+        50,
+      );
+      const runId = /^(run-[a-z0-9]+-[a-z0-9]+)-/.exec(entriesOf(bundles)[0] ?? '')?.[1] ?? '';
+      expect(runId).not.toBe('');
+      agent.child.kill('SIGKILL');
+      await agent.exited();
+      expect(processesMatching(dataDir)).not.toEqual([]);
+
+      // The next run starts by removing all of it; vm:libvirt on the test driver then skips.
+      const next = await runBerth(['agent', 'run', '--platforms', 'vm:libvirt'], env);
+      expect(next.code, next.stderr).toBe(0);
+      await waitFor(
+        'what the killed run started to be gone',
+        () => processesMatching(dataDir).length === 0,
+      );
+      expect(entriesOf(bundles)).toEqual([]);
+      expect(ociContainers('runc', runId)).toEqual([]);
+      expect(cgroupsOfRun(runId)).toEqual([]);
+    },
+    240_000,
   );
 });

@@ -8,6 +8,7 @@ import {
   nextPodmanSettings,
   PODMAN_DEFAULTS,
   podmanGlobalArgs,
+  podmanRunDir,
   podmanRunArgs,
   removePodmanCgroups,
   rlimitsSetting,
@@ -34,13 +35,18 @@ const STORAGE = '/data/agent/podman';
 
 describe('the podman driver', () => {
   it('keeps podman to storage of its own, its own cgroups and no event log', () => {
+    const runDir = podmanRunDir(STORAGE);
+    // Podman refuses a runroot over 50 characters, however deep the data folder is.
+    expect(runDir).toMatch(/^\/run\/berth-podman-[0-9a-f]{12}$/);
+    expect(podmanRunDir(`/${'deep/'.repeat(20)}podman`)).toHaveLength(runDir.length);
+    expect(podmanRunDir('/other/agent/podman')).not.toBe(runDir);
     expect(podmanGlobalArgs(STORAGE)).toEqual([
       '--root',
       '/data/agent/podman/root',
       '--runroot',
-      '/data/agent/podman/run',
+      `${runDir}/run`,
       '--tmpdir',
-      '/data/agent/podman/tmp',
+      `${runDir}/tmp`,
       '--network-config-dir',
       '/data/agent/podman/networks',
       '--cgroup-manager',

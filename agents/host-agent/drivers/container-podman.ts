@@ -1,10 +1,16 @@
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { CGROUP_MEMORY_MEASURE, cgroupVersion, readPeakMemoryOfProcess } from '../cgroups.ts';
+import {
+  CGROUP_MEMORY_MEASURE,
+  cgroupVersion,
+  readPeakMemoryOfProcess,
+  removeCgroupTree,
+} from '../cgroups.ts';
 import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import { rootfsImageTag } from './container-docker.ts';
 import { writeRootfs } from './container-oci.ts';
@@ -27,20 +33,31 @@ const EXIT_WAIT_MS = 5_000;
 export const PODMAN_ULIMITS = ['nofile=1024:1024', 'nproc=4096:4096'] as const;
 
 /**
- * Podman's global flags for Berth's own podman: its images, containers and state in
- * storageDir (never the user's /var/lib/containers or /run/libpod), the network config
- * (which a `--network none` container never reads) there too, cgroups made by podman itself
- * (no systemd), and no event log. Every podman command Berth runs starts with them, so the
- * driver, a leftover sweep and tests see the same containers.
+ * Where Berth's own podman keeps its run-time state (the runroot and its temporary files):
+ * in a short folder under /run named by storageDir, since podman refuses a runroot longer
+ * than 50 characters and the data folder can be deep; /run is also where run-time state
+ * belongs, gone after a reboot as the containers it describes are.
+ */
+export function podmanRunDir(storageDir: string): string {
+  return `/run/berth-podman-${createHash('sha256').update(storageDir).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Podman's global flags for Berth's own podman: its images and containers in storageDir and
+ * its run-time state in podmanRunDir (never the user's /var/lib/containers or /run/libpod),
+ * the network config (which a `--network none` container never reads) in storageDir too,
+ * cgroups made by podman itself (no systemd), and no event log. Every podman command Berth
+ * runs starts with them, so the driver, a leftover sweep and tests see the same containers.
  */
 export function podmanGlobalArgs(storageDir: string): string[] {
+  const runDir = podmanRunDir(storageDir);
   return [
     '--root',
     join(storageDir, 'root'),
     '--runroot',
-    join(storageDir, 'run'),
+    join(runDir, 'run'),
     '--tmpdir',
-    join(storageDir, 'tmp'),
+    join(runDir, 'tmp'),
     '--network-config-dir',
     join(storageDir, 'networks'),
     '--cgroup-manager',
@@ -255,20 +272,6 @@ async function podmanCgroupParents(root: string): Promise<string[]> {
   ].filter((dir) => existsSync(dir));
 }
 
-/** Removes an empty cgroup, retrying while the kernel reaps its last process. */
-async function removeCgroupDir(dir: string): Promise<void> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || attempt >= 50) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
-
 /**
  * Removes the cgroups of a container that podman or conmon left (libpod_parent/libpod-<full
  * id>, in every hierarchy), killing a process still in one first; then podman's parents
@@ -280,16 +283,7 @@ export async function removePodmanCgroups(fullId: string, root = CGROUP_ROOT): P
     const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (!entry.isDirectory() || !entry.name.includes(fullId)) continue;
-      const dir = join(parent, entry.name);
-      const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-      for (const pid of procs.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      await removeCgroupDir(dir);
+      await removeCgroupTree(join(parent, entry.name));
     }
     await rmdir(join(parent, 'conmon')).catch(() => undefined);
     await rmdir(parent).catch(() => undefined);
