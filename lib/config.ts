@@ -347,6 +347,14 @@ export const SETTINGS = {
     defaultValue: 'auto' as const,
     parse: oneOf(['auto', 'own', 'system'] as const),
   },
+  libvirtDaemon: {
+    env: 'BERTH_LIBVIRT_DAEMON',
+    flag: '--libvirt-daemon <daemon>',
+    description:
+      "libvirt daemon of the vm:libvirt platform for qemu:///system: system (the host's), own (a libvirtd, and a virtlogd when none runs, that Berth starts as root, its socket under /run, stopped on exit) or auto (the host's when it answers, else Berth's own); other URIs are used as they are",
+    defaultValue: 'auto' as const,
+    parse: oneOf(['auto', 'own', 'system'] as const),
+  },
   containersPerVm: {
     env: 'BERTH_CONTAINERS_PER_VM',
     flag: '--containers-per-vm <k>',

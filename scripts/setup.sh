@@ -2,13 +2,13 @@
 # Installs what Berth needs on a Debian machine, skipping whatever is already there:
 # the npm packages of package-lock.json, and the Debian packages below: the servers, the
 # platforms' runtimes (runc, crun, a Docker engine Berth can start when the host runs none,
-# Podman, LXC, QEMU, libvirt's client) and what the guest image is built with; openssl makes the
+# Podman, LXC, QEMU, libvirt's daemon and client) and what the guest image is built with; openssl makes the
 # fleet's certificates for `berth nats-config --tls`. With --test, also what only the tests
 # need (the browser the dashboard tests drive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients openssl docker.io podman lxc)
+APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients libvirt-daemon-system openssl docker.io podman lxc)
 TEST_APT_PACKAGES=(chromium)
 if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")

@@ -2,7 +2,9 @@ import type { Config } from '../../lib/config.ts';
 import type { SuiteRun } from './suite-run.ts';
 
 /** What choosing and making the drivers reads of the configuration. */
-export type DriverConfig = Config<'dataDir' | 'libvirtUri' | 'containersPerVm' | 'dockerEngine'>;
+export type DriverConfig = Config<
+  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'dockerEngine' | 'libvirtDaemon'
+>;
 
 /** How a run judges its comparisons and the host's state in each round. */
 export type JudgementConfig = Config<'equivalenceMargin' | 'maxSteal' | 'maxForeignLoad'>;

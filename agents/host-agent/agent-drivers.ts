@@ -24,6 +24,7 @@ export async function selectDrivers(
     libvirtUri: config.libvirtUri,
     containersPerVm: config.containersPerVm,
     dockerEngine: config.dockerEngine,
+    libvirtDaemon: config.libvirtDaemon,
     onImageStep: printImageStep,
   });
   const { selected, unknown } = matchDrivers(drivers, platforms);

@@ -5,6 +5,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { alive, stopProcess } from './daemon-process.ts';
 
 const execProgram = promisify(execFile);
 
@@ -113,35 +114,6 @@ export function ownEngineArgs(layout: OwnEngineLayout): string[] {
     '--ip6tables=false',
     '--bridge=none',
   ];
-}
-
-function alive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Asks pid to stop (SIGTERM) and waits for it to exit, killing it after timeoutMs. */
-async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone in between.
-    }
-    while (alive(pid)) await sleep(50);
-  }
 }
 
 /** Removes every container of an engine of Berth's own (only Berth's are ever in it). */

@@ -7,14 +7,15 @@ import { removeLeftoverDockerContainers } from './drivers/container-docker.ts';
 import { removeLeftoverLxcContainers } from './drivers/container-lxc.ts';
 import { removeLeftoverContainers } from './drivers/container-oci.ts';
 import { removeLeftoverPodmanContainers } from './drivers/container-podman.ts';
-import { dockerEngineDir, podmanStorageDir } from './drivers/registry.ts';
+import { dockerEngineDir, libvirtDaemonDir, podmanStorageDir } from './drivers/registry.ts';
 import { removeLeftoverDomains } from './drivers/vm-libvirt.ts';
+import { stopLeftoverOwnLibvirtd } from './libvirt-daemon.ts';
 
 /**
  * What an agent killed with SIGKILL could not tear down: containers named by one of its
  * bundles (runc's, crun's, LXC's, Podman's in Berth's own storage, and Docker's where the
- * host's engine answers), the Docker engine of Berth's own it started (stopped with its
- * containers), libvirt domains of its bundles (those with a domain.xml) at `libvirtUri`, the
+ * host's engine answers), the Docker engine and the libvirtd of Berth's own it started
+ * (stopped with their containers and domains), libvirt domains of its bundles (those with a domain.xml) at `libvirtUri`, the
  * cgroups of its instances and what still runs in them, bundle and scratch folders, and
  * other cgroups with no process left. Removed when the next agent starts, before it starts
  * instances of its own.
@@ -41,7 +42,11 @@ export async function removeLeftovers(
     );
     if (hasDomain) domainBundles.push(id);
   }
-  const domains = await removeLeftoverDomains(libvirtUri, domainBundles);
+  // A libvirtd of Berth's own that a killed agent left holds its domains: they go with it.
+  const ownLibvirtd = await stopLeftoverOwnLibvirtd(libvirtDaemonDir(agentDir), domainBundles);
+  const domains = ownLibvirtd.stopped
+    ? ownLibvirtd
+    : await removeLeftoverDomains(libvirtUri, domainBundles);
   for (const problem of domains.problems) {
     logger.warn({ libvirtUri }, `a leftover libvirt domain was not removed: ${problem}`);
   }
@@ -54,7 +59,11 @@ export async function removeLeftovers(
     ...scratch.map((id) => rm(join(agentDir, 'scratch', id), { recursive: true, force: true })),
   ]);
   const cgroups = await removeStaleCgroups();
-  if (bundles.length + scratch.length + cgroups.length > 0 || engineStopped) {
+  if (
+    bundles.length + scratch.length + cgroups.length > 0 ||
+    engineStopped ||
+    ownLibvirtd.stopped
+  ) {
     logger.info(
       {
         bundles: bundles.length,
@@ -63,6 +72,7 @@ export async function removeLeftovers(
         scratch: scratch.length,
         cgroups: cgroups.length,
         dockerEngine: engineStopped,
+        libvirtd: ownLibvirtd.stopped,
       },
       'removed what an earlier agent left behind',
     );

@@ -28,6 +28,7 @@ export function defaultDrivers(
     libvirtUri: SETTINGS.libvirtUri.defaultValue,
     containersPerVm: SETTINGS.containersPerVm.defaultValue,
     dockerEngine: SETTINGS.dockerEngine.defaultValue,
+    libvirtDaemon: SETTINGS.libvirtDaemon.defaultValue,
   };
   return selectDrivers(config, platforms);
 }

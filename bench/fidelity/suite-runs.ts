@@ -49,6 +49,7 @@ export function benchDrivers(
       libvirtUri: LIBVIRT_TEST_URI,
       containersPerVm: SETTINGS.containersPerVm.defaultValue,
       dockerEngine: SETTINGS.dockerEngine.defaultValue,
+      libvirtDaemon: SETTINGS.libvirtDaemon.defaultValue,
     },
     names,
   );

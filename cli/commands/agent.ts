@@ -19,6 +19,7 @@ const RUN_SETTINGS = [
   'libvirtUri',
   'containersPerVm',
   'dockerEngine',
+  'libvirtDaemon',
   'rounds',
   'equivalenceMargin',
   'maxSteal',
@@ -28,7 +29,13 @@ const RUN_SETTINGS = [
 /** What the long-running agent reads: `berth agent start`, and the service `install` writes. */
 const START_SETTINGS = [...RUN_SETTINGS, 'jobPlatforms'] as const;
 /** What the commands that only look at the platforms read. */
-const PLATFORM_SETTINGS = ['dataDir', 'libvirtUri', 'containersPerVm', 'dockerEngine'] as const;
+const PLATFORM_SETTINGS = [
+  'dataDir',
+  'libvirtUri',
+  'containersPerVm',
+  'dockerEngine',
+  'libvirtDaemon',
+] as const;
 /** What the calibration canary reads: the platforms, its rounds and the equivalence margin. */
 const CALIBRATE_SETTINGS = [...PLATFORM_SETTINGS, 'rounds', 'equivalenceMargin'] as const;
 /** Rounds of `berth agent calibrate` when --rounds is not given. */
@@ -226,9 +233,8 @@ function platformsCommand(): Command {
     .option('--json', 'print JSON instead of a table');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
-    const { closeDrivers, selectDrivers } = await import(
-      '../../agents/host-agent/agent-drivers.ts'
-    );
+    const { closeDrivers, selectDrivers } =
+      await import('../../agents/host-agent/agent-drivers.ts');
     const { platformAvailability } = await import('../../agents/host-agent/inventory.ts');
     const drivers = await selectDrivers(config, []);
     const availability = await platformAvailability(drivers).finally(() => closeDrivers(drivers));
@@ -278,9 +284,8 @@ function inventoryCommand(): Command {
     .option('--json', 'print JSON instead of a summary');
   return withSettings(command, PLATFORM_SETTINGS).action(async () => {
     const config = settingsOf(command, PLATFORM_SETTINGS);
-    const { closeDrivers, selectDrivers } = await import(
-      '../../agents/host-agent/agent-drivers.ts'
-    );
+    const { closeDrivers, selectDrivers } =
+      await import('../../agents/host-agent/agent-drivers.ts');
     const { loadHostId } = await import('../../agents/host-agent/host-id.ts');
     const { collectInventory } = await import('../../agents/host-agent/inventory.ts');
     const hostId = await loadHostId(join(agentDir(config.dataDir), 'host-id'));

@@ -19,6 +19,7 @@ const UP_SETTINGS = [
     'libvirtUri',
     'containersPerVm',
     'dockerEngine',
+    'libvirtDaemon',
   ] as const satisfies readonly SettingName[]),
 ];
 

@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger.ts';
 
 /** What the local agent of `berth up` is started with. */
 export type LocalAgentConfig = Config<
-  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'dockerEngine' | 'logLevel'
+  'dataDir' | 'libvirtUri' | 'containersPerVm' | 'dockerEngine' | 'libvirtDaemon' | 'logLevel'
 > &
   NatsSignIn & {
     readonly natsUrl: string;
@@ -65,6 +65,7 @@ export function startLocalAgent(
       BERTH_DATA_DIR: config.dataDir,
       BERTH_LIBVIRT_URI: config.libvirtUri,
       BERTH_DOCKER_ENGINE: config.dockerEngine,
+      BERTH_LIBVIRT_DAEMON: config.libvirtDaemon,
       BERTH_CONTAINERS_PER_VM: String(config.containersPerVm),
       BERTH_LOG_LEVEL: config.logLevel,
       ...signInEnv(config),

@@ -368,6 +368,7 @@ describe('libvirt through virsh -c test:///default', () => {
           libvirtUri: TEST_URI,
           containersPerVm: 1,
           dockerEngine: 'auto',
+          libvirtDaemon: 'auto',
         },
         platforms.split(','),
       );

@@ -96,7 +96,13 @@ describe('a suite in randomised interleaved rounds', () => {
 
   it('interleaves process, runc and a TCG VM round by round, pairs each ratio with its round and calibrates', async () => {
     const drivers = await selectDrivers(
-      { dataDir, libvirtUri: 'test:///default', containersPerVm: 1, dockerEngine: 'auto' },
+      {
+        dataDir,
+        libvirtUri: 'test:///default',
+        containersPerVm: 1,
+        dockerEngine: 'auto',
+        libvirtDaemon: 'auto',
+      },
       ['process', 'container:runc', 'vm:qemu-microvm'],
     );
     const outcome = await run(drivers);
@@ -138,7 +144,13 @@ describe('a suite in randomised interleaved rounds', () => {
 
   it('runs a round again when a CPU hog disturbs one platform, and runc stays level with the process', async () => {
     const drivers = await selectDrivers(
-      { dataDir, libvirtUri: 'test:///default', containersPerVm: 1, dockerEngine: 'auto' },
+      {
+        dataDir,
+        libvirtUri: 'test:///default',
+        containersPerVm: 1,
+        dockerEngine: 'auto',
+        libvirtDaemon: 'auto',
+      },
       ['process', 'container:runc'],
     );
     // The hog starts asynchronously: it is stopped when the round ends even if it came up

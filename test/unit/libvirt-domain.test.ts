@@ -95,6 +95,37 @@ describe('domainXml', () => {
     expect(cpuOf('test')).toBeUndefined();
   });
 
+  it('runs QEMU as root with nothing relabelled, and without a USB controller, under the qemu driver only', () => {
+    const of = (type: DomainSpec['type']) => parseXml(domainXml({ ...spec, type }));
+    for (const type of ['kvm', 'qemu'] as const) {
+      const domain = of(type);
+      expect(child(domain, 'seclabel')?.attributes).toEqual({
+        type: 'static',
+        model: 'dac',
+        relabel: 'no',
+      });
+      expect(child(domain, 'seclabel/label')?.text).toBe('+0:+0');
+      expect(child(domain, 'devices/controller')?.attributes).toEqual({
+        type: 'usb',
+        model: 'none',
+      });
+    }
+    for (const type of ['xen', 'test'] as const) {
+      // Xen reads a static label as a FLASK context; the test driver runs nothing.
+      expect(child(of(type), 'seclabel')).toBeUndefined();
+      expect(child(of(type), 'devices/controller')).toBeUndefined();
+    }
+  });
+
+  it("has no balloon, except Xen's own, which libxl cannot do without", () => {
+    const balloonOf = (type: DomainSpec['type']): string | undefined =>
+      child(parseXml(domainXml({ ...spec, type })), 'devices/memballoon')?.attributes['model'];
+    expect(balloonOf('kvm')).toBe('none');
+    expect(balloonOf('qemu')).toBe('none');
+    expect(balloonOf('test')).toBe('none');
+    expect(balloonOf('xen')).toBe('xen');
+  });
+
   it('escapes every value, so none can end an attribute or add an element', () => {
     const xml = domainXml(spec);
     expect(xml).not.toContain(HOSTILE);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ImageStep } from '../vm/guest-image.ts';
 import { dockerEngine, type DockerEngineMode } from '../docker-engine.ts';
+import { libvirtDaemon, type LibvirtDaemonMode } from '../libvirt-daemon.ts';
 import { createDockerDriver } from './container-docker.ts';
 import { createLxcDriver } from './container-lxc.ts';
 import { createOciDriver } from './container-oci.ts';
@@ -18,12 +19,19 @@ export interface DriverOptions {
   readonly containersPerVm: number;
   /** Which Docker engine the container:docker platform uses (`--docker-engine`). */
   readonly dockerEngine: DockerEngineMode;
+  /** Which libvirt daemon the vm:libvirt platform uses for qemu:///system (`--libvirt-daemon`). */
+  readonly libvirtDaemon: LibvirtDaemonMode;
   readonly onImageStep?: ImageStep;
 }
 
 /** Where an engine of Berth's own keeps its data: in the agent's folder. */
 export function dockerEngineDir(agentDir: string): string {
   return join(agentDir, 'docker');
+}
+
+/** Where a libvirtd of Berth's own keeps its configuration, pid files and logs. */
+export function libvirtDaemonDir(agentDir: string): string {
+  return join(agentDir, 'libvirt');
 }
 
 /** Where Berth's own Podman keeps its images, containers and state: in the agent's folder. */
@@ -35,7 +43,13 @@ export function podmanStorageDir(agentDir: string): string {
 export function createDrivers(
   runnerPath: string,
   agentDir: string,
-  { libvirtUri, containersPerVm, dockerEngine: engineMode, onImageStep }: DriverOptions,
+  {
+    libvirtUri,
+    containersPerVm,
+    dockerEngine: engineMode,
+    libvirtDaemon: libvirtMode,
+    onImageStep,
+  }: DriverOptions,
 ): PlatformDriver[] {
   const bundlesDir = join(agentDir, 'bundles');
   const vm = {
@@ -54,6 +68,10 @@ export function createDrivers(
     createQemuDriver({ ...vm, mode: 'vm' }),
     createQemuDriver({ ...vm, mode: 'container-in-vm', containersPerVm }),
     createVmInContainerDriver(vm),
-    createLibvirtDriver({ ...vm, uri: libvirtUri }),
+    createLibvirtDriver({
+      ...vm,
+      uri: libvirtUri,
+      daemon: libvirtDaemon(libvirtUri, libvirtMode, libvirtDaemonDir(agentDir)),
+    }),
   ];
 }

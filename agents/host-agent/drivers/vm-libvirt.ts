@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, isBerthError, type RunnerLine } from '../../../contracts/index.ts';
+import type { LibvirtDaemon, LibvirtEndpoint } from '../libvirt-daemon.ts';
 import { findProcess, pssBytes } from '../process-memory.ts';
 import { buildGuestImage, type GuestImage, type ImageStep } from '../vm/guest-image.ts';
 import {
@@ -10,10 +11,17 @@ import {
   domainXml,
   libvirtDriverOf,
   type DomainKind,
+  type DomainType,
 } from '../vm/libvirt-domain.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 import { fileLines, runnerLines } from './runner-lines.ts';
-import { openVirshSession, sharedVirshSession, shownUri, type VirshSession } from './virsh.ts';
+import {
+  openVirshSession,
+  sharedVirshSession,
+  shownUri,
+  type SharedVirshSession,
+  type VirshSession,
+} from './virsh.ts';
 import { BOOT_TIMEOUT_MS, guestClockArgs, guestCommand, qemuArgs } from './vm-qemu.ts';
 
 export interface LibvirtDriverOptions {
@@ -33,6 +41,11 @@ export interface LibvirtDriverOptions {
   readonly image?: GuestImage;
   /** A session to run every virsh command in; by default the driver opens its own. */
   readonly session?: VirshSession;
+  /**
+   * The daemon behind uri when it may be one Berth starts (see libvirt-daemon.ts): the driver
+   * connects to the URI it gives and lets it go in close(). By default uri is used as it is.
+   */
+  readonly daemon?: LibvirtDaemon;
 }
 
 export const TEST_DRIVER_REASON =
@@ -109,6 +122,90 @@ export async function removeLeftoverDomains(
   return { removed, problems };
 }
 
+/** The files of one instance in its bundle folder, and what goes in them. */
+export interface InstanceFiles {
+  readonly scratchDir: string;
+  readonly cmdFile: string;
+  readonly consoleLog: string;
+  readonly xmlFile: string;
+  /** The shell script the guest's init runs: the runner, chrooted into the host's root. */
+  readonly command: string;
+  readonly xml: string;
+}
+
+/** What an instance's domain is made of. */
+export interface InstanceSpec {
+  readonly name: string;
+  readonly type: DomainType;
+  readonly guest: GuestImage;
+  readonly bundleDir: string;
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  readonly runnerPath: string;
+  readonly runnerArgs: readonly string[];
+}
+
+/**
+ * The domain of an instance and its guest command, as the driver writes them into its bundle
+ * folder: the kernel command line the QEMU driver gives the same guest image, naming the
+ * command file and the scratch folder beside it.
+ */
+export function instanceFiles(spec: InstanceSpec): InstanceFiles {
+  const scratchDir = join(spec.bundleDir, 'scratch');
+  const cmdFile = join(spec.bundleDir, 'cmd.sh');
+  const consoleLog = join(spec.bundleDir, 'console.log');
+  if (/\s/.test(spec.bundleDir)) {
+    throw new Error(
+      `the guest's kernel command line cannot name a path with spaces: ${spec.bundleDir}`,
+    );
+  }
+  const qemuArgv = qemuArgs(spec.guest, 'tcg', spec.memoryMiB, spec.vcpus, cmdFile, scratchDir);
+  const runnerArgv = [
+    process.execPath,
+    spec.runnerPath,
+    '--scratch',
+    scratchDir,
+    ...spec.runnerArgs,
+  ];
+  return {
+    scratchDir,
+    cmdFile,
+    consoleLog,
+    xmlFile: join(spec.bundleDir, 'domain.xml'),
+    command: guestCommand('vm', runnerArgv, 1),
+    xml: domainXml({
+      name: spec.name,
+      type: spec.type,
+      memoryMiB: spec.memoryMiB,
+      vcpus: spec.vcpus,
+      kernel: spec.guest.kernel,
+      initrd: spec.guest.initrd,
+      cmdline: qemuArgv[qemuArgv.indexOf('-append') + 1] ?? '',
+      scratchDir,
+      consoleLog,
+    }),
+  };
+}
+
+/** What the platform's settings say of the daemon an instance ran under. */
+function daemonSetting(endpoint: LibvirtEndpoint): string {
+  return endpoint.owned
+    ? "a libvirtd Berth started (socket under /run/berth-libvirt-*, the host's qemu.conf)"
+    : 'the libvirt daemon the URI reaches';
+}
+
+/** Removes the log a daemon of Berth's own wrote for a domain (its QEMU's stderr). */
+async function removeDomainLog(endpoint: LibvirtEndpoint, name: string): Promise<void> {
+  if (endpoint.domainLogDir !== undefined) {
+    await rm(join(endpoint.domainLogDir, `${name}.log`), { force: true });
+  }
+}
+
+/** The machine libvirt chose for a domain, from its XML (`<type machine='pc-i440fx-7.2'>`). */
+function machineOf(xml: string): string | undefined {
+  return /<type\b[^>]*\bmachine=['"]([^'"]+)['"]/.exec(xml)?.[1];
+}
+
 /** The pid of the QEMU process libvirt started for a domain (`-name guest=<name>,…`). */
 function qemuProcessOf(name: string): Promise<number | undefined> {
   return findProcess((arg) => arg === `guest=${name}` || arg.startsWith(`guest=${name},`));
@@ -124,11 +221,12 @@ function hypervisorIsLocal(uri: string): boolean {
  * kernel command line as the QEMU driver, booted directly from a domain the driver defines,
  * starts, destroys and undefines. The runner's lines are read from the serial console, which
  * libvirt writes to a file in the instance's bundle folder. Every command of the driver goes
- * through one virsh session while instances live (libvirt's test driver keeps its domains
- * per connection).
+ * through one virsh session per connection while instances live (libvirt's test driver keeps
+ * its domains per connection). With a daemon (libvirt-daemon.ts), the connection is the one
+ * it gives, asked for at each availability() and start(), and close() lets it go.
  */
 export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriver {
-  const { uri } = options;
+  const { uri, daemon } = options;
   const memoryMiB = options.memoryMiB ?? 256;
   const vcpus = options.vcpus ?? 1;
   const bootTimeoutMs = options.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
@@ -136,20 +234,35 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
   const clockArgs = guestClockArgs(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
   );
-  const shared = sharedVirshSession(uri, options.session);
+  const endpoint = (): Promise<LibvirtEndpoint> =>
+    daemon === undefined ? Promise.resolve({ uri, owned: false }) : daemon.endpoint();
 
-  let connection: Promise<Connection> | undefined;
-  const connect = (): Promise<Connection> => {
-    connection ??= (async (): Promise<Connection> => {
-      const session = await shared.acquire();
-      try {
-        const version = libvirtVersion(await session.run(['version']));
-        return { version, kind: domainKindFor(uri, await session.run(['capabilities'])) };
-      } finally {
-        await shared.release();
-      }
-    })();
-    connection.catch(() => (connection = undefined));
+  const sessions = new Map<string, SharedVirshSession>();
+  const sharedFor = (at: string): SharedVirshSession => {
+    let shared = sessions.get(at);
+    if (shared === undefined) {
+      shared = sharedVirshSession(at, options.session);
+      sessions.set(at, shared);
+    }
+    return shared;
+  };
+  const connections = new Map<string, Promise<Connection>>();
+  const connect = (at: string): Promise<Connection> => {
+    let connection = connections.get(at);
+    if (connection === undefined) {
+      const shared = sharedFor(at);
+      connection = (async (): Promise<Connection> => {
+        const session = await shared.acquire();
+        try {
+          const version = libvirtVersion(await session.run(['version']));
+          return { version, kind: domainKindFor(at, await session.run(['capabilities'])) };
+        } finally {
+          await shared.release();
+        }
+      })();
+      connections.set(at, connection);
+      connection.catch(() => connections.delete(at));
+    }
     return connection;
   };
   let image: Promise<GuestImage> | undefined;
@@ -161,6 +274,8 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
     image.catch(() => (image = undefined));
     return image;
   };
+  /** The stop() of every instance still running, for close(). */
+  const running = new Set<() => Promise<void>>();
 
   return {
     platform: 'vm',
@@ -168,7 +283,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
     availability: async (): Promise<Availability> => {
       let facts: Connection;
       try {
-        facts = await connect();
+        facts = await connect((await endpoint()).uri);
       } catch (error) {
         if (isBerthError(error, 'BERTH_ERR_MISSING_PROGRAM')) {
           return { available: false, reason: error.message };
@@ -200,44 +315,27 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
       };
     },
     start: async (instance: InstanceOptions): Promise<Instance> => {
-      const { kind } = await connect();
+      const at = await endpoint();
+      const { kind } = await connect(at.uri);
+      const shared = sharedFor(at.uri);
       const guest = await guestImage();
       const name = instance.id;
       const bundleDir = join(options.bundlesDir, name);
-      const scratchDir = join(bundleDir, 'scratch');
-      const cmdFile = join(bundleDir, 'cmd.sh');
-      const consoleLog = join(bundleDir, 'console.log');
-      const xmlFile = join(bundleDir, 'domain.xml');
-      if (/\s/.test(bundleDir)) {
-        throw new Error(
-          `the guest's kernel command line cannot name a path with spaces: ${bundleDir}`,
-        );
-      }
-      // The kernel command line the QEMU driver gives the same guest image.
-      const qemuArgv = qemuArgs(guest, 'tcg', memoryMiB, vcpus, cmdFile, scratchDir);
-      const cmdline = qemuArgv[qemuArgv.indexOf('-append') + 1] ?? '';
-      const xml = domainXml({
+      const files = instanceFiles({
         name,
         type: kind.type,
+        guest,
+        bundleDir,
         memoryMiB,
         vcpus,
-        kernel: guest.kernel,
-        initrd: guest.initrd,
-        cmdline,
-        scratchDir,
-        consoleLog,
+        runnerPath: options.runnerPath,
+        runnerArgs: instance.runnerArgs,
       });
-      const runnerArgv = [
-        process.execPath,
-        options.runnerPath,
-        '--scratch',
-        scratchDir,
-        ...instance.runnerArgs,
-      ];
+      const { consoleLog } = files;
       try {
-        await mkdir(scratchDir, { recursive: true });
-        await writeFile(cmdFile, guestCommand('vm', runnerArgv, 1));
-        await writeFile(xmlFile, xml);
+        await mkdir(files.scratchDir, { recursive: true });
+        await writeFile(files.cmdFile, files.command);
+        await writeFile(files.xmlFile, files.xml);
       } catch (error) {
         await rm(bundleDir, { recursive: true, force: true });
         throw error;
@@ -247,12 +345,15 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
       const launchedAt = performance.now();
       let defined = false;
       try {
-        await session.run(['define', '--validate', xmlFile]);
+        await session.run(['define', '--validate', files.xmlFile]);
         defined = true;
         await session.run(['start', name]);
       } catch (error) {
         // Only a domain this start defined is removed: a refused define may name another's.
-        if (defined) await removeDomain(session, name).catch(() => undefined);
+        if (defined) {
+          await removeDomain(session, name).catch(() => undefined);
+          await removeDomainLog(at, name);
+        }
         await rm(bundleDir, { recursive: true, force: true });
         await shared.release();
         throw error;
@@ -293,48 +394,64 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
           );
         }
       }
+      // The machine libvirt picked, as the running domain's XML names it.
+      const machine = machineOf(await session.run(['dumpxml', name]).catch(() => ''));
 
       let qemuPid: number | undefined;
       let stopping: Promise<void> | undefined;
+      const stop = (): Promise<void> => {
+        stopping ??= (async (): Promise<void> => {
+          ended.abort();
+          await watching;
+          try {
+            await removeDomain(session, name);
+            await removeDomainLog(at, name);
+          } finally {
+            running.delete(stop);
+            await rm(bundleDir, { recursive: true, force: true });
+            await shared.release();
+          }
+        })();
+        return stopping;
+      };
+      running.add(stop);
       return {
         launchedAt,
         runners: 1,
         lines: lines(),
         settings: {
-          libvirtUri: shownUri(uri),
+          libvirtUri: shownUri(at.uri),
+          libvirtDaemon: daemonSetting(at),
           domainType: kind.type,
           accel: kind.accel,
           accelNote: kind.note,
+          ...(machine === undefined ? {} : { machine }),
+          ...(kind.type === 'qemu' || kind.type === 'kvm'
+            ? { qemuUser: 'root, nothing relabelled (static DAC label)' }
+            : {}),
           memoryMiB,
           vcpus,
           kernel: guest.kernelVersion,
           rootfs: 'host root over 9p, read-only',
           scratch: 'host disk over 9p',
           console: `serial port to a file, read every ${CONSOLE_POLL_MS} ms`,
-          memoryMeasure: hypervisorIsLocal(uri)
+          memoryMeasure: hypervisorIsLocal(at.uri)
             ? 'PSS of the QEMU process libvirt started'
             : `not measured: the ${kind.type} domain has no hypervisor process on this host to read`,
           guestClock: clockArgs,
         },
         peakMemoryBytes: async () => {
-          if (!hypervisorIsLocal(uri)) return undefined;
+          if (!hypervisorIsLocal(at.uri)) return undefined;
           qemuPid ??= await qemuProcessOf(name);
           return pssBytes(qemuPid);
         },
-        stop: () => {
-          stopping ??= (async (): Promise<void> => {
-            ended.abort();
-            await watching;
-            try {
-              await removeDomain(session, name);
-            } finally {
-              await rm(bundleDir, { recursive: true, force: true });
-              await shared.release();
-            }
-          })();
-          return stopping;
-        },
+        stop,
       };
+    },
+    close: async () => {
+      // libvirtd leaves its domains running when it stops: they go first.
+      await Promise.allSettled([...running].map((stop) => stop()));
+      await daemon?.close();
     },
   };
 }

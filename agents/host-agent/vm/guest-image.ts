@@ -89,15 +89,29 @@ async function loadOrder(
   return order;
 }
 
+/** The builds under way in this process, by cache folder: every VM driver shares one. */
+const builds = new Map<string, Promise<GuestImage>>();
+
 /**
  * Builds (once) the guest the vm platforms boot: the distribution's own kernel, unpacked to
  * the ELF image QEMU's microvm loads, and a small initramfs of busybox, the virtio/9p modules
- * of that kernel and the Berth init. Cached under cacheDir by kernel version and init.
+ * of that kernel and the Berth init. Cached under cacheDir by kernel version and init; the
+ * drivers of one process that ask at once share one build (its steps are shown to the first).
  */
-export async function buildGuestImage(
+export function buildGuestImage(
   cacheDir: string,
   step: ImageStep = () => undefined,
 ): Promise<GuestImage> {
+  let build = builds.get(cacheDir);
+  if (build === undefined) {
+    build = buildImage(cacheDir, step);
+    builds.set(cacheDir, build);
+    build.catch(() => builds.delete(cacheDir));
+  }
+  return build;
+}
+
+async function buildImage(cacheDir: string, step: ImageStep): Promise<GuestImage> {
   const total = 5;
   step(0, total, 'finding the kernel package');
   const pkg = await kernelPackage();

@@ -110,11 +110,17 @@ function positiveInteger(value: number, what: string): string {
 /**
  * The libvirt domain of one instance: direct kernel boot of the guest image, the host's root
  * shared read-only over 9p (mount tag `host`), a scratch folder read-write (`scratch`), the
- * first serial port written to a file, and no balloon. The guest's power-off, reboot or crash
- * ends the domain. Every value is XML-escaped.
+ * first serial port written to a file, and no balloon (Xen's libxl cannot do without its own,
+ * so a xen domain keeps that one). The guest's power-off, reboot or crash ends the domain.
+ * Under the qemu driver (kvm and qemu types), QEMU runs as root with nothing relabelled, as
+ * the QEMU driver of Berth runs it: libvirt would otherwise run it as its own user (Debian's
+ * libvirt-qemu), which cannot write the scratch folder nor read an agent folder only root
+ * may enter; and the USB controller the default machine adds is left out (the guest uses
+ * none, and its kernel spends a second taking it over under TCG). Every value is XML-escaped.
  */
 export function domainXml(spec: DomainSpec): string {
   const text = xmlEscape;
+  const qemuDriver = spec.type === 'kvm' || spec.type === 'qemu';
   const cpu =
     spec.type === 'kvm'
       ? ["  <cpu mode='host-passthrough'/>"]
@@ -153,8 +159,16 @@ export function domainXml(spec: DomainSpec): string {
     `      <source path='${text(spec.consoleLog)}'/>`,
     "      <target port='0'/>",
     '    </serial>',
-    "    <memballoon model='none'/>",
+    ...(qemuDriver ? ["    <controller type='usb' model='none'/>"] : []),
+    `    <memballoon model='${spec.type === 'xen' ? 'xen' : 'none'}'/>`,
     '  </devices>',
+    ...(qemuDriver
+      ? [
+          "  <seclabel type='static' model='dac' relabel='no'>",
+          '    <label>+0:+0</label>',
+          '  </seclabel>',
+        ]
+      : []),
     '</domain>',
     '',
   ].join('\n');
