@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +12,7 @@ import {
 import {
   createDockerDriver,
   removeLeftoverDockerContainers,
+  rootfsImageTag,
 } from '../../agents/host-agent/drivers/container-docker.ts';
 import type { Instance } from '../../agents/host-agent/drivers/driver.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
@@ -91,6 +92,15 @@ describe("the Docker platform in an engine of Berth's own", () => {
     expect(await containersAt(host)).toEqual([]);
     expect(entriesOf(bundles)).toEqual([]);
     expect(processesMatching(runner)).toEqual([]);
+    // Only Berth's own image, kept for the next instance.
+    const { stdout: images } = await execProgram('docker', [
+      '-H',
+      host,
+      'images',
+      '--format',
+      '{{.Repository}}:{{.Tag}}',
+    ]);
+    expect(images.split('\n').filter(Boolean)).toEqual([rootfsImageTag(dirname(runner))]);
   }, 120_000);
 
   it('removes what a killed agent left in the engine, then stops the engine', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunnerLine } from '../../contracts/index.ts';
 import {
@@ -8,6 +8,7 @@ import {
   podmanGlobalArgs,
   removeLeftoverPodmanContainers,
 } from '../../agents/host-agent/drivers/container-podman.ts';
+import { rootfsImageTag } from '../../agents/host-agent/drivers/container-docker.ts';
 import type { PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
 import { newRunId } from '../../agents/host-agent/ids.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
@@ -31,6 +32,17 @@ function podmanContainers(storageDir: string): string[] {
     { encoding: 'utf8' },
   )
     .split(/\s+/)
+    .filter(Boolean);
+}
+
+/** The images in storageDir, as repository:tag. */
+function podmanImages(storageDir: string): string[] {
+  return execFileSync(
+    'podman',
+    [...podmanGlobalArgs(storageDir), 'images', '--format', '{{.Repository}}:{{.Tag}}'],
+    { encoding: 'utf8' },
+  )
+    .split('\n')
     .filter(Boolean);
 }
 
@@ -101,12 +113,14 @@ describe('the podman driver against the real podman', () => {
   let bundlesDir: string;
   let storageDir: string;
   let driver: PlatformDriver;
+  let runner: string;
 
   beforeAll(async () => {
     dataDir = await tempDir('podman');
     bundlesDir = join(dataDir, 'bundles');
     storageDir = join(dataDir, 'podman');
-    driver = createPodmanDriver(await runnerBundle(dataDir), bundlesDir, storageDir);
+    runner = await runnerBundle(dataDir);
+    driver = createPodmanDriver(runner, bundlesDir, storageDir);
   });
 
   afterAll(async () => {
@@ -150,6 +164,8 @@ describe('the podman driver against the real podman', () => {
       await instance.stop();
     }
     expect(leftOf(storageDir, bundlesDir, id, fullId)).toEqual(NOTHING_LEFT);
+    // Only Berth's own image, kept for the next instance.
+    expect(podmanImages(storageDir)).toEqual([`localhost/${rootfsImageTag(dirname(runner))}`]);
   });
 
   it('holds on an open standard input, reads the container’s peak memory, then stops it leaving nothing', async () => {
