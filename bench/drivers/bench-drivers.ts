@@ -1,6 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agentDir } from '../../agents/host-agent/agent-dir.ts';
+import { podmanRunDir } from '../../agents/host-agent/drivers/container-podman.ts';
+import { podmanStorageDir } from '../../agents/host-agent/drivers/registry.ts';
 import { newRunId } from '../../agents/host-agent/ids.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
 import { agentRssStep } from './agent-memory.ts';
@@ -50,6 +53,8 @@ export async function benchDrivers(options: DriversBenchOptions): Promise<void> 
   const left = await leftoversOf(runId, dataDir);
   if (temporary) {
     await rm(dataDir, { recursive: true, force: true });
+    // Berth's own podman keeps its run-time state under /run, named by its storage, now gone.
+    await rm(podmanRunDir(podmanStorageDir(agentDir(dataDir))), { recursive: true, force: true });
   } else {
     for (const entry of left.filter((item) => item.startsWith('folder '))) {
       await rm(entry.slice('folder '.length), { recursive: true, force: true });
@@ -62,5 +67,7 @@ export async function benchDrivers(options: DriversBenchOptions): Promise<void> 
     throw failure;
   }
   if (left.length > 0) throw new Error(`left behind: ${left.join(', ')}`);
-  say(`left behind: nothing (no runc container, process, cgroup or folder of run ${runId})`);
+  say(
+    `left behind: nothing (no container, libvirt domain, process, cgroup or folder of run ${runId})`,
+  );
 }

@@ -32,8 +32,8 @@ function sourceLine(first: PublishedFigure, ...more: readonly PublishedFigure[])
 
 /** This host's start-up at p50 and memory per instance beside the published figures. */
 export function comparisonStep(results: readonly PlatformResult[], agentRss: number): void {
-  const on = (platform: string): PlatformResult | undefined =>
-    results.find((result) => result.platform === platform);
+  const on = (platform: string, runtime: string): PlatformResult | undefined =>
+    results.find((result) => result.platform === platform && result.runtime === runtime);
   const ms = (summary: Summary): string => `${summary.p50.toFixed(0)} ms`;
   const accels = new Set(
     results.filter((result) => result.accel !== 'none').map((result) => result.accel),
@@ -46,7 +46,7 @@ export function comparisonStep(results: readonly PlatformResult[], agentRss: num
   } else if (accels.has('kvm')) {
     say('  The VMs here ran under KVM, as in the published VM figures.');
   }
-  const bareProcess = on('process');
+  const bareProcess = on('process', 'node');
   if (bareProcess !== undefined) {
     say(
       `  Start-up here runs to the runner's ready line, so it includes node's own start-up (bare node here: ${ms(bareProcess.bare)}).`,
@@ -54,12 +54,12 @@ export function comparisonStep(results: readonly PlatformResult[], agentRss: num
   }
   const guest = (result: PlatformResult): string =>
     `${result.accel}, ${String(result.settings['cpus'] ?? '?')} vCPU, ${String(result.settings['memoryMiB'] ?? '?')} MiB, kernel ${String(result.settings['kernel'] ?? '?')}`;
-  const vm = on('vm');
+  const vm = on('vm', 'qemu-microvm');
   say(sourceLine(published('vm', 'firecracker', 'startup')));
   if (vm !== undefined) {
     say(`    here, vm (${guest(vm)}): Berth ${ms(vm.berth)}, bare QEMU ${ms(vm.bare)}`);
   }
-  const kata = on('container-in-vm');
+  const kata = on('container-in-vm', 'qemu-microvm');
   say(
     sourceLine(
       published('container-in-vm', 'kata', 'startup'),
@@ -71,7 +71,7 @@ export function comparisonStep(results: readonly PlatformResult[], agentRss: num
       `    here, container-in-vm (${guest(kata)}): Berth ${ms(kata.berth)}, bare QEMU ${ms(kata.bare)}${kata.memoryBytes === undefined ? '' : `; ${mb(kata.memoryBytes)} per instance (PSS of QEMU)`}`,
     );
   }
-  const container = on('container');
+  const container = on('container', 'runc');
   say(sourceLine(published('container', 'any', 'startup')));
   if (container !== undefined) {
     say(

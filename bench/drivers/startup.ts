@@ -16,6 +16,7 @@ const STARTUP_TARGET = 1.1;
 /** One platform's start-up through Berth against the bare runtime, for the comparison. */
 export interface PlatformResult {
   readonly platform: string;
+  readonly runtime: string;
   readonly accel: Accel;
   readonly settings: Instance['settings'];
   readonly berth: Summary;
@@ -106,7 +107,15 @@ async function measurePlatform(
         ]),
   ];
   return {
-    result: { platform: driver.platform, accel, settings, berth: berthSummary, bare, memoryBytes },
+    result: {
+      platform: driver.platform,
+      runtime: driver.runtime,
+      accel,
+      settings,
+      berth: berthSummary,
+      bare,
+      memoryBytes,
+    },
     lines,
   };
 }

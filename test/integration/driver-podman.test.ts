@@ -6,6 +6,7 @@ import type { RunnerLine } from '../../contracts/index.ts';
 import {
   createPodmanDriver,
   podmanGlobalArgs,
+  podmanRunDir,
   removeLeftoverPodmanContainers,
 } from '../../agents/host-agent/drivers/container-podman.ts';
 import { rootfsImageTag } from '../../agents/host-agent/drivers/container-docker.ts';
@@ -129,6 +130,7 @@ describe('the podman driver against the real podman', () => {
     if (existsSync(storageDir)) {
       await removeLeftoverPodmanContainers(podmanContainers(storageDir), storageDir);
     }
+    await driver.close?.();
     await removeDir(dataDir);
   });
 
@@ -166,6 +168,9 @@ describe('the podman driver against the real podman', () => {
     expect(leftOf(storageDir, bundlesDir, id, fullId)).toEqual(NOTHING_LEFT);
     // Only Berth's own image, kept for the next instance.
     expect(podmanImages(storageDir)).toEqual([`localhost/${rootfsImageTag(dirname(runner))}`]);
+    // With no container left, closing the driver removes podman's run-time folder.
+    await driver.close?.();
+    expect(existsSync(podmanRunDir(storageDir))).toBe(false);
   });
 
   it('holds on an open standard input, reads the container’s peak memory, then stops it leaving nothing', async () => {

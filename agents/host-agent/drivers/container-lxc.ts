@@ -25,7 +25,7 @@ const TRIAL_TIMEOUT_MS = 10_000;
  * LXC sets `container=lxc` in the container's environment itself, and no setting turns it off:
  * the runner is started through env, which takes it out again, so it gets RUNNER_ENV only.
  */
-const ENV_PROGRAM = '/usr/bin/env';
+export const ENV_PROGRAM = '/usr/bin/env';
 
 export interface LxcConfigOptions {
   /** The folder of mount points that is the container's read-only root. */
@@ -93,9 +93,14 @@ export function lxcConfig(name: string, options: LxcConfigOptions): string {
 
 /**
  * A fresh folder `<lxcPath>/<name>` for container name: its config file `config`, its
- * rootfs of mount points and its scratch folder. Returns the config file's path.
+ * rootfs of mount points and its scratch folder. Returns the config file's path. Exported
+ * for the drivers bench, whose `lxc-execute` by hand runs the same bundle.
  */
-async function prepareBundle(lxcPath: string, name: string, runnerDir: string): Promise<string> {
+export async function prepareBundle(
+  lxcPath: string,
+  name: string,
+  runnerDir: string,
+): Promise<string> {
   const bundleDir = join(lxcPath, name);
   await rm(bundleDir, { recursive: true, force: true });
   const rootfs = join(bundleDir, 'rootfs');
@@ -160,8 +165,11 @@ function killContainer(name: string, lxcPath: string): Promise<boolean> {
   );
 }
 
-/** Stops container name where it still runs, removes its cgroups and its folder. */
-async function removeContainer(name: string, lxcPath: string): Promise<void> {
+/**
+ * Stops container name where it still runs, removes its cgroups and its folder. Exported for
+ * the drivers bench, whose `lxc-execute` by hand is removed the same way.
+ */
+export async function removeContainer(name: string, lxcPath: string): Promise<void> {
   await killContainer(name, lxcPath);
   await removeLxcCgroups(name);
   await rm(join(lxcPath, name), { recursive: true, force: true });

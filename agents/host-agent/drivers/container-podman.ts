@@ -293,9 +293,10 @@ export async function removePodmanCgroups(fullId: string, root = CGROUP_ROOT): P
 /**
  * Removes a container and all that is left of it: the container (stopped at once), its
  * conmon and podman's cleanup of it, and its cgroups. fullId is undefined when podman never
- * made the container.
+ * made the container. Exported for the drivers bench, whose `podman run` by hand is removed
+ * the same way.
  */
-async function removeContainer(
+export async function removeContainer(
   storageDir: string,
   name: string,
   fullId: string | undefined,
@@ -309,7 +310,7 @@ async function removeContainer(
 }
 
 /** The full id podman wrote to cidFile, undefined when it made no container. */
-async function containerId(cidFile: string): Promise<string | undefined> {
+export async function containerId(cidFile: string): Promise<string | undefined> {
   const id = (await readFile(cidFile, 'utf8').catch(() => '')).trim();
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
@@ -376,9 +377,10 @@ async function ociRuntimeSetting(storageDir: string, settings: PodmanSettings): 
 
 /**
  * Makes the rootfs image, then finds by trial containers the settings this host needs, and
- * the OCI runtime they start containers with.
+ * the OCI runtime they start containers with. Exported for the drivers bench, whose `podman
+ * run` by hand finds them again (and checks them against those the driver reported).
  */
-async function findSettings(
+export async function findSettings(
   storageDir: string,
   image: string,
   runnerDir: string,
@@ -431,6 +433,15 @@ export function createPodmanDriver(
   return {
     platform: 'container',
     runtime: 'podman',
+    // Podman has no daemon to stop: its run-time folder goes once no container is left in it.
+    close: async () => {
+      if (!existsSync(storageDir)) return;
+      const left = await podman(storageDir, ['ps', '--all', '--quiet']).then(
+        ({ stdout }) => stdout.trim(),
+        () => 'unknown',
+      );
+      if (left === '') await rm(podmanRunDir(storageDir), { recursive: true, force: true });
+    },
     availability: async (): Promise<Availability> => {
       let version: string;
       try {

@@ -241,8 +241,9 @@ interface GuestPlan {
  * Writes the bundle of container id into bundleDir (emptied first): the guest's folder (its
  * command file, as the vm platform writes it, and its scratch folder), the rootfs of mount
  * points, and config.json (guestContainerSpec) running QEMU on the vm platform's command line.
+ * Exported for the drivers bench, whose `runc run` by hand runs the same bundle.
  */
-async function writeBundle(
+export async function writeBundle(
   bundleDir: string,
   id: string,
   host: QemuHost,

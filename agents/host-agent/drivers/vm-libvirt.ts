@@ -51,8 +51,8 @@ export interface LibvirtDriverOptions {
 export const TEST_DRIVER_REASON =
   "libvirt's test driver simulates domains and runs no guest, so it yields no measurements";
 
-/** How often the serial console file is read. */
-const CONSOLE_POLL_MS = 20;
+/** How often the serial console file is read (and by the drivers bench's domain by hand). */
+export const CONSOLE_POLL_MS = 20;
 
 interface Connection {
   /** libvirt's version and the hypervisor's, as `virsh version` reports them. */
@@ -194,8 +194,11 @@ function daemonSetting(endpoint: LibvirtEndpoint): string {
     : 'the libvirt daemon the URI reaches';
 }
 
-/** Removes the log a daemon of Berth's own wrote for a domain (its QEMU's stderr). */
-async function removeDomainLog(endpoint: LibvirtEndpoint, name: string): Promise<void> {
+/**
+ * Removes the log a daemon of Berth's own wrote for a domain (its QEMU's stderr). Exported
+ * for the drivers bench, whose domain by hand is removed the same way.
+ */
+export async function removeDomainLog(endpoint: LibvirtEndpoint, name: string): Promise<void> {
   if (endpoint.domainLogDir !== undefined) {
     await rm(join(endpoint.domainLogDir, `${name}.log`), { force: true });
   }
