@@ -188,16 +188,19 @@ async function startOwnEngine(engineDir: string): Promise<OwnEngine> {
       await removeEveryContainer(layout.host);
       return { endpoint: { host: layout.host, version, owned: true }, pid: spawned, users: 0 };
     }
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+    const exited = child.exitCode ?? child.signalCode;
+    if (exited !== null || Date.now() > deadline) {
       await stopProcess(spawned, STOP_TIMEOUT_MS);
       const tail = (await readFile(layout.logFile, 'utf8').catch(() => ''))
         .trim()
         .split('\n')
         .slice(-3)
         .join(' | ');
-      throw new Error(
-        `the Docker engine Berth started did not answer within ${START_TIMEOUT_MS / 1000} s (${layout.logFile}: ${tail})`,
-      );
+      const what =
+        exited === null
+          ? `did not answer within ${START_TIMEOUT_MS / 1000} s`
+          : `exited (${exited})`;
+      throw new Error(`the Docker engine Berth started ${what} (${layout.logFile}: ${tail})`);
     }
     await sleep(100);
   }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,28 @@ describe("the Docker platform in an engine of Berth's own", () => {
     expect(existsSync(layout.execRoot)).toBe(false);
     expect(await stopLeftoverOwnEngine(engineDir)).toBe(false);
   }, 120_000);
+
+  it('says why an engine it starts does not come up, with the end of its log', async () => {
+    const bin = join(dir, 'fake-bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'dockerd'),
+      '#!/bin/sh\necho "failed to start daemon: boom" >&2\nexit 3\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      const broken = dockerEngine('own', join(dir, 'broken', 'docker'));
+      await expect(broken.endpoint()).rejects.toThrow(
+        /^the Docker engine Berth started exited \(3\) \(.*dockerd\.log: failed to start daemon: boom\)$/,
+      );
+    } finally {
+      process.env['PATH'] = path;
+    }
+  }, 60_000);
 
   it('stops the engine when the last driver using it lets go', async () => {
     const layout = ownEngineLayout(engineDir);
