@@ -9,7 +9,8 @@ FROM node:20-bookworm-slim
 # image with `apt-get download linux-image-amd64` on first use.
 RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    ca-certificates openssl runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients \
+    ca-certificates openssl runc crun docker.io podman lxc qemu-system-x86 busybox-static cpio \
+    xz-utils libvirt-clients libvirt-daemon-system \
   && rm -rf /var/cache/apt/archives/*.deb
 
 WORKDIR /opt/berth
