@@ -268,8 +268,11 @@ describe('berth agent', () => {
       'container:runc',
       'container:crun',
       'container:docker',
+      'container:podman',
+      'container:lxc',
       'vm:qemu-microvm',
       'container-in-vm:qemu-microvm',
+      'vm-in-container:runc-qemu-microvm',
       'vm:libvirt',
     ]);
     expect(inventory.platforms.find((row) => row.platform === 'vm')?.reason).toMatch(
@@ -298,8 +301,9 @@ describe('berth agent', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       '--platforms: unknown mainframe (known: process, container, vm, container-in-vm, ' +
-        'process:node, container:runc, container:crun, container:docker, vm:qemu-microvm, ' +
-        'container-in-vm:qemu-microvm, vm:libvirt)',
+        'vm-in-container, process:node, container:runc, container:crun, container:docker, ' +
+        'container:podman, container:lxc, vm:qemu-microvm, container-in-vm:qemu-microvm, ' +
+        'vm-in-container:runc-qemu-microvm, vm:libvirt)',
     );
   });
 
