@@ -196,7 +196,9 @@ export async function runAgentDaemon(
       jobId: job.id,
       runId,
       abort,
-      done: work.finally(() => {
+      // A Docker engine or libvirtd Berth started for the job runs only while it does.
+      done: work.finally(async () => {
+        await closeDrivers(allDrivers);
         running = undefined;
       }),
     };
@@ -258,6 +260,9 @@ export async function runAgentDaemon(
   });
 
   const inventory = await collectInventory(hostId, allDrivers);
+  // What finding the platforms' availability started (a Docker engine, a libvirtd of
+  // Berth's own) is not kept running while the agent waits for jobs.
+  await closeDrivers(allDrivers);
   await publishInventory(nc, inventory, logger);
   heartbeat();
   let beats = 0;

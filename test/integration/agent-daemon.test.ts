@@ -15,7 +15,8 @@ import { INVENTORY_STREAM } from '../../lib/nats/streams.ts';
 import { countStoredResults } from '../../lib/storage/results.ts';
 import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
 import { consumerIsIdle, startIngestStack, type IngestStack } from '../../support/ingest.ts';
-import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
+import { processesMatching } from '../../support/leftovers.ts';
+import { cleanUp, removeDir, startTestNats, tempDir } from '../../support/servers.ts';
 import { waitFor } from '../../support/wait.ts';
 
 describe('berth agent start', () => {
@@ -154,4 +155,34 @@ describe('berth agent start', () => {
     agent.child.kill('SIGTERM');
     expect(await agent.exited(), agent.stderr()).toBe(0);
   });
+});
+
+describe('berth agent start with a Docker engine of its own', () => {
+  let dir: string;
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+
+  beforeAll(async () => {
+    dir = await tempDir('agent-daemon-docker');
+    nats = await startTestNats();
+  });
+
+  afterAll(async () => {
+    await cleanUp(
+      () => nats.stop(),
+      () => removeDir(dir),
+    );
+  });
+
+  it('runs the engine it started for the inventory only while it finds the platforms', async () => {
+    const agent = spawnBerth(['agent', 'start'], {
+      NATS_URL: nats.url,
+      BERTH_DATA_DIR: join(dir, 'agent'),
+      BERTH_JOB_PLATFORMS: 'container:docker',
+      BERTH_DOCKER_ENGINE: 'own',
+    });
+    await agent.waitForLine(/berth agent ready/, 90_000);
+    expect(processesMatching(join(dir, 'agent', 'agent', 'docker'))).toEqual([]);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+  }, 120_000);
 });
