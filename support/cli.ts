@@ -17,8 +17,13 @@ export interface BerthProcess {
 /**
  * Tests outside test/quiet run two files at a time on two cores, so each is the other's
  * foreign load: the suites they start do not judge rounds disturbed by it (test/quiet does).
+ * Nor do they start a libvirtd of Berth's own for their inventories: one runs per host at a
+ * time, so every agent run would wait for another file's; the tests of vm:libvirt ask for it.
  */
-export const SHARED_HOST_ENV: Readonly<Record<string, string>> = { BERTH_MAX_FOREIGN_LOAD: '64' };
+export const SHARED_HOST_ENV: Readonly<Record<string, string>> = {
+  BERTH_MAX_FOREIGN_LOAD: '64',
+  BERTH_LIBVIRT_DAEMON: 'system',
+};
 
 /**
  * Runs `berth <args>` as a child process with the given environment added to this one's,

@@ -287,6 +287,12 @@ const exited = (child: ChildProcess): boolean =>
  */
 const HOST_LOCK = '/run/berth-libvirtd.lock';
 
+/**
+ * How long a process waits for another to let go of the host lock: longer than a quick suite
+ * keeps a libvirtd busy on these hosts.
+ */
+const LOCK_WAIT_MS = 300_000;
+
 /** How long a lock whose holder has not yet written its pid is taken to be fresh. */
 const LOCK_PID_GRACE_MS = 10_000;
 
@@ -321,7 +327,7 @@ async function takeHostLock(deadline: number): Promise<void> {
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `another Berth process (pid ${holder}) runs a libvirtd of its own, and libvirt's QEMU state is one per host: it was not let go within ${START_TIMEOUT_MS / 1000} s (--libvirt-daemon system uses a host libvirtd that both can share)`,
+        `another Berth process (pid ${holder}) runs a libvirtd of its own, and libvirt's QEMU state is one per host: it was not let go within ${LOCK_WAIT_MS / 1000} s (--libvirt-daemon system uses a host libvirtd that both can share)`,
       );
     }
     await sleep(250);
@@ -389,6 +395,8 @@ export async function stopLeftoverOwnLibvirtd(
     return { stopped: false, removed, problems };
   }
   await stopDaemons(layout, libvirtd, virtlogd);
+  // The killed agent held the host lock: it goes with its daemon.
+  if ((await hostLockHeld()) === undefined) await rm(HOST_LOCK, { recursive: true, force: true });
   return { stopped: libvirtd > 0, removed, problems };
 }
 
@@ -411,7 +419,7 @@ async function startOwnDaemon(daemonDir: string, uri: string): Promise<OwnDaemon
     );
   }
   const layout = ownLibvirtdLayout(daemonDir);
-  await takeHostLock(Date.now() + START_TIMEOUT_MS);
+  await takeHostLock(Date.now() + LOCK_WAIT_MS);
   let virtlogd = 0;
   let libvirtd = 0;
   /** Why a daemon did not come up, with the end of its log. */

@@ -44,9 +44,12 @@ describe('berth agent', () => {
     );
   });
 
+  // It may wait for another test's libvirtd to be let go: one runs per host at a time.
   it('lists the platforms of this host with their availability', async () => {
-    // Every setting at its default: libvirt through qemu:///system.
-    const run = await runBerth(['agent', 'platforms', '--json', '--data-dir', dataDir]);
+    // Every setting at its default: libvirt through qemu:///system, a libvirtd of Berth's own.
+    const run = await runBerth(['agent', 'platforms', '--json', '--data-dir', dataDir], {
+      BERTH_LIBVIRT_DAEMON: 'auto',
+    });
     expect(run.code).toBe(0);
     const rows = JSON.parse(run.stdout) as {
       platform: string;
@@ -93,7 +96,7 @@ describe('berth agent', () => {
       }),
     );
     expect(processesMatching(join(dataDir, 'agent', 'libvirt'))).toEqual([]);
-  });
+  }, 360_000);
 
   it.each([
     ['process', 1, 2],
@@ -128,6 +131,7 @@ describe('berth agent', () => {
         {
           NATS_URL: stack.nats.url,
           BERTH_LIBVIRT_URI: platform === 'vm:libvirt' ? 'qemu:///system' : 'test:///default',
+          BERTH_LIBVIRT_DAEMON: 'auto',
           BERTH_CONTAINERS_PER_VM: String(containersPerVm),
         },
       );

@@ -84,7 +84,8 @@ describe('berth agent install / uninstall', () => {
       'BERTH_LIBVIRT_URI="qemu:///system"',
       'BERTH_CONTAINERS_PER_VM="3"',
       'BERTH_DOCKER_ENGINE="auto"',
-      'BERTH_LIBVIRT_DAEMON="auto"',
+      // As BERTH_MAX_FOREIGN_LOAD below, runBerth gives it.
+      'BERTH_LIBVIRT_DAEMON="system"',
       'BERTH_EQUIVALENCE_MARGIN="0.03"',
       'BERTH_MAX_STEAL="0.05"',
       // runBerth gives it (SHARED_HOST_ENV), so it is a setting given.

@@ -79,6 +79,7 @@ describe('the next berth agent run removes what a killed agent left, on every ru
         // vm:libvirt through a libvirtd of Berth's own; the next run only sweeps (it uses
         // the host's daemon, and there is none, so the platform skips itself).
         BERTH_LIBVIRT_URI: libvirt ? 'qemu:///system' : 'test:///default',
+        BERTH_LIBVIRT_DAEMON: 'auto',
       };
       const agent = spawnBerth(['agent', 'run', '--platforms', platform], env);
       const bundles = join(dataDir, 'agent', 'bundles');

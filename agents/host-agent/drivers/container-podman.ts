@@ -440,7 +440,11 @@ export function createPodmanDriver(
         ({ stdout }) => stdout.trim(),
         () => 'unknown',
       );
-      if (left === '') await rm(podmanRunDir(storageDir), { recursive: true, force: true });
+      // Podman's cleanup of the last container may still be writing there: then the folder
+      // stays for the next close, rather than failing the command that closes.
+      if (left === '') {
+        await rm(podmanRunDir(storageDir), { recursive: true, force: true }).catch(() => undefined);
+      }
     },
     availability: async (): Promise<Availability> => {
       let version: string;
