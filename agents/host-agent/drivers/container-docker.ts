@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { CGROUP_MEMORY_MEASURE, cgroupVersion, readPeakMemoryOfProcess } from '../cgroups.ts';
 import { ENGINE_TIMEOUT_MS, type DockerEndpoint, type DockerEngine } from '../docker-engine.ts';
 import { endRunner, spawnRunner } from './child-instance.ts';
-import { rootfsEntries, writeRootfs } from './container-oci.ts';
+import { importRootfsTar, rootfsEntries } from './container-oci.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 const execProgram = promisify(execFile);
@@ -86,16 +86,7 @@ async function ensureImage(
     () => false,
   );
   if (present) return;
-  const rootfs = join(workDir, 'rootfs');
-  const tar = join(workDir, 'rootfs.tar');
-  try {
-    await writeRootfs(rootfs, runnerDir);
-    await execProgram('tar', ['-C', rootfs, '-cf', tar, '.']);
-    await docker(host, ['import', tar, tag]);
-  } finally {
-    await rm(rootfs, { recursive: true, force: true });
-    await rm(tar, { force: true });
-  }
+  await importRootfsTar(runnerDir, workDir, (tar) => docker(host, ['import', tar, tag]));
 }
 
 /** What the platform's settings say of the engine an instance ran in. */

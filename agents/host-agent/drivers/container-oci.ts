@@ -41,6 +41,27 @@ export function rootfsEntries(runnerDir: string): RootfsEntries {
   };
 }
 
+/**
+ * Hands importTar a tar of the rootfs of mount points for a runner in runnerDir (an engine's
+ * `import` makes an image of it), written in workDir and removed after.
+ */
+export async function importRootfsTar(
+  runnerDir: string,
+  workDir: string,
+  importTar: (tar: string) => Promise<unknown>,
+): Promise<void> {
+  const rootfs = join(workDir, 'rootfs');
+  const tar = join(workDir, 'rootfs.tar');
+  try {
+    await writeRootfs(rootfs, runnerDir);
+    await execProgram('tar', ['-C', rootfs, '-cf', tar, '.']);
+    await importTar(tar);
+  } finally {
+    await rm(rootfs, { recursive: true, force: true });
+    await rm(tar, { force: true });
+  }
+}
+
 /** Writes the rootfs of mount points for a runner in runnerDir into the folder rootfs. */
 export async function writeRootfs(rootfs: string, runnerDir: string): Promise<void> {
   const { dirs, links } = rootfsEntries(runnerDir);

@@ -13,7 +13,7 @@ import {
 } from '../cgroups.ts';
 import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import { rootfsImageTag } from './container-docker.ts';
-import { writeRootfs } from './container-oci.ts';
+import { importRootfsTar } from './container-oci.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
 const execProgram = promisify(execFile);
@@ -211,16 +211,9 @@ async function ensureImage(
     () => false,
   );
   if (present) return;
-  const rootfs = join(workDir, 'rootfs');
-  const tar = join(workDir, 'rootfs.tar');
-  try {
-    await writeRootfs(rootfs, runnerDir);
-    await execProgram('tar', ['-C', rootfs, '-cf', tar, '.']);
-    await podman(storageDir, ['import', '--quiet', tar, image]);
-  } finally {
-    await rm(rootfs, { recursive: true, force: true });
-    await rm(tar, { force: true });
-  }
+  await importRootfsTar(runnerDir, workDir, (tar) =>
+    podman(storageDir, ['import', '--quiet', tar, image]),
+  );
 }
 
 /** Pids of the processes whose command line holds text (other than this one). */
