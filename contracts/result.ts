@@ -119,7 +119,8 @@ export const Comparison = Type.Object(
   {
     baseline: Type.String({
       pattern: `^${NAME_PATTERN}:${NAME_PATTERN}$`,
-      description: 'the platform and runtime compared with, as platform:runtime (process:node)',
+      description:
+        'the platform and runtime compared with, as platform:runtime (process:node; in an interference result, the platform itself)',
     }),
     ratio: positiveRatio('geometric mean of the per-round ratios value / baseline'),
     ci95: Type.Tuple([positiveRatio('low end'), positiveRatio('high end')], {
@@ -151,7 +152,7 @@ export const Comparison = Type.Object(
   {
     additionalProperties: false,
     description:
-      "how this metric compares with the process platform's, round by round; absent on the process platform itself",
+      "how this metric compares with the process platform's, round by round (absent on the process platform itself); in an interference result, how the victim beside the antagonist compares with the same platform alone",
   },
 );
 

@@ -2,6 +2,13 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BerthError } from '../contracts/errors.ts';
 import { assertSafeToken } from '../contracts/tokens.ts';
+import {
+  ANTAGONIST_NAMES,
+  isAntagonistName,
+  isWorkloadName,
+  WORKLOAD_NAMES,
+  type AntagonistName,
+} from '../contracts/workloads.ts';
 
 /**
  * Every setting Berth reads, in one table: its environment variable, its command-line flag,
@@ -98,6 +105,29 @@ function nameList(raw: string): readonly string[] {
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
+}
+
+/** The workload density at load and noisy neighbours run, or undefined for `off`. */
+function loadWorkload(raw: string): string | undefined {
+  const name = raw.trim();
+  if (name === 'off') return undefined;
+  if (!isWorkloadName(name)) {
+    throw new Error(`must be off or one of ${WORKLOAD_NAMES.join(', ')}, got "${raw}"`);
+  }
+  return name;
+}
+
+/** Antagonists by name, comma-separated; `none` for none. */
+function antagonistList(raw: string): readonly AntagonistName[] {
+  if (raw.trim() === 'none') return [];
+  const names = nameList(raw);
+  const unknown = names.filter((name) => !isAntagonistName(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `must be none or some of ${ANTAGONIST_NAMES.join(', ')}, got "${unknown.join(', ')}"`,
+    );
+  }
+  return [...new Set(names)] as AntagonistName[];
 }
 
 function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
@@ -419,6 +449,54 @@ export const SETTINGS = {
       'equivalence margin: how far (relative) a ratio may be from another and still count as the same, e.g. 0.03 for 3%',
     defaultValue: 0.03,
     parse: decimal(0.005, 0.5),
+  },
+  loadWorkload: {
+    env: 'BERTH_LOAD_WORKLOAD',
+    flag: '--load-workload <name>',
+    description:
+      'the workload density at load runs in every instance at once and noisy neighbours slow down (off: measure neither)',
+    defaultValue: 'cpu-sha256',
+    parse: loadWorkload,
+  },
+  sloShare: {
+    env: 'BERTH_SLO_SHARE',
+    flag: '--slo-share <share>',
+    description:
+      "density at load's SLO: the share of one instance's throughput per core given that the worst of N instances must keep",
+    defaultValue: 0.9,
+    parse: decimal(0.05, 1),
+  },
+  loadMemoryBudget: {
+    env: 'BERTH_LOAD_MEMORY_BUDGET',
+    flag: '--load-memory-budget <MiB>',
+    description: 'memory the instances of one step of density at load may take together, MiB',
+    defaultValue: undefined as number | undefined,
+    defaultLabel: "the suite's: quick 1024, full three quarters of the host's memory",
+    parse: integer(16, 16_777_216),
+  },
+  loadTimeBudget: {
+    env: 'BERTH_LOAD_TIME_BUDGET',
+    flag: '--load-time-budget <s>',
+    description: 'time density at load may take on one platform, seconds',
+    defaultValue: undefined as number | undefined,
+    defaultLabel: "the suite's: quick 60, full 600",
+    parse: integer(1, 86_400),
+  },
+  loadCap: {
+    env: 'BERTH_LOAD_CAP',
+    flag: '--load-cap <n>',
+    description: 'most instances at once in density at load (steps 1, 2, 4, … up to it)',
+    defaultValue: undefined as number | undefined,
+    defaultLabel: "the suite's: quick 8, full 256",
+    parse: integer(1, 4_096),
+  },
+  antagonists: {
+    env: 'BERTH_ANTAGONISTS',
+    flag: '--antagonists <list>',
+    description: `antagonists noisy neighbours measures a victim beside, comma-separated (none: none): ${ANTAGONIST_NAMES.join(', ')}`,
+    defaultValue: ANTAGONIST_NAMES,
+    defaultLabel: 'all of them',
+    parse: antagonistList,
   },
   maxSteal: {
     env: 'BERTH_MAX_STEAL',

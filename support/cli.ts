@@ -23,6 +23,7 @@ export interface BerthProcess {
 export const SHARED_HOST_ENV: Readonly<Record<string, string>> = {
   BERTH_MAX_FOREIGN_LOAD: '64',
   BERTH_LIBVIRT_DAEMON: 'system',
+  BERTH_LOAD_WORKLOAD: 'off',
 };
 
 /**

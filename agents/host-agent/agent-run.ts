@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { ResultBatch } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { judgementOf, type AgentConfig } from './agent-config.ts';
+import { judgementOf, loadPlansOf, type AgentConfig } from './agent-config.ts';
 import { agentDir } from './agent-dir.ts';
 import { baselineOf, closeDrivers, selectDrivers } from './agent-drivers.ts';
 import { loadHostId } from './host-id.ts';
@@ -148,14 +148,16 @@ export async function runAgentSuite(
         logger.info(`${nats.unreachable}; measuring anyway, the results wait in ${outboxPath}`);
       }
       const runId = newRunId();
+      const suite = withRounds(SUITES[options.suite], options.rounds);
       const { outcome, batches, skipped, failed } = await measure(
         {
           hostId,
           runId,
-          suite: withRounds(SUITES[options.suite], options.rounds),
+          suite,
           drivers,
           ...baselineOf(allDrivers),
           ...judgementOf(config),
+          ...loadPlansOf(config, suite, dir),
           deliver: (batch) => outbox.add(batch),
           checkpoint: (kept) => writeCheckpoint(dir, runId, kept),
           ...(signal === undefined ? {} : { signal }),

@@ -23,7 +23,7 @@ import { collectInventory } from './inventory.ts';
 import { removeLeftovers } from './leftovers.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { clearCheckpoint, recoverCheckpoints, writeCheckpoint } from './run-checkpoint.ts';
-import { judgementOf, type AgentConfig } from './agent-config.ts';
+import { judgementOf, loadPlansOf, type AgentConfig } from './agent-config.ts';
 import { agentDir } from './agent-dir.ts';
 import { baselineOf, closeDrivers, selectDrivers } from './agent-drivers.ts';
 import { newRunId } from './ids.ts';
@@ -155,6 +155,7 @@ export async function runAgentDaemon(
       drivers,
       ...baselineOf(allDrivers),
       ...judgementOf(config),
+      ...loadPlansOf(config, suite, dir),
       deliver: keep,
       checkpoint: (kept) => writeCheckpoint(dir, runId, kept),
       signal: abort.signal,

@@ -2,6 +2,7 @@ import type { ResultBatchV2, ResultMetricV2 } from '../../contracts/index.ts';
 import { INSTANCE_WORKLOAD, METRICS } from '../../contracts/workloads.ts';
 import { isBimodal, quantileWithInterval } from '../../lib/statistics.ts';
 import { measureDensity, type Density } from './density.ts';
+import type { LoadCurve } from './density-at-load.ts';
 import type { Instance } from './drivers/driver.ts';
 import { launchIdle, withLaunchRetry } from './launch.ts';
 import { batchFor } from './result-batches.ts';
@@ -96,10 +97,12 @@ export function instanceBatch(
     readonly density: Density | undefined;
     /** Launch attempts that failed and were tried again, over every round run. */
     readonly failedLaunches: number;
+    /** Density at load, where the run measured it. */
+    readonly curve: LoadCurve | undefined;
   },
   facts: RunFacts,
 ): ResultBatchV2 {
-  const { launches, density, failedLaunches } = measured;
+  const { launches, density, failedLaunches, curve } = measured;
   const { run, driver } = context;
   const suite = run.suite;
   const startups = launches.map((launch) => launch.startupMs);
@@ -124,6 +127,19 @@ export function instanceBatch(
   if (density !== undefined) {
     metrics.push(metricFromSamples(METRICS.density.metric, METRICS.density.unit, [density.count]));
   }
+  if (density?.idleCpuMillicores !== undefined) {
+    metrics.push(
+      metricFromSamples(METRICS.idleCpu.metric, METRICS.idleCpu.unit, [density.idleCpuMillicores]),
+    );
+  }
+  if (curve !== undefined && curve.steps.length > 0) {
+    metrics.push(
+      metricFromSamples(METRICS.densityAtSlo.metric, METRICS.densityAtSlo.unit, [
+        curve.densityAtSlo,
+      ]),
+      metricFromSamples(METRICS.densitySlo.metric, METRICS.densitySlo.unit, [curve.plan.sloShare]),
+    );
+  }
   const p95 = quantileWithInterval(startups, 0.95);
   const extra = {
     launches: launches.length,
@@ -147,7 +163,21 @@ export function instanceBatch(
           densityStoppedBy: density.stoppedBy,
           densityUsedMiB: Math.round(density.usedMiB),
           densityMeasure: 'idle instances held side by side, the sum of their peak memory',
+          ...(density.idleCpuMillicores === undefined
+            ? {}
+            : {
+                idleCpuMeasure:
+                  "the host's busy CPU with the idle instances held, less before they started, over the instances",
+              }),
           ...(density.note === undefined ? {} : { densityNote: density.note.slice(0, 500) }),
+        }),
+    ...(curve === undefined || curve.steps.length === 0
+      ? {}
+      : {
+          densityAtSloWorkload: curve.plan.workload,
+          densityAtSloEndedBy: curve.endedBy,
+          densityAtSloWhy: curve.why.slice(0, 500),
+          ...(curve.kneeAt === undefined ? {} : { densityAtSloKnee: curve.kneeAt }),
         }),
   };
   const settings = launches[launches.length - 1]?.settings ?? {};

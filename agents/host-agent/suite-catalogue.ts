@@ -19,6 +19,15 @@ export interface Suite {
   readonly densityBudgetMiB: number;
   /** Most instances the density step starts, whatever the budget. */
   readonly densityCap: number;
+  /** Density at load and noisy neighbours, unless the settings say otherwise. */
+  readonly load: {
+    /** How long each instance samples the workload in a trial, ms. */
+    readonly trialMs: number;
+    /** Memory a step's instances may take together, MiB; `host`: three quarters of its memory. */
+    readonly memoryBudgetMiB: number | 'host';
+    readonly timeBudgetMs: number;
+    readonly cap: number;
+  };
 }
 
 /** The suites a run or a job names: `quick` (the default) and `full`. */
@@ -32,6 +41,7 @@ export const SUITES: Readonly<Record<SuiteName, Suite>> = {
     launchesPerRound: 2,
     densityBudgetMiB: 1_024,
     densityCap: 32,
+    load: { trialMs: 1_000, memoryBudgetMiB: 1_024, timeBudgetMs: 60_000, cap: 8 },
   },
   full: {
     name: 'full',
@@ -42,6 +52,7 @@ export const SUITES: Readonly<Record<SuiteName, Suite>> = {
     launchesPerRound: 3,
     densityBudgetMiB: 4_096,
     densityCap: 256,
+    load: { trialMs: 3_000, memoryBudgetMiB: 'host', timeBudgetMs: 600_000, cap: 256 },
   },
 };
 

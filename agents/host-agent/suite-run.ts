@@ -1,5 +1,7 @@
 import type { Comparison, ResultBatch } from '../../contracts/index.ts';
 import type { Calibration } from './calibration.ts';
+import type { LoadPlan } from './density-at-load.ts';
+import type { InterferencePlan } from './interference.ts';
 import type { Availability, PlatformDriver } from './drivers/driver.ts';
 import type { DisturbanceThresholds } from './host-state.ts';
 import type { Suite } from './suite-catalogue.ts';
@@ -51,6 +53,10 @@ export interface SuiteRun {
    * on disk until the run's own batches are in its outbox).
    */
   readonly checkpoint?: (batches: readonly ResultBatch[]) => Promise<void>;
+  /** Density at load, measured once per platform in the first round; not measured when absent. */
+  readonly densityAtLoad?: LoadPlan;
+  /** Noisy neighbours, measured per platform in every round; not measured when absent. */
+  readonly interference?: InterferencePlan;
 }
 
 /** One available platform within a run: what its measurements and result batches need. */

@@ -1,8 +1,13 @@
 import type { ResultBatch } from '../../contracts/index.ts';
-import { INSTANCE_WORKLOAD } from '../../contracts/workloads.ts';
+import {
+  DENSITY_LOAD_WORKLOAD,
+  INSTANCE_WORKLOAD,
+  INTERFERENCE_WORKLOAD,
+} from '../../contracts/workloads.ts';
 import { SETTINGS } from '../../lib/config.ts';
 import { CANARY_TIME_CAP_MS, isCalibrated } from './calibration.ts';
 import type { Density } from './density.ts';
+import { measureDensityAtLoad, stepCounts, type LoadCurve } from './density-at-load.ts';
 import type { Availability, PlatformDriver } from './drivers/driver.ts';
 import { driverName } from './drivers/select.ts';
 import { errorText } from './error-text.ts';
@@ -19,6 +24,12 @@ import {
   measureLaunch,
   measurePlatformDensity,
 } from './instance-measures.ts';
+import {
+  interferenceOf,
+  measureInterferenceRound,
+  type InterferenceRound,
+} from './interference.ts';
+import { curveBatches, interferenceBatches } from './load-batches.ts';
 import { deliverBatch } from './result-batches.ts';
 import {
   compareTrials,
@@ -62,6 +73,12 @@ interface Arm {
   readonly launches: Launch[];
   density: Density | undefined;
   densityMeasured: boolean;
+  /** Density at load, once measured (in the arm's first round). */
+  curve: LoadCurve | undefined;
+  /** Noisy neighbours in the rounds kept. */
+  readonly interference: InterferenceRound[];
+  /** Noisy neighbours failed once: the arm measures them no more. */
+  interferenceFailed: boolean;
   failed: boolean;
   /** Launch attempts that failed and were tried again, in every round run (kept or not). */
   failedLaunches: number;
@@ -71,6 +88,7 @@ interface Arm {
 interface RoundMeasurements {
   readonly trials: Map<Arm, WorkloadTrial>;
   readonly launches: Map<Arm, Launch[]>;
+  readonly interference: Map<Arm, InterferenceRound>;
 }
 
 /** A run under way: how it reports, whether it was stopped, and what it kept. */
@@ -109,15 +127,34 @@ function newArm(
     launches: [],
     density: undefined,
     densityMeasured: false,
+    curve: undefined,
+    interference: [],
+    interferenceFailed: false,
     failed: false,
     failedLaunches: 0,
   };
 }
 
-/** Progress steps an arm takes in a round: its launches, its density step once, its workloads. */
-function armSteps(arm: Arm, suite: SuiteRun['suite']): number {
+/**
+ * Progress steps an arm takes in a round: its launches, its density steps once (idle, and at
+ * load one per count of instances), its workloads, and its noisy neighbours.
+ */
+function armSteps(arm: Arm, run: SuiteRun): number {
   if (!arm.fromOutside) return arm.workloads.length;
-  return suite.launchesPerRound + (arm.densityMeasured ? 0 : 1) + arm.workloads.length;
+  const load = run.densityAtLoad;
+  const curveSteps =
+    load === undefined || arm.curve !== undefined ? 0 : stepCounts(load.cap).length;
+  const neighbours =
+    run.interference === undefined || arm.interferenceFailed
+      ? 0
+      : run.interference.antagonists.length + 1;
+  return (
+    run.suite.launchesPerRound +
+    (arm.densityMeasured ? 0 : 1) +
+    curveSteps +
+    arm.workloads.length +
+    neighbours
+  );
 }
 
 /**
@@ -227,7 +264,11 @@ async function runRound(
     seed,
     round,
   );
-  const measured: RoundMeasurements = { trials: new Map(), launches: new Map() };
+  const measured: RoundMeasurements = {
+    trials: new Map(),
+    launches: new Map(),
+    interference: new Map(),
+  };
   const live = (): Arm[] => order.filter((arm) => !arm.failed);
   const sample = await startHostSample();
   for (let launch = 1; launch <= run.suite.launchesPerRound; launch += 1) {
@@ -251,6 +292,10 @@ async function runRound(
       failArm(state, arm, error);
     }
   }
+  for (const arm of live().filter((each) => each.fromOutside && each.curve === undefined)) {
+    if (aborted() || run.densityAtLoad === undefined) break;
+    arm.curve = await measureCurve(state, arm, run.densityAtLoad);
+  }
   for (const arm of live()) {
     if (aborted()) return undefined;
     try {
@@ -258,6 +303,11 @@ async function runRound(
     } catch (error) {
       failArm(state, arm, error);
     }
+  }
+  for (const arm of live().filter((each) => each.fromOutside && !each.interferenceFailed)) {
+    if (aborted() || run.interference === undefined) break;
+    const neighbours = await measureNeighbours(state, arm, round, run.interference);
+    if (neighbours !== undefined) measured.interference.set(arm, neighbours);
   }
   if (aborted()) return undefined;
   const disturbance = isDisturbed(await sample.finish(), run.disturbance);
@@ -270,6 +320,73 @@ async function runRound(
     },
     measured,
   };
+}
+
+/** An arm's density at load; a curve ended by a failure is reported, and what it measured kept. */
+async function measureCurve(
+  state: RunState,
+  arm: Arm,
+  plan: NonNullable<SuiteRun['densityAtLoad']>,
+): Promise<LoadCurve> {
+  const { driver } = arm.context;
+  const curve = await measureDensityAtLoad(
+    driver,
+    `${state.run.runId}-${driver.platform}`,
+    plan,
+    (what) => {
+      state.emit({ kind: 'step', platform: driver.platform, what });
+    },
+    state.run.signal,
+  );
+  const unrun = stepCounts(plan.cap).length - curve.steps.length;
+  if (unrun > 0 && curve.endedBy !== 'stopped') {
+    state.emit({ kind: 'steps', added: -unrun });
+  }
+  if (curve.endedBy === 'failure') {
+    state.emit({
+      kind: 'workload-failed',
+      platform: driver.platform,
+      workload: DENSITY_LOAD_WORKLOAD,
+      message: `density at load ended: ${curve.why}`,
+    });
+  }
+  return curve;
+}
+
+/**
+ * An arm's noisy neighbours in one round; undefined when they failed (reported, and not
+ * measured on the arm again) or the run was stopped.
+ */
+async function measureNeighbours(
+  state: RunState,
+  arm: Arm,
+  round: number,
+  plan: NonNullable<SuiteRun['interference']>,
+): Promise<InterferenceRound | undefined> {
+  const { driver } = arm.context;
+  try {
+    return await measureInterferenceRound(
+      driver,
+      `${state.run.runId}-${driver.platform}`,
+      plan,
+      round,
+      state.run.runId,
+      (what) => {
+        state.emit({ kind: 'step', platform: driver.platform, what });
+      },
+      state.run.signal,
+    );
+  } catch (error) {
+    if (state.aborted()) return undefined;
+    arm.interferenceFailed = true;
+    state.emit({
+      kind: 'workload-failed',
+      platform: driver.platform,
+      workload: INTERFERENCE_WORKLOAD,
+      message: `noisy neighbours are not measured on this platform: ${errorText(error)}`,
+    });
+    return undefined;
+  }
 }
 
 /**
@@ -293,6 +410,8 @@ async function runKeptRound(
       for (const [arm, trial] of outcome.measured.trials) if (!arm.failed) arm.trials.push(trial);
       for (const [arm, launches] of outcome.measured.launches)
         if (!arm.failed) arm.launches.push(...launches);
+      for (const [arm, neighbours] of outcome.measured.interference)
+        if (!arm.failed) arm.interference.push(neighbours);
       state.kept += 1;
       if (state.run.checkpoint !== undefined) {
         const sofar = await outcomeSoFar(state);
@@ -303,7 +422,7 @@ async function runKeptRound(
     state.repeated += 1;
     state.emit({
       kind: 'steps',
-      added: arms.reduce((sum, arm) => sum + armSteps(arm, state.run.suite), 0),
+      added: arms.reduce((sum, arm) => sum + armSteps(arm, state.run), 0),
     });
     what = `round ${round} again: the host was disturbed (${outcome.record.disturbed ?? ''})`;
   }
@@ -409,7 +528,7 @@ export async function runSuite(run: SuiteRun): Promise<SuiteOutcome> {
     repeated: 0,
     canaryProblem: undefined,
   };
-  const steps = arms.reduce((sum, arm) => sum + armSteps(arm, run.suite), 0);
+  const steps = arms.reduce((sum, arm) => sum + armSteps(arm, run), 0);
   emit({
     kind: 'steps',
     added: steps + (run.suite.rounds - 1) * (steps - arms.filter((arm) => arm.fromOutside).length),
@@ -434,7 +553,7 @@ export async function runSuite(run: SuiteRun): Promise<SuiteOutcome> {
     if (unclear.size === 0 || process === undefined || process.failed) break;
     const extra = arms.filter((arm) => arm === process || unclear.has(arm.name));
     const round = state.kept + 1;
-    emit({ kind: 'steps', added: extra.reduce((sum, arm) => sum + armSteps(arm, run.suite), 0) });
+    emit({ kind: 'steps', added: extra.reduce((sum, arm) => sum + armSteps(arm, run), 0) });
     if (!(await runKeptRound(state, round, extra, extraRoundLabel(round, unclear)))) break;
   }
   const final = await outcomeSoFar(state);
@@ -488,6 +607,19 @@ async function outcomeSoFar(state: RunState): Promise<OutcomeSoFar> {
     const context = { ...arm.context, baselineMemoryMiB };
     if (arm.launches.length > 0)
       batches.push({ context, batch: instanceBatch(context, arm, facts) });
+    if (arm.curve !== undefined) {
+      const settings = arm.launches[arm.launches.length - 1]?.settings ?? {};
+      for (const batch of curveBatches(context, arm.curve, settings, facts)) {
+        batches.push({ context, batch });
+      }
+    }
+    if (run.interference !== undefined) {
+      const effects = interferenceOf(arm.interference, marginOf(run), run.runId);
+      const victim = run.interference.workload;
+      for (const batch of interferenceBatches(context, effects, victim, marginOf(run), facts)) {
+        batches.push({ context, batch });
+      }
+    }
     for (const batch of workloadBatches(arm.trials, comparisons.get(arm) ?? [], baseline, facts)) {
       batches.push({ context, batch });
     }

@@ -1,4 +1,5 @@
 import type { Comparison, ResultBatch } from '../../contracts/index.ts';
+import { INTERFERENCE_WORKLOAD } from '../../contracts/workloads.ts';
 import { driverName } from './drivers/select.ts';
 import type { RoundRecord } from './suite-run.ts';
 
@@ -47,7 +48,8 @@ function columnNamer(batches: readonly ResultBatch[]): (batch: ResultBatch) => s
  * One row per workload and metric, one column per platform (per driver where a platform has
  * several) with its value and its ratio to the bare process (the baseline every placement is
  * compared with): the paired comparison over rounds with its interval and verdict where the
- * result has one, else the plain ratio of the values.
+ * result has one, else the plain ratio of the values. Noisy neighbours compare a platform
+ * with itself alone, and their metric says so (`beside-cpu-hog, vs alone`).
  */
 export function summarise(batches: readonly ResultBatch[]): SummaryRow[] {
   const columnOf = columnNamer(batches);
@@ -65,7 +67,12 @@ export function summarise(batches: readonly ResultBatch[]): SummaryRow[] {
       const key = `${batch.workload.name}/${metric.name}`;
       let row = rows.get(key);
       if (row === undefined) {
-        row = { workload: batch.workload.name, metric: metric.name, unit: metric.unit };
+        const vsAlone = batch.workload.name === INTERFERENCE_WORKLOAD ? ', vs alone' : '';
+        row = {
+          workload: batch.workload.name,
+          metric: `${metric.name}${vsAlone}`,
+          unit: metric.unit,
+        };
         for (const column of columns) row[column] = null;
         rows.set(key, row);
       }

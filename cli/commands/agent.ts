@@ -24,6 +24,12 @@ const RUN_SETTINGS = [
   'equivalenceMargin',
   'maxSteal',
   'maxForeignLoad',
+  'loadWorkload',
+  'sloShare',
+  'loadMemoryBudget',
+  'loadTimeBudget',
+  'loadCap',
+  'antagonists',
   'logLevel',
 ] as const;
 /** What the long-running agent reads: `berth agent start`, and the service `install` writes. */

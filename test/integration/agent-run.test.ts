@@ -172,8 +172,8 @@ describe('berth agent', () => {
       const metricNames = instance?.metrics.map((metric) => metric.name);
       expect(metricNames).toEqual(
         platform === 'process'
-          ? ['startup', 'memory-peak', 'density']
-          : ['startup', 'memory-peak', 'memory-overhead', 'density'],
+          ? ['startup', 'memory-peak', 'density', 'idle-cpu']
+          : ['startup', 'memory-peak', 'memory-overhead', 'density', 'idle-cpu'],
       );
       expect(instance?.metrics.find((metric) => metric.name === 'density')?.value).toBeGreaterThan(
         0,
