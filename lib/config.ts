@@ -107,10 +107,10 @@ function nameList(raw: string): readonly string[] {
     .filter((name) => name !== '');
 }
 
-/** The workload density at load and noisy neighbours run, or undefined for `off`. */
-function loadWorkload(raw: string): string | undefined {
+/** The workload density at load and noisy neighbours run, or `off`. */
+function loadWorkload(raw: string): string {
   const name = raw.trim();
-  if (name === 'off') return undefined;
+  if (name === 'off') return name;
   if (!isWorkloadName(name)) {
     throw new Error(`must be off or one of ${WORKLOAD_NAMES.join(', ')}, got "${raw}"`);
   }

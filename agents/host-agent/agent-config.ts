@@ -47,7 +47,7 @@ export function loadPlansOf(
   agentDir: string,
 ): Pick<SuiteRun, 'densityAtLoad' | 'interference'> {
   const workload = config.loadWorkload;
-  if (workload === undefined) return {};
+  if (workload === 'off') return {};
   const { load } = suite;
   return {
     densityAtLoad: {

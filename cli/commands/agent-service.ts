@@ -83,9 +83,14 @@ export function installCommand(settings: readonly SettingName[]): Command {
     });
     const variables = names.flatMap((name) => {
       const value = config[name];
-      // Unset, or an empty list (the default): the agent's own default applies.
-      if (value === undefined || (Array.isArray(value) && value.length === 0)) return [];
-      const text = Array.isArray(value) ? value.join(',') : String(value);
+      const defaultValue: unknown = SETTINGS[name].defaultValue;
+      const emptyByDefault = Array.isArray(defaultValue) && defaultValue.length === 0;
+      // Unset, or an empty list where that is the default: the agent's own default applies.
+      if (value === undefined || (Array.isArray(value) && value.length === 0 && emptyByDefault)) {
+        return [];
+      }
+      // An empty list where the default is not (no antagonists) is written as `none`.
+      const text = Array.isArray(value) ? value.join(',') || 'none' : String(value);
       return [[SETTINGS[name].env, text] as const];
     });
     const written = await installAgentService({

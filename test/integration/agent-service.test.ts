@@ -90,6 +90,10 @@ describe('berth agent install / uninstall', () => {
       'BERTH_MAX_STEAL="0.05"',
       // runBerth gives it (SHARED_HOST_ENV), so it is a setting given.
       'BERTH_MAX_FOREIGN_LOAD="64"',
+      // runBerth gives it too (SHARED_HOST_ENV).
+      'BERTH_LOAD_WORKLOAD="off"',
+      'BERTH_SLO_SHARE="0.9"',
+      'BERTH_ANTAGONISTS="cpu-hog,memory-bandwidth,fsync-storm,fork-storm"',
       'BERTH_LOG_LEVEL="debug"',
       '',
     ]);
