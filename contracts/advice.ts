@@ -19,6 +19,12 @@ export const OsFamily = Type.Union([
 
 export const Sensitivity = Type.Union(SENSITIVITY_NAMES.map((name) => Type.Literal(name)));
 
+/**
+ * Who else runs on the workload's hosts: only the team's own work, or other tenants' work
+ * beside it (noisy neighbours). A question that names none means `own`.
+ */
+export const NEIGHBOURS = ['own', 'shared'] as const;
+
 export const AdviceQuestionV1 = Type.Object(
   {
     workload: Type.String({ minLength: 1, maxLength: 128, description: 'a name for the workload' }),
@@ -55,6 +61,15 @@ export const AdviceQuestionV1 = Type.Object(
     trust: Type.Union([Type.Literal('trusted'), Type.Literal('untrusted')], {
       description: 'untrusted = code from outside the team or other tenants',
     }),
+    neighbours: Type.Optional(
+      Type.Union(
+        NEIGHBOURS.map((name) => Type.Literal(name)),
+        {
+          description:
+            "who else runs on its hosts: own (default) = only the team's own work; shared = other tenants' work beside it, so the slowdown measured beside noisy neighbours counts (untrusted code counts it too)",
+        },
+      ),
+    ),
     startupBudgetMs: Type.Optional(
       Type.Number({
         exclusiveMinimum: 0,

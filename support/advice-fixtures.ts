@@ -1,12 +1,23 @@
 import type { AdviceQuestion } from '../contracts/advice.ts';
-import { WORKLOAD_NAMES, type WorkloadName } from '../contracts/workloads.ts';
+import {
+  ANTAGONIST_NAMES,
+  besideMetric,
+  DENSITY_LOAD_WORKLOAD,
+  INTERFERENCE_WORKLOAD,
+  LOAD_MEASURES,
+  loadMetric,
+  WORKLOAD_NAMES,
+  type AntagonistName,
+  type WorkloadName,
+} from '../contracts/workloads.ts';
 import type { EngineInput, EvidenceRow, HostInfo } from '../services/advisor/engine/types.ts';
 
 /**
  * Evidence and inventory shaped like this development host's: a bare process, runc
  * containers, and QEMU microvm VMs (and containers in them) under TCG emulation only, with
  * start-up, memory and throughput figures of the size its agent measures. Also a KVM host for
- * comparison. Builders take overrides so each test says only what it changes.
+ * comparison, and rows of noisy neighbours and of memory at load. Builders take overrides so
+ * each test says only what it changes.
  */
 
 export const NOW = 1_764_000_000_000;
@@ -356,4 +367,67 @@ export function engineInput(overrides: Partial<EngineInput> = {}): EngineInput {
     staleAfterMs: STALE_AFTER_MS,
     ...overrides,
   };
+}
+
+/** A platform's place in evidence: which host-side series names it. */
+type PlatformKey = Pick<PlatformFigures, 'platform' | 'runtime' | 'accel'>;
+
+/**
+ * The interference rows of one platform on one host: per antagonist, the victim's throughput
+ * beside it as a share of alone, with a 95% interval of ± `halfWidth` of it and the verdict
+ * that interval gives against the margin.
+ */
+export function interferenceRows(
+  hostId: string,
+  figures: PlatformKey,
+  ratios: Partial<Record<AntagonistName, number>>,
+  halfWidth = 0.05,
+): EvidenceRow[] {
+  return ANTAGONIST_NAMES.flatMap((antagonist) => {
+    const ratio = ratios[antagonist];
+    if (ratio === undefined) return [];
+    const low = ratio * (1 - halfWidth);
+    const high = ratio * (1 + halfWidth);
+    return [
+      evidenceRow({
+        hostId,
+        platform: figures.platform,
+        runtime: figures.runtime,
+        accel: figures.accel,
+        workload: INTERFERENCE_WORKLOAD,
+        metric: besideMetric(antagonist),
+        unit: THROUGHPUT_UNITS['cpu-sha256'],
+        mean: PROCESS_THROUGHPUT['cpu-sha256'] * ratio,
+        ratio,
+        ratioLow: low,
+        ratioHigh: high,
+        ratioRounds: FIXTURE_ROUNDS,
+        verdict: verdictOf(low, high),
+        uncalibratedResults: 0,
+      }),
+    ];
+  });
+}
+
+/**
+ * The density-at-load memory rows of one platform on one host: per step (instances running at
+ * once), the mean memory per instance in MiB.
+ */
+export function loadMemoryRows(
+  hostId: string,
+  figures: PlatformKey,
+  byStep: Readonly<Record<number, number>>,
+): EvidenceRow[] {
+  return Object.entries(byStep).map(([instances, mean]) =>
+    evidenceRow({
+      hostId,
+      platform: figures.platform,
+      runtime: figures.runtime,
+      accel: figures.accel,
+      workload: DENSITY_LOAD_WORKLOAD,
+      metric: loadMetric('memory', Number(instances)),
+      unit: LOAD_MEASURES.memory.unit,
+      mean,
+    }),
+  );
 }

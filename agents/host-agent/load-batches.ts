@@ -11,7 +11,7 @@ import { driverName } from './drivers/select.ts';
 import { resultId } from './ids.ts';
 import type { Interference } from './interference.ts';
 import { batchFor } from './result-batches.ts';
-import { asVersion2, type RunFacts } from './round-results.ts';
+import { asVersion2, comparisonFields, type RunFacts } from './round-results.ts';
 import { median, metricFromSamples } from './stats.ts';
 import type { PlatformContext } from './suite-run.ts';
 
@@ -132,19 +132,7 @@ export function interferenceBatches(
     const metric: ResultMetricV2 = {
       ...metricFromSamples(besideMetric(effect.antagonist), effect.unit, effect.besideByRound),
       roundValues: [...effect.besideByRound],
-      comparison: {
-        baseline,
-        ratio: comparison.ratio,
-        ci95: [comparison.ci95[0], comparison.ci95[1]],
-        rounds: comparison.rounds,
-        perRound: [...comparison.perRound],
-        verdict: comparison.verdict,
-        margin,
-        method: comparison.method,
-        ...(comparison.roundsToDecide === undefined
-          ? {}
-          : { roundsToDecide: comparison.roundsToDecide }),
-      },
+      comparison: { baseline, ...comparisonFields(comparison, margin) },
     };
     return partBatch(
       context,

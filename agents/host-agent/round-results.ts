@@ -1,11 +1,12 @@
 import type {
+  Comparison,
   ResultBatch,
   ResultBatchV2,
   ResultMetric,
   ResultMetricV2,
 } from '../../contracts/index.ts';
 import { METRICS } from '../../contracts/workloads.ts';
-import { compareRounds } from '../../lib/statistics.ts';
+import { compareRounds, type PairedComparison } from '../../lib/statistics.ts';
 import { pairRounds } from './rounds.ts';
 import { mean, metricFromSamples } from './stats.ts';
 import type { RunComparison } from './suite-run.ts';
@@ -67,6 +68,25 @@ function baselineByRound(
   return new Map();
 }
 
+/** A paired comparison as a result's comparison records it, but for its baseline. */
+export function comparisonFields(
+  comparison: PairedComparison,
+  margin: number,
+): Omit<Comparison, 'baseline'> {
+  return {
+    ratio: comparison.ratio,
+    ci95: [comparison.ci95[0], comparison.ci95[1]],
+    rounds: comparison.rounds,
+    perRound: [...comparison.perRound],
+    verdict: comparison.verdict,
+    margin,
+    method: comparison.method,
+    ...(comparison.roundsToDecide === undefined
+      ? {}
+      : { roundsToDecide: comparison.roundsToDecide }),
+  };
+}
+
 /**
  * Every throughput comparison of a platform's trials with the process platform's, paired by
  * round: one per workload (per runner) measured in at least two rounds both ran.
@@ -100,16 +120,7 @@ export function compareTrials(
       workload: first.workload.name,
       ...(typeof container === 'string' ? { container } : {}),
       metric: name,
-      ratio: comparison.ratio,
-      ci95: [comparison.ci95[0], comparison.ci95[1]],
-      rounds: comparison.rounds,
-      perRound: [...comparison.perRound],
-      verdict: comparison.verdict,
-      margin,
-      method: comparison.method,
-      ...(comparison.roundsToDecide === undefined
-        ? {}
-        : { roundsToDecide: comparison.roundsToDecide }),
+      ...comparisonFields(comparison, margin),
     });
   }
   return comparisons;

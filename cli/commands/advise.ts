@@ -22,11 +22,32 @@ async function readQuestion(file: string): Promise<unknown> {
   }
 }
 
+/** A whole number of 1 or more from an option, or a parameter error naming it. */
+function countOf(option: string, text: string): number {
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(count) || count < 1) {
+    throw new BerthError(
+      'BERTH_ERR_PARAMETER',
+      `${option} must be a whole number of 1 or more, got "${text}"`,
+    );
+  }
+  return count;
+}
+
+/** The question with `--neighbours` in place of its own, when given (a non-object as it is). */
+function withNeighbours(question: unknown, neighbours: string | undefined): unknown {
+  if (neighbours === undefined) return question;
+  if (typeof question !== 'object' || question === null || Array.isArray(question)) {
+    return question;
+  }
+  return { ...question, neighbours };
+}
+
 /** `berth advise export runtimeclass`: a RuntimeClass with the measured pod overhead. */
 function exportCommand(): Command {
   const runtimeClass = new Command('runtimeclass')
     .description(
-      'print a Kubernetes RuntimeClass whose pod overhead is the memory overhead Berth measured for a container or VM runtime',
+      "print a Kubernetes RuntimeClass whose pod overhead is what Berth measured for a container or VM runtime: memory per instance at load at the density asked for (net of the bare process's at the same step, plus a p95 margin; the idle memory overhead where density at load was not measured) and the idle CPU an instance costs (net of the bare process's); its comments name the results behind each figure",
     )
     .requiredOption(
       '--runtime <platform:runtime>',
@@ -34,13 +55,23 @@ function exportCommand(): Command {
     )
     .option('--handler <name>', 'the CRI handler name on the nodes (default: the runtime)')
     .option('--name <name>', 'the RuntimeClass name (default: berth-<runtime>)')
-    .option('--hosts <list>', 'only results of these hosts, comma-separated');
+    .option('--hosts <list>', 'only results of these hosts, comma-separated')
+    .option(
+      '--instances <n>',
+      'how many pods run at once on a node: the memory at load of the smallest step measured at or above it, else of the largest (default: the largest step)',
+    )
+    .option(
+      '--json',
+      'print the RuntimeClass and what each figure rests on (results, hosts, step) as JSON instead of YAML',
+    );
   withSettings(runtimeClass, STORE_SETTINGS).action(async () => {
     const options = runtimeClass.opts<{
       runtime: string;
       handler?: string;
       name?: string;
       hosts?: string;
+      instances?: string;
+      json?: boolean;
     }>();
     const [platform, runtime, ...rest] = options.runtime.split(':');
     if (
@@ -55,6 +86,8 @@ function exportCommand(): Command {
         `--runtime must be platform:runtime, got "${options.runtime}"`,
       );
     }
+    const instances =
+      options.instances === undefined ? undefined : countOf('--instances', options.instances);
     const hostIds = options.hosts?.split(',').filter((host) => host !== '');
     const { openStore } = await import('../../lib/storage/open-store.ts');
     const { loadSeriesSummaries } = await import('../../lib/storage/results.ts');
@@ -62,16 +95,17 @@ function exportCommand(): Command {
     const store = await openStore(settingsOf(runtimeClass, STORE_SETTINGS));
     try {
       const evidence = await loadSeriesSummaries(store, hostIds === undefined ? {} : { hostIds });
-      const exported = runtimeClassOf(
+      const { yaml, ...exported } = runtimeClassOf(
         {
           platform,
           runtime,
           handler: options.handler ?? runtime,
           ...(options.name === undefined ? {} : { name: options.name }),
+          ...(instances === undefined ? {} : { instances }),
         },
         evidence,
       );
-      process.stdout.write(exported.yaml);
+      process.stdout.write(options.json === true ? `${JSON.stringify(exported, null, 2)}\n` : yaml);
     } finally {
       await store.close();
     }
@@ -119,12 +153,24 @@ export function adviseCommand(): Command {
       'how to print the answer: text (a table), json (the answer document) or openstack (Nova flavor extra specs and a host aggregate for the recommended placement) [default text]',
     )
     .option('--json', 'print the answer document as JSON (short for --format json)')
+    .option(
+      '--neighbours <own|shared>',
+      "who else runs on the workload's hosts, in place of the question's neighbours: own (only the team's own work) or shared (other tenants' work beside it, so the slowdown measured beside noisy neighbours counts)",
+    )
     .addCommand(exportCommand());
   return withSettings(command, ADVISE_SETTINGS).action(async (file: string) => {
-    const format = formatOf(command.opts<{ json?: boolean; format?: string }>());
+    const options = command.opts<{ json?: boolean; format?: string; neighbours?: string }>();
+    const format = formatOf(options);
     const config = settingsOf(command, ADVISE_SETTINGS);
-    const { checkQuestion } = await import('../../contracts/advice.ts');
-    const checked = checkQuestion(await readQuestion(file));
+    const { checkQuestion, NEIGHBOURS } = await import('../../contracts/advice.ts');
+    const { neighbours } = options;
+    if (neighbours !== undefined && !(NEIGHBOURS as readonly string[]).includes(neighbours)) {
+      throw new BerthError(
+        'BERTH_ERR_PARAMETER',
+        `--neighbours must be one of ${NEIGHBOURS.join(', ')}, got "${neighbours}"`,
+      );
+    }
+    const checked = checkQuestion(withNeighbours(await readQuestion(file), neighbours));
     if (!checked.ok) {
       throw new BerthError(
         'BERTH_ERR_QUESTION',

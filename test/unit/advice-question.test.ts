@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkQuestion } from '../../contracts/advice.ts';
+import { checkClientFrame } from '../../contracts/advisor-frames.ts';
 
 const good = {
   workload: 'ci-job',
@@ -18,6 +19,7 @@ describe('advice questions', () => {
     const full = {
       ...good,
       os: { family: 'linux', kernel: '>=6.8 <7', kernelModules: false, fullOs: false },
+      neighbours: 'shared',
       startupBudgetMs: 500,
       memoryMiB: 256,
       sensitivity: ['cpu', 'io'],
@@ -52,6 +54,12 @@ describe('advice questions', () => {
     ['fractional instances', { ...good, instances: 1.5 }, 'instances', 'expected integer'],
     ['no instances', { ...good, instances: 0 }, 'instances', 'greater or equal to 1'],
     ['another trust', { ...good, trust: 'maybe' }, 'trust', 'must be one of trusted, untrusted'],
+    [
+      'unknown neighbours',
+      { ...good, neighbours: 'noisy' },
+      'neighbours',
+      'must be one of own, shared',
+    ],
     ['negative budget', { ...good, startupBudgetMs: -5 }, 'startupBudgetMs', 'greater than 0'],
     ['memory as text', { ...good, memoryMiB: '256' }, 'memoryMiB', 'expected number'],
     [
@@ -75,5 +83,23 @@ describe('advice questions', () => {
     if (checked.ok) return;
     expect(checked.problem.field).toBe(field);
     expect(checked.problem.message).toContain(message);
+  });
+
+  it('takes neighbours in a WebSocket ask frame, and names question.neighbours when it is wrong', () => {
+    const shared = { ...good, neighbours: 'shared' };
+    expect(checkClientFrame({ type: 'ask', id: 'q1', question: shared })).toEqual({
+      ok: true,
+      frame: { type: 'ask', id: 'q1', question: shared },
+    });
+    expect(
+      checkClientFrame({ type: 'watch', question: { ...good, neighbours: 'everyone' } }),
+    ).toEqual({
+      ok: false,
+      problem: {
+        code: 'BERTH_ERR_QUESTION',
+        field: 'question.neighbours',
+        message: 'must be one of own, shared',
+      },
+    });
   });
 });

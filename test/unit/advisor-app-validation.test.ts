@@ -25,6 +25,12 @@ describe('a question the advisor cannot take', () => {
     ['zero instances', { ...good, instances: 0 }, 'instances', 'instances'],
     ['a field the question lacks', { ...good, colour: 'blue' }, 'colour', 'colour'],
     [
+      'an unknown neighbours value',
+      { ...good, neighbours: 'crowded' },
+      'neighbours',
+      'neighbours must be one of own, shared',
+    ],
+    [
       'an unknown host',
       { ...good, hosts: ['host-a', 'host-nowhere'] },
       'hosts[1]',

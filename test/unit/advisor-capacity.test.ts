@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { AdviceOption } from '../../contracts/advice.ts';
-import { hostsFor, type OptionCapacity } from '../../services/advisor/engine/capacity.ts';
+import type { AdviceOption, AdviceQuestion } from '../../contracts/advice.ts';
+import {
+  fleetCapacity,
+  hostsFor,
+  type HostCapacity,
+  type OptionCapacity,
+} from '../../services/advisor/engine/capacity.ts';
 import { advise } from '../../services/advisor/engine/engine.ts';
+import { inputFacts } from '../../services/advisor/engine/facts.ts';
+import type { EvidenceRow } from '../../services/advisor/engine/types.ts';
 import {
   CONTAINER,
   CONTAINER_IN_VM_TCG,
   engineInput,
   hostInfo,
+  loadMemoryRows,
   MIB,
   platformRows,
   PROCESS,
@@ -167,5 +175,102 @@ describe('density in hosts', () => {
     expect(answer.options[0]?.fits).toBeUndefined();
     expect(densityOf(byPlacement(answer.options, 'vm'))?.why).toMatch(/^No host to count in/);
     expect(answer.verdict).toContain('no host inventory to count hosts in');
+  });
+});
+
+describe('capacity from memory at load', () => {
+  const small = hostInfo('host-a', { memoryBytes: 4_096 * MIB });
+  const others = [
+    hostInfo('host-b', { memoryBytes: 4_096 * MIB }),
+    hostInfo('host-c', { memoryBytes: 4_096 * MIB }),
+  ];
+  const long = question({ lifetimeSeconds: 30 * DAY_S, instances: 20 });
+
+  /** What each host holds on each option, and why, for this question and evidence. */
+  const hostsOn = (
+    asked: AdviceQuestion,
+    evidence: readonly EvidenceRow[],
+    placement: string,
+  ): readonly HostCapacity[] => {
+    const facts = inputFacts(engineInput({ question: asked, evidence, hosts: [small, ...others] }));
+    const fleet = fleetCapacity(asked, facts, facts.options);
+    const option = facts.options.find((each) => each.option.placement === placement);
+    return (option === undefined ? undefined : fleet?.of(option.option))?.hosts ?? [];
+  };
+
+  it('counts the memory per instance at load where the host measured it, at the smallest step at or above what it holds, and says so', () => {
+    const evidence = [
+      ...evidenceOf(),
+      ...loadMemoryRows('host-a', VM_TCG, { 1: 400, 4: 380, 16: 350 }),
+    ];
+    const [hostA, hostB] = hostsOn(long, evidence, 'vm');
+    // 4,096 ÷ 400 = 10 > 1 and ÷ 380 = 10 > 4, but ÷ 350 = 11 ≤ 16: the step of 16 counts.
+    expect(hostA).toMatchObject({ hostId: 'host-a', fits: 11 });
+    expect(hostA?.why).toBe(
+      '4 GiB of memory ÷ 350 MiB per instance (memory per instance at load with 16 running, measured here; the smallest step measured at or above the 11 it holds) = 11; 20 wanted; VMs here run under TCG emulation.',
+    );
+    // host-b measured no density at load: 10 MiB own + 320 MiB overhead, as before.
+    expect(hostB).toMatchObject({ hostId: 'host-b', fits: 12 });
+    expect(hostB?.why).toContain('(10 MiB own + 320 MiB overhead, measured on host-a');
+  });
+
+  it('takes the largest step measured when the host holds more than any step ran', () => {
+    const evidence = [...evidenceOf(), ...loadMemoryRows('host-a', CONTAINER, { 1: 14, 8: 13 })];
+    const [hostA] = hostsOn(long, evidence, 'container');
+    expect(hostA).toMatchObject({ fits: 315 });
+    expect(hostA?.why).toContain(
+      'memory per instance at load with 8 running, measured here; the largest step measured, below the 315 it holds',
+    );
+  });
+
+  it("with the question's own memory, the overhead at load is the option's memory less the bare process's at the same step", () => {
+    const sized = { ...long, memoryMiB: 100 };
+    const evidence = [
+      ...evidenceOf(),
+      ...loadMemoryRows('host-a', VM_TCG, { 1: 400, 16: 350 }),
+      ...loadMemoryRows('host-a', PROCESS, { 1: 12, 16: 50 }),
+    ];
+    const [hostA] = hostsOn(sized, evidence, 'vm');
+    // Step 1: 100 + 388 = 488, 8 a host > 1; step 16: 100 + 300 = 400, 10 ≤ 16. Idle: 420, 9.
+    expect(hostA).toMatchObject({ fits: 10 });
+    expect(hostA?.why).toContain(
+      "100 MiB own + 300 MiB overhead at load with 16 running: 350 MiB per instance less the bare process's 50 MiB, measured here",
+    );
+
+    const unpaired = [...evidenceOf(), ...loadMemoryRows('host-a', VM_TCG, { 16: 350 })];
+    const [idle] = hostsOn(sized, unpaired, 'vm');
+    expect(idle).toMatchObject({ fits: 9 });
+    expect(idle?.why).toContain(
+      'Memory at load was measured here, but at no step the bare process measured too, so the idle overhead counts.',
+    );
+  });
+
+  it("shows the memory at load it counted with in the option's evidence, and its ids in the audit log", () => {
+    const evidence = [
+      ...evidenceOf(),
+      ...loadMemoryRows('host-a', VM_TCG, { 1: 400, 4: 380, 16: 350 }),
+    ];
+    const answer = advise(engineInput({ question: long, evidence, hosts: [small, ...others] }));
+    const vm = byPlacement(answer.options, 'vm');
+    expect(vm.fits).toEqual([
+      { hostId: 'host-a', fits: 11 },
+      { hostId: 'host-b', fits: 12 },
+      { hostId: 'host-c', fits: 12 },
+    ]);
+    const atLoad = vm.evidence.filter((item) => item.workload === 'density-load');
+    expect(atLoad).toEqual([
+      expect.objectContaining({
+        metric: 'memory-per-instance-at-16',
+        value: 350,
+        hosts: ['host-a'],
+        used: 'mean memory per instance at load with 16 running: what each host holds',
+      }),
+    ]);
+    expect(answer.evidenceIds).toContain(
+      'r-host-a-vm-qemu-microvm-density-load-memory-per-instance-at-16',
+    );
+    expect(answer.evidenceIds).not.toContain(
+      'r-host-a-vm-qemu-microvm-density-load-memory-per-instance-at-4',
+    );
   });
 });

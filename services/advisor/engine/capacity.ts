@@ -1,17 +1,20 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
+import { DENSITY_LOAD_WORKLOAD, LOAD_MEASURES, loadMetric } from '../../../contracts/workloads.ts';
+import { countedStep } from './at-load.ts';
 import { measuredOn, type Facts } from './facts.ts';
-import type { OptionFigures } from './figures.ts';
+import { measuredFigure, type Figure, type OptionFigures } from './figures.ts';
 import { capitalise, formatMiB, formatNumber, optionName } from './format.ts';
 import { sameOption } from './placements.ts';
-import { TCG } from './readings.ts';
+import { TCG, type Reading } from './readings.ts';
 import { sharedKernelProblem } from './rules.ts';
 import type { HostInfo, OptionKey } from './types.ts';
 
 /**
  * How many instances of the workload each of the question's hosts holds on an option, from
- * the host's memory (its inventory) and the memory per instance (the workload's own plus the
- * option's overhead, the host's own figures where it measured them); and from that, how many
- * hosts the question's instances need on each option.
+ * the host's memory (its inventory) and the memory per instance: the memory per instance at
+ * load where the host measured density at load for the option, else the workload's own plus
+ * the option's overhead (the host's own figures where it measured them); and from that, how
+ * many hosts the question's instances need on each option.
  */
 
 const MIB = 2 ** 20;
@@ -23,7 +26,23 @@ export interface HostCapacity {
   readonly fits: number;
   /** Whether the figures were there to count (false: fits is 0 for want of a figure). */
   readonly known: boolean;
+  /** The memory at load it was counted with, where the host measured density at load. */
+  readonly atLoad?: AtLoadCount;
   readonly why: string;
+}
+
+/** A host's count from memory at load: the step that counted and the readings behind it. */
+export interface AtLoadCount {
+  /** The step: how many instances ran at once. */
+  readonly instances: number;
+  /** Whether the host holds no more than the step ran (else it is the largest step measured). */
+  readonly covers: boolean;
+  /** The memory per instance counted, MiB. */
+  readonly perInstance: number;
+  /** The option's memory per instance at the step. */
+  readonly option: Reading;
+  /** The bare process's at the same step, where the question's own memory is netted with it. */
+  readonly bare: Reading | undefined;
 }
 
 /** What the question's hosts hold on one option. */
@@ -72,6 +91,20 @@ function hostCapacity(
       `${capitalise(profile.described)} shares the kernel of ${host.hostId}, and ${problem}.`,
     );
   }
+  const memory = host.memoryBytes / MIB;
+  const emulated = offered?.accel === TCG ? '; VMs here run under TCG emulation' : '';
+  const wanted = `${formatNumber(question.instances)} wanted${emulated}`;
+  const atLoad = atLoadOn(question, facts, figures, host.hostId, memory);
+  if (atLoad !== undefined) {
+    const fits = Math.floor(memory / atLoad.perInstance);
+    return {
+      hostId: host.hostId,
+      fits,
+      known: true,
+      atLoad,
+      why: `${formatMiB(memory)} of memory ÷ ${formatMiB(atLoad.perInstance)} per instance (${atLoadWords(question, atLoad, fits)}) = ${formatNumber(fits)}; ${wanted}.`,
+    };
+  }
   const ownHere =
     question.memoryMiB ?? facts.ownMemory?.byHost.get(host.hostId) ?? facts.ownMemory?.value;
   const overheadHere = overhead?.byHost.get(host.hostId) ?? overhead?.value;
@@ -82,17 +115,65 @@ function hostCapacity(
     );
   }
   const perInstance = ownHere + Math.max(0, overheadHere);
-  const memory = host.memoryBytes / MIB;
   const fits = Math.floor(memory / perInstance);
   const where =
     overhead?.byHost.has(host.hostId) === true ? 'measured here' : (overhead?.origin ?? '');
-  const emulated = offered?.accel === TCG ? '; VMs here run under TCG emulation' : '';
+  const unpaired =
+    question.memoryMiB !== undefined && figures.loadMemory.byHost.has(host.hostId)
+      ? ' Memory at load was measured here, but at no step the bare process measured too, so the idle overhead counts.'
+      : '';
   return {
     hostId: host.hostId,
     fits,
     known: true,
-    why: `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${formatNumber(question.instances)} wanted${emulated}.`,
+    why: `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${wanted}.${unpaired}`,
   };
+}
+
+/**
+ * The memory per instance at load that counts on a host, where it measured density at load
+ * for the option: the step `countedStep` picks. With the question's own memory, the option's
+ * memory at a step less the bare process's at the same step on this host is the overhead
+ * (steps the bare process did not measure here do not count); without it, the option's memory
+ * per instance at the step is the whole of it.
+ */
+function atLoadOn(
+  question: AdviceQuestion,
+  facts: Facts,
+  figures: OptionFigures,
+  hostId: string,
+  memory: number,
+): AtLoadCount | undefined {
+  const given = question.memoryMiB;
+  const bare = facts.bareLoadMemory.byHost.get(hostId) ?? [];
+  const steps = (figures.loadMemory.byHost.get(hostId) ?? []).flatMap(
+    ({ instances, reading }): Omit<AtLoadCount, 'covers'>[] => {
+      if (given === undefined) {
+        return reading.value > 0
+          ? [{ instances, perInstance: reading.value, option: reading, bare: undefined }]
+          : [];
+      }
+      const bareStep = bare.find((each) => each.instances === instances);
+      if (bareStep === undefined) return [];
+      const perInstance = given + Math.max(0, reading.value - bareStep.reading.value);
+      return [{ instances, perInstance, option: reading, bare: bareStep.reading }];
+    },
+  );
+  const counted = countedStep(steps, memory);
+  return counted === undefined ? undefined : { ...counted.step, covers: counted.covers };
+}
+
+/** The parenthesis of a host's sentence counted at load: what the memory per instance is. */
+function atLoadWords(question: AdviceQuestion, atLoad: AtLoadCount, fits: number): string {
+  const running = `with ${formatNumber(atLoad.instances)} running`;
+  const step = atLoad.covers
+    ? `the smallest step measured at or above the ${formatNumber(fits)} it holds`
+    : `the largest step measured, below the ${formatNumber(fits)} it holds`;
+  if (question.memoryMiB === undefined || atLoad.bare === undefined) {
+    return `memory per instance at load ${running}, measured here; ${step}`;
+  }
+  const overhead = Math.max(0, atLoad.option.value - atLoad.bare.value);
+  return `${formatMiB(question.memoryMiB)} own + ${formatMiB(overhead)} overhead at load ${running}: ${formatMiB(atLoad.option.value)} per instance less the bare process's ${formatMiB(atLoad.bare.value)}, measured here; ${step}`;
 }
 
 /** What each of the question's hosts holds on this option. */
@@ -174,4 +255,44 @@ export function fleetCapacity(
       return best;
     },
   };
+}
+
+/**
+ * The memory at load an option's capacity was counted with, as figures for its evidence: per
+ * step, the option's memory per instance over the hosts that counted that step, and the bare
+ * process's where it was netted (`bare` names the bare process's platform and runtimes).
+ */
+export function atLoadFigures(capacity: OptionCapacity, bare: OptionKey): Figure[] {
+  const counted = capacity.hosts.flatMap((host) =>
+    host.atLoad === undefined ? [] : [host.atLoad],
+  );
+  const steps = [...new Set(counted.map((each) => each.instances))].sort((a, b) => a - b);
+  return steps.flatMap((instances) => {
+    const atStep = counted.filter((each) => each.instances === instances);
+    const label = {
+      workload: DENSITY_LOAD_WORKLOAD,
+      metric: loadMetric('memory', instances),
+      unit: LOAD_MEASURES.memory.unit,
+    };
+    const netted = atStep.flatMap((each) => (each.bare === undefined ? [] : [each.bare]));
+    return [
+      measuredFigure(
+        atStep.map((each) => each.option),
+        {
+          ...label,
+          option: capacity.option,
+          used: `mean memory per instance at load with ${formatNumber(instances)} running: what each host holds`,
+        },
+      ),
+      ...(netted.length === 0
+        ? []
+        : [
+            measuredFigure(netted, {
+              ...label,
+              option: bare,
+              used: `the bare process's mean memory per instance at load with ${formatNumber(instances)} running, netted from the option's`,
+            }),
+          ]),
+    ];
+  });
 }

@@ -1,12 +1,13 @@
 import type { AdviceOption, AdviceQuestion } from '../../../contracts/advice.ts';
-import { hostsFor } from './capacity.ts';
+import { atLoadFigures, hostsFor } from './capacity.ts';
 import { confidenceOf } from './confidence.ts';
 import { inputFacts, type Facts } from './facts.ts';
+import type { Figure } from './figures.ts';
 import { optionName } from './format.ts';
 import { hostFits } from './hosts.ts';
 import { sortedUnique } from './lists.ts';
 import { sameOption } from './placements.ts';
-import { rank, type Ranking } from './rank.ts';
+import { rank, type RankedOption, type Ranking } from './rank.ts';
 import { evidenceOf, figuresOf, reasonsFor } from './reasons.ts';
 import { refreshNeeds } from './refresh.ts';
 import { tieBreakOf, tieReasons } from './ties.ts';
@@ -41,6 +42,23 @@ function capacityFields(
 }
 
 /**
+ * The figures an option shows: those behind its score, and the memory at load its capacity
+ * was counted with.
+ */
+function shownFigures(
+  question: AdviceQuestion,
+  facts: Facts,
+  ranking: Ranking,
+  ranked: RankedOption,
+): Figure[] {
+  const capacity = ranking.fleet?.of(ranked.figures.option);
+  return [
+    ...figuresOf(question, facts, ranked),
+    ...(capacity === undefined ? [] : atLoadFigures(capacity, facts.bareLoadMemory.option)),
+  ];
+}
+
+/**
  * The answer to a question from facts already gathered (`factsFor` the question): what
  * `advise` gives for an input whose facts these are.
  */
@@ -51,6 +69,7 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
     question,
     ranking.options.map((ranked) => ranked.figures.option),
   );
+  const shown = ranking.options.map((ranked) => shownFigures(question, facts, ranking, ranked));
   const options: AdviceOption[] = ranking.options.map((ranked, index) => ({
     placement: ranked.figures.option.placement,
     runtime: ranked.figures.option.runtime,
@@ -67,12 +86,10 @@ export function answerFrom(question: AdviceQuestion, facts: Facts): EngineAnswer
       ),
       ...tieReasons(ranking, ranked),
     ],
-    evidence: evidenceOf(figuresOf(question, facts, ranked)),
+    evidence: evidenceOf(shown[index] ?? []),
     ...capacityFields(ranking, ranked.figures.option, question.instances),
   }));
-  const rankedIds = ranking.options.flatMap((ranked) =>
-    figuresOf(question, facts, ranked).flatMap((figure) => figure.resultIds),
-  );
+  const rankedIds = shown.flat().flatMap((figure) => figure.resultIds);
   const budgetIds = facts.options
     .filter((option) =>
       ranking.ruledOut.some(

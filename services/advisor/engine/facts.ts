@@ -1,5 +1,6 @@
 import type { AdviceQuestion } from '../../../contracts/advice.ts';
 import { SENSITIVITY_NAMES, type SensitivityName } from '../../../contracts/workloads.ts';
+import { loadMemoryOf, type LoadMemory } from './at-load.ts';
 import { sensitivitiesOf } from './catalogue.ts';
 import {
   bareMemoryFigure,
@@ -9,7 +10,7 @@ import {
   type OptionFigures,
 } from './figures.ts';
 import { compareText } from './lists.ts';
-import { candidateOptions } from './placements.ts';
+import { BASELINE_PLATFORM, candidateOptions } from './placements.ts';
 import { readingsOf, type RowsAsOf, type SeriesQuery } from './readings.ts';
 import type { EngineInput, EvidenceRow, EvidenceSource, HostInfo, OptionKey } from './types.ts';
 
@@ -28,6 +29,8 @@ export interface Facts extends RowsAsOf {
   readonly sensitivities: readonly SensitivityName[];
   /** The bare process's peak memory: the workload's own when the question gives none. */
   readonly ownMemory: Figure | undefined;
+  /** The bare process's memory per instance at load, per host and step. */
+  readonly bareLoadMemory: LoadMemory;
   readonly options: readonly OptionFigures[];
   /**
    * The last moment these facts hold: until then no row turns stale, so facts gathered at
@@ -116,6 +119,7 @@ export function gatherFacts(source: EvidenceSource, only: readonly string[] = []
     validUntil: firstTurnsStale(asOf.rows, asOf.now, asOf.staleAfterMs),
     hosts,
     ownMemory: bareMemoryFigure(asOf),
+    bareLoadMemory: loadMemoryOf(asOf, BASELINE_PLATFORM),
     options: gatherOptionFigures(
       asOf,
       candidateOptions(asOf.rows, hosts),

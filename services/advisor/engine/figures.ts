@@ -6,10 +6,12 @@ import {
   SENSITIVITY_WORKLOADS,
   type SensitivityName,
 } from '../../../contracts/workloads.ts';
+import { loadMemoryOf, type LoadMemory } from './at-load.ts';
 import { placementOf, throughputMeasures } from './catalogue.ts';
 import { formatList, formatMs, roundTo } from './format.ts';
 import { meanInterval, type Interval } from './intervals.ts';
 import { compareText, mean, sortedUnique, sum } from './lists.ts';
+import { gatherNeighbours, type NeighbourFigures } from './neighbours.ts';
 import { BASELINE_PLATFORM, profileOf, type PlacementProfile } from './placements.ts';
 import {
   publishedNote,
@@ -113,6 +115,10 @@ export interface OptionFigures {
   readonly throughput: readonly SensitivityFigures[];
   /** Throughput measured only under TCG: shown for what it is, never scored. */
   readonly emulatedThroughput: readonly Figure[];
+  /** Its throughput beside noisy neighbours, per antagonist. */
+  readonly neighbours: NeighbourFigures;
+  /** Its memory per instance at load, per host and step. */
+  readonly loadMemory: LoadMemory;
 }
 
 /** A figure the score reads, by name, with the figures behind it (none: no figure at all). */
@@ -122,7 +128,7 @@ export interface ScoredFigures {
 }
 
 /** What a measured figure's evidence says it is: whose, of which series, and how it was used. */
-interface EvidenceLabel {
+export interface EvidenceLabel {
   readonly option: OptionKey;
   readonly workload: string;
   readonly metric: string;
@@ -152,7 +158,7 @@ function sampleIds(readings: readonly Reading[]): string[] {
 }
 
 /** The mean over hosts of per-host readings (already of one tier), as a figure. */
-function measuredFigure(readings: readonly Reading[], label: EvidenceLabel): Figure {
+export function measuredFigure(readings: readonly Reading[], label: EvidenceLabel): Figure {
   const hosts = readings.map((reading) => reading.hostId);
   const stale = readings.some((reading) => reading.stale);
   const tcg = readings.some((reading) => reading.tcg);
@@ -502,6 +508,8 @@ function figuresOfOption(
     overhead: overhead?.figure,
     throughput,
     emulatedThroughput: emulatedOf(throughput),
+    neighbours: gatherNeighbours(source, option, measuredFigure),
+    loadMemory: loadMemoryOf(source, option.placement, option.runtime),
   };
 }
 

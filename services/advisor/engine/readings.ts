@@ -1,4 +1,4 @@
-import type { Accel } from '../../../contracts/result.ts';
+import type { Accel, Verdict } from '../../../contracts/result.ts';
 import { meanInterval, type Interval } from './intervals.ts';
 import { compareText, mean, sortedUnique, sum } from './lists.ts';
 import type { EvidenceRow } from './types.ts';
@@ -27,8 +27,13 @@ export interface Reading {
   /** Results behind it, and how many of them came from runs whose calibration canary missed. */
   readonly results: number;
   readonly uncalibratedResults: number;
-  /** The series' paired ratio to the bare process and its 95% interval, where it has one. */
+  /**
+   * The series' paired ratio and its 95% interval, where it has one: to the bare process, or
+   * (noisy neighbours) to the same platform alone.
+   */
   readonly comparison: Comparison | undefined;
+  /** That comparison's verdict (`unclear` for a host whose readings disagree). */
+  readonly verdict: Verdict | undefined;
   /** A ratio's 95% interval (only ratio readings built from a comparison have one). */
   readonly interval: Interval | undefined;
   /**
@@ -96,6 +101,7 @@ function readingOf(row: EvidenceRow, now: number, staleAfterMs: number): Reading
       row.ratio === undefined || row.ratioLow === undefined || row.ratioHigh === undefined
         ? undefined
         : { ratio: row.ratio, interval: [row.ratioLow, row.ratioHigh] },
+    verdict: row.verdict,
     interval: undefined,
     hostStates: row.hostStates ?? 0,
     startupP95: startupP95Of(row),
@@ -181,6 +187,7 @@ function meanReading(hostId: string, own: readonly Reading[]): Reading {
     results: sum(own.map((reading) => reading.results)),
     uncalibratedResults: sum(own.map((reading) => reading.uncalibratedResults)),
     comparison: ofEvery(own, (reading) => reading.comparison, meanComparison),
+    verdict: ofEvery(own, (reading) => reading.verdict, sharedVerdict),
     interval: undefined,
     hostStates: Math.max(...own.map((reading) => reading.hostStates)),
     startupP95: ofEvery(own, (reading) => reading.startupP95, meanStartupP95),
@@ -207,6 +214,10 @@ const meanStartupP95 = (p95s: readonly StartupP95[]): StartupP95 => ({
   interval: meanInterval(p95s),
   exact: p95s.every((p95) => p95.exact),
 });
+
+/** The verdict every reading gives, or `unclear` where they disagree. */
+const sharedVerdict = (verdicts: readonly Verdict[]): Verdict =>
+  verdicts.every((verdict) => verdict === verdicts[0]) ? (verdicts[0] ?? 'unclear') : 'unclear';
 
 /** The mean of comparisons, ends and all. */
 const meanComparison = (comparisons: readonly Comparison[]): Comparison => ({

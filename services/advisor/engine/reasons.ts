@@ -3,6 +3,7 @@ import type { Facts } from './facts.ts';
 import { scoredFigures, startupBoundText, type Figure, type ScoredFigures } from './figures.ts';
 import { formatDuration, formatList, formatMs, formatPercent } from './format.ts';
 import { mean } from './lists.ts';
+import { weighsNeighbours } from './neighbours.ts';
 import type { RankedOption } from './rank.ts';
 
 /** An option's reasons (sentences with the numbers that decided it) and the evidence it shows. */
@@ -112,15 +113,23 @@ export function reasonsFor(
 export const ownMemoryFigure = (question: AdviceQuestion, facts: Facts): Figure | undefined =>
   question.memoryMiB === undefined ? facts.ownMemory : undefined;
 
-/** The figures behind an option's score, and the TCG throughput shown but not used. */
+/**
+ * The figures behind an option's score, and the TCG throughput shown but not used; where the
+ * question weighs noisy neighbours, the interference results too (those under TCG shown, not
+ * used).
+ */
 export function figuresOf(question: AdviceQuestion, facts: Facts, ranked: RankedOption): Figure[] {
-  const { startup, overhead, throughput, emulatedThroughput } = ranked.figures;
+  const { startup, overhead, throughput, emulatedThroughput, neighbours } = ranked.figures;
+  const beside = weighsNeighbours(question)
+    ? [...neighbours.measured.map((each) => each.figure), ...neighbours.emulated]
+    : [];
   return [
     startup,
     overhead,
     ownMemoryFigure(question, facts),
     ...throughput.flatMap((each) => each.figures),
     ...emulatedThroughput,
+    ...beside,
   ].flatMap((figure) => (figure === undefined ? [] : [figure]));
 }
 

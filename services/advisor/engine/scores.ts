@@ -15,6 +15,7 @@ import {
 } from './format.ts';
 import { endsOf, type Interval } from './intervals.ts';
 import { mean, sum } from './lists.ts';
+import { neighbourLoss, neighbourSentence, weighsNeighbours } from './neighbours.ts';
 import type { IsolationLevel } from './placements.ts';
 
 /**
@@ -129,7 +130,7 @@ export interface ScoreContext {
 interface Part {
   readonly name: PartName;
   value(context: ScoreContext, option: OptionFigures): number;
-  ends?(option: OptionFigures): Interval | undefined;
+  ends?(context: ScoreContext, option: OptionFigures): Interval | undefined;
   why(context: ScoreContext, option: OptionFigures): string;
 }
 
@@ -274,7 +275,7 @@ const throughputPart: Part = {
       ? MISSING_VALUE
       : throughputValue(ratios.map((ratio) => ratio.value));
   },
-  ends: (option) => {
+  ends: (_context, option) => {
     const ratios = ratiosOf(option);
     if (!ratios.some((ratio) => ratio.interval !== undefined)) return undefined;
     const ends = ratios.map(endsOf);
@@ -290,11 +291,32 @@ const throughputPart: Part = {
   },
 };
 
+/**
+ * The isolation level's value; where the question weighs noisy neighbours, less the share of
+ * throughput the option lost beside the antagonists measured (never below 0).
+ */
+function isolationValue(context: ScoreContext, option: OptionFigures, end?: 0 | 1): number {
+  const level = ISOLATION_VALUES[option.profile.isolation];
+  if (!weighsNeighbours(context.question)) return level;
+  const loss = neighbourLoss(option.neighbours);
+  if (loss === undefined) return level;
+  return Math.max(0, level - (end === undefined ? loss.lost : loss.ends[end]));
+}
+
 const isolationPart: Part = {
   name: 'isolation',
-  value: (_context, option) => ISOLATION_VALUES[option.profile.isolation],
-  why: (_context, option) =>
-    `${capitalise(option.profile.described)}: ${ISOLATION_WORDS[option.profile.isolation]}.`,
+  value: (context, option) => isolationValue(context, option),
+  ends: (context, option) => {
+    const ends: Interval = [isolationValue(context, option, 0), isolationValue(context, option, 1)];
+    return ends[0] === ends[1] ? undefined : ends;
+  },
+  why: (context, option) => {
+    const level = option.profile.isolation;
+    const words = `${capitalise(option.profile.described)}: ${ISOLATION_WORDS[level]}.`;
+    return weighsNeighbours(context.question)
+      ? `${words} ${neighbourSentence(context.question, option.neighbours, ISOLATION_VALUES[level])}`
+      : words;
+  },
 };
 
 const lifetimePart: Part = {
@@ -332,9 +354,14 @@ interface PartPoints {
   readonly high: number;
 }
 
-function partPoints(part: Part, value: number, option: OptionFigures): PartPoints {
+function partPoints(
+  part: Part,
+  context: ScoreContext,
+  value: number,
+  option: OptionFigures,
+): PartPoints {
   const points = pointsOf(part.name, value);
-  const ends = part.ends?.(option);
+  const ends = part.ends?.(context, option);
   return ends === undefined
     ? { points, low: points, high: points }
     : { points, low: pointsOf(part.name, ends[0]), high: pointsOf(part.name, ends[1]) };
@@ -357,7 +384,9 @@ const scoringOf = (parts: readonly PartPoints[]): Scoring => ({
 
 /** The option's score alone, the sum of its parts' points, with its interval. */
 export function scoreOf(context: ScoreContext, option: OptionFigures): Scoring {
-  return scoringOf(PARTS.map((part) => partPoints(part, part.value(context, option), option)));
+  return scoringOf(
+    PARTS.map((part) => partPoints(part, context, part.value(context, option), option)),
+  );
 }
 
 /** A sum of points, to one decimal. */
@@ -382,14 +411,14 @@ export function scoreAcross(
   const steady = new Map(
     PARTS.filter((part) => STEADY_PARTS.has(part.name)).map((part) => [
       part.name,
-      partPoints(part, part.value(context, option), option),
+      partPoints(part, context, part.value(context, option), option),
     ]),
   );
   return (varied) => {
     const at = { ...context, question: { ...context.question, ...varied } };
     return scoringOf(
       PARTS.map(
-        (part) => steady.get(part.name) ?? partPoints(part, part.value(at, option), option),
+        (part) => steady.get(part.name) ?? partPoints(part, at, part.value(at, option), option),
       ),
     );
   };
@@ -406,7 +435,7 @@ export function scoreOption(
       name: part.name,
       weight: WEIGHTS[part.name],
       value: roundTo(value, 3),
-      ...partPoints(part, value, option),
+      ...partPoints(part, context, value, option),
       why: part.why(context, option),
     };
   });
