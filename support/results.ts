@@ -3,11 +3,25 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import {
   resultBatchCodec,
   resultsSubject,
+  type Accel,
   type Comparison,
   type ResultBatch,
   type ResultBatchV1,
   type ResultBatchV2,
+  type ResultMetricV2,
+  type Verdict,
 } from '../contracts/index.ts';
+import {
+  ANTAGONIST_NAMES,
+  besideMetric,
+  DENSITY_LOAD_WORKLOAD,
+  INSTANCE_WORKLOAD,
+  INTERFERENCE_WORKLOAD,
+  LOAD_MEASURES,
+  loadMetric,
+  METRICS,
+  type AntagonistName,
+} from '../contracts/workloads.ts';
 
 /** A valid result batch with `metrics` metrics; the same index always gives the same batch. */
 export function makeResult(index: number, hostId = 'host-a', metrics = 2): ResultBatchV1 {
@@ -109,4 +123,145 @@ export async function publishResults(
     );
     if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
+}
+
+/** Where measurements were taken: the host, the platform, its runtime and accel, and when. */
+export interface MeasuredPlace {
+  readonly hostId: string;
+  readonly platform: string;
+  readonly runtime: string;
+  readonly accel: Accel;
+  /** Epoch ms; now by default. */
+  readonly takenAt?: number;
+}
+
+/** How many rounds the batches of densityLoadResults and interferenceResults ran. */
+const PLACE_ROUNDS = 3;
+
+let placeCounter = 0;
+
+/** A version 2 batch of one workload's metrics taken at a place, with an id of its own. */
+function placeBatch(
+  place: MeasuredPlace,
+  workload: string,
+  metrics: readonly ResultMetricV2[],
+): ResultBatchV2 {
+  placeCounter += 1;
+  const takenAt = place.takenAt ?? Date.now();
+  return {
+    schemaVersion: 2,
+    id: `place-${process.pid}-${placeCounter}`,
+    hostId: place.hostId,
+    runId: `run-${place.hostId}-${takenAt}`,
+    takenAt,
+    platform: {
+      name: place.platform,
+      runtime: place.runtime,
+      runtimeVersion: '1.0.0',
+      accel: place.accel,
+      settings: { memoryMiB: 512, cpus: 1 },
+    },
+    workload: { name: workload, version: '1' },
+    metrics: [...metrics],
+    rounds: { count: PLACE_ROUNDS, seed: `seed-${place.hostId}-${takenAt}`, disturbed: 0 },
+    hostFingerprint: `fingerprint-${place.hostId}`,
+    uncalibrated: false,
+  };
+}
+
+/** A metric of one sample per round, each round the same value. */
+const roundsMetric = (name: string, unit: string, value: number): ResultMetricV2 => ({
+  name,
+  unit,
+  value,
+  samples: PLACE_ROUNDS,
+  rme: 1,
+  roundValues: Array.from({ length: PLACE_ROUNDS }, () => value),
+  stoppedBy: 'sample-count',
+});
+
+/** One step of density at load: N instances at once and what each recorded. */
+export interface DensityLoadStep {
+  readonly instances: number;
+  /** The median instance's throughput. */
+  readonly throughput: number;
+  /** The worst instance's throughput per core given, as a share of one instance's alone. */
+  readonly sloShare: number;
+  readonly memoryMiB: number;
+}
+
+/**
+ * What an agent sends of density at load on one platform: a `density-load` batch per step
+ * (throughput, SLO share and memory per instance at N), and an `instance` batch of the knee
+ * (`density-at-slo`) and the SLO share it was judged against (`density-slo`).
+ */
+export function densityLoadResults(
+  place: MeasuredPlace,
+  steps: readonly DensityLoadStep[],
+  knee: number,
+  slo: number,
+  throughputUnit = 'hash/s',
+): ResultBatchV2[] {
+  return [
+    ...steps.map((step) =>
+      placeBatch(place, DENSITY_LOAD_WORKLOAD, [
+        roundsMetric(loadMetric('throughput', step.instances), throughputUnit, step.throughput),
+        roundsMetric(
+          loadMetric('sloShare', step.instances),
+          LOAD_MEASURES.sloShare.unit,
+          step.sloShare,
+        ),
+        roundsMetric(
+          loadMetric('memory', step.instances),
+          LOAD_MEASURES.memory.unit,
+          step.memoryMiB,
+        ),
+      ]),
+    ),
+    placeBatch(place, INSTANCE_WORKLOAD, [
+      roundsMetric(METRICS.densityAtSlo.metric, METRICS.densityAtSlo.unit, knee),
+      roundsMetric(METRICS.densitySlo.metric, METRICS.densitySlo.unit, slo),
+    ]),
+  ];
+}
+
+/** A victim's throughput beside an antagonist over alone: ratio, 95% interval and verdict. */
+export interface BesideFigures {
+  readonly ratio: number;
+  readonly low: number;
+  readonly high: number;
+  readonly verdict: Verdict;
+}
+
+/**
+ * What an agent sends of noisy neighbours on one platform: an `interference` batch per
+ * antagonist given (in the order the agent runs them), the victim's throughput beside it
+ * (`aloneThroughput` × the ratio) compared with the same platform alone.
+ */
+export function interferenceResults(
+  place: MeasuredPlace,
+  beside: Readonly<Partial<Record<AntagonistName, BesideFigures>>>,
+  aloneThroughput = 6_200,
+  throughputUnit = 'hash/s',
+): ResultBatchV2[] {
+  return ANTAGONIST_NAMES.flatMap((antagonist) => {
+    const figures = beside[antagonist];
+    if (figures === undefined) return [];
+    const comparison: Comparison = {
+      baseline: `${place.platform}:${place.runtime}`,
+      ratio: figures.ratio,
+      ci95: [figures.low, figures.high],
+      rounds: PLACE_ROUNDS,
+      perRound: Array.from({ length: PLACE_ROUNDS }, () => figures.ratio),
+      verdict: figures.verdict,
+      margin: 0.03,
+      method: 't',
+    };
+    return placeBatch(place, INTERFERENCE_WORKLOAD, [
+      {
+        ...roundsMetric(besideMetric(antagonist), throughputUnit, aloneThroughput * figures.ratio),
+        comparison,
+      },
+    ]);
+  });
 }

@@ -51,6 +51,10 @@ function intervalText(low: number, high: number): string {
 const pointsText = (part: ScorePart): string =>
   `${formatNumber(part.points)}${intervalText(part.low, part.high)}`;
 
+/** An option's score and its interval: "81.7 [76.9–82.6]", or "81.7". */
+const scoreText = (option: AdviceOption): string =>
+  `${formatNumber(option.score)}${intervalText(...option.scoreInterval)}`;
+
 function optionItem(option: AdviceOption, rank: number, now: number): HTMLElement {
   const name = optionName(option.placement, option.runtime);
   const parts = dataTable(
@@ -151,14 +155,106 @@ function evidenceSummary(advice: Advice, now: number): string {
     .join('; ');
 }
 
-/** An answer in full: its verdict line, ranking, ruled-out options, evidence, confidence, what would change it. */
+/**
+ * The answer in one line: the advisor's verdict; for an answer given before answers carried
+ * one, the first option and its score, or that every option was ruled out.
+ */
+function verdictText(advice: Advice): string {
+  if (advice.verdict !== undefined) return advice.verdict;
+  const [first] = advice.options;
+  return first === undefined
+    ? 'No option fits: the rules ruled out every option.'
+    : `Run it as ${optionName(first.placement, first.runtime)} (score ${scoreText(first)}).`;
+}
+
+/** The hosts an option needs, in a table cell's words: "2", "3, beyond the question's". */
+function hostsNeededText(option: AdviceOption): string {
+  if (option.hostsNeeded === undefined) return '–';
+  return option.fleetHolds === false
+    ? `${formatNumber(option.hostsNeeded)}, beyond the question's hosts`
+    : formatNumber(option.hostsNeeded);
+}
+
+/** The instances each of the question's hosts holds on an option: "a 40, b 12". */
+const fitsText = (option: AdviceOption): string =>
+  option.fits === undefined || option.fits.length === 0
+    ? '–'
+    : option.fits.map((fit) => `${fit.hostId} ${formatNumber(fit.fits)}`).join(', ');
+
+/**
+ * An option's start-up as its evidence gives it: the p95 where measured (the figure the
+ * start-up budget rule reads), else the first start-up figure with what it is.
+ */
+function startupText(option: AdviceOption): { text: string; title: string } {
+  const startups = option.evidence.filter((item) => item.metric === 'startup');
+  const p95 = startups.find((item) => item.used.startsWith('p95'));
+  const figure = p95 ?? startups[0];
+  if (figure === undefined) return { text: '–', title: 'no start-up figure' };
+  const kind = p95 !== undefined ? 'p95' : figure.source === 'published' ? 'published' : 'mean';
+  return { text: `${formatNumber(figure.value)} ${figure.unit} ${kind}`, title: figure.used };
+}
+
+/**
+ * The options side by side, in the answer's order: score with its interval, the hosts the
+ * instances need and what each host holds, start-up, and the mark of a tie with the top.
+ */
+function optionsAtAGlance(options: readonly AdviceOption[]): HTMLElement {
+  return scrolling(
+    dataTable(
+      { class: 'options-summary', 'data-testid': 'options-summary' },
+      'The options side by side',
+      ['option', 'score [interval]', 'hosts needed', 'instances per host', 'start-up', 'tie'],
+      el(
+        'tbody',
+        {},
+        ...options.map((option, index) => {
+          const startup = startupText(option);
+          return el(
+            'tr',
+            {
+              'data-testid': 'options-summary-row',
+              'data-placement': option.placement,
+              'data-runtime': option.runtime,
+              'data-rank': index + 1,
+            },
+            el('th', {
+              scope: 'row',
+              text: `${index + 1}. ${optionName(option.placement, option.runtime)}`,
+            }),
+            el('td', { text: scoreText(option) }),
+            el('td', { text: hostsNeededText(option) }),
+            el('td', { text: fitsText(option) }),
+            el('td', { title: startup.title, text: startup.text }),
+            el(
+              'td',
+              {},
+              option.tiedWithTop &&
+                el('span', {
+                  class: 'badge tied',
+                  'data-testid': 'tied',
+                  title: 'tied within measurement error with the best score',
+                  text: 'tied',
+                }),
+            ),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
+/**
+ * An answer in full: its verdict line first, the options side by side, then the details:
+ * the ranking with score parts and evidence, the ruled-out options, the confidence, what
+ * would change it and the hosts that fit.
+ */
 export function answerView(advice: Advice): HTMLElement {
   const now = Date.now();
   return el(
     'article',
     { class: 'answer', 'data-testid': 'answer', 'data-advice-id': advice.id },
-    advice.verdict !== undefined &&
-      el('p', { class: 'verdict', 'data-testid': 'verdict', text: advice.verdict }),
+    el('p', { class: 'verdict', 'data-testid': 'verdict', text: verdictText(advice) }),
+    advice.options.length > 0 && optionsAtAGlance(advice.options),
     el(
       'p',
       { class: 'answer-meta' },

@@ -1,7 +1,8 @@
 import uPlot from 'uplot';
 import type { ScorePart } from '../../contracts/advice.ts';
+import { kneeLabel, type DensityCurve, type DensityStep } from './density-curves.ts';
 import { el } from './dom.ts';
-import { formatComparison, formatNumber, type ComparisonFigures } from './format.ts';
+import { formatComparison, formatNumber, formatRatio, type ComparisonFigures } from './format.ts';
 
 /** Colours of the chart series, told apart also by position and by the table beside them. */
 const PALETTE = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626'];
@@ -278,4 +279,259 @@ export function comparisonChart(
     data,
   );
   return el('figure', { class: 'comparisons' }, holder, comparisonLegend());
+}
+
+/** Colours of the density curves and of the marks drawn over them. */
+const DENSITY_COLOURS = {
+  throughput: '#2563eb',
+  memory: '#059669',
+  sloShare: '#db2777',
+  slo: '#b91c1c',
+  knee: '#7c3aed',
+} as const;
+
+/** Headroom above a density chart's highest value, where the marks' labels go. */
+const LABEL_HEADROOM = 1.35;
+
+/**
+ * Writes a mark's label on a white box (so a curve under it does not hide it), its left or
+ * right end at x as `align` says, its baseline at y.
+ */
+function markLabel(
+  ctx: CanvasRenderingContext2D,
+  text: string,
+  x: number,
+  y: number,
+  align: 'left' | 'right',
+  colour: string,
+): void {
+  const ratio = uPlot.pxRatio;
+  const width = ctx.measureText(text).width;
+  const left = align === 'left' ? x : x - width;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(left - 2 * ratio, y - 12 * ratio, width + 4 * ratio, 16 * ratio);
+  ctx.fillStyle = colour;
+  ctx.textAlign = align;
+  ctx.fillText(text, x, y);
+}
+
+/**
+ * Draws the marks over a density chart once its series are drawn: the knee (one instance or
+ * more) as a dashed vertical line at its N, labelled at the top, and the SLO, where given,
+ * as a dashed horizontal line at its share, labelled at the right end. Lines are 2 device
+ * pixels wide on whole pixels, so their colour is drawn exactly.
+ */
+function densityMarks(knee: number | undefined, slo: number | undefined): uPlot.Hooks.Arrays {
+  const mark = (chart: uPlot): void => {
+    const { ctx, bbox } = chart;
+    const ratio = uPlot.pxRatio;
+    ctx.save();
+    ctx.lineWidth = 2 * ratio;
+    ctx.setLineDash([6 * ratio, 4 * ratio]);
+    ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+    if (slo !== undefined) {
+      const y = Math.round(chart.valToPos(slo, 'y', true));
+      ctx.strokeStyle = DENSITY_COLOURS.slo;
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+      const right = bbox.left + bbox.width - 4 * ratio;
+      markLabel(ctx, `SLO ${formatRatio(slo)}`, right, y - 6 * ratio, 'right', DENSITY_COLOURS.slo);
+    }
+    if (knee !== undefined && knee >= 1) {
+      const x = Math.round(chart.valToPos(Math.log2(knee), 'x', true));
+      ctx.strokeStyle = DENSITY_COLOURS.knee;
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+      const leftHalf = x < bbox.left + bbox.width / 2;
+      markLabel(
+        ctx,
+        kneeLabel(knee),
+        x + (leftHalf ? 6 : -6) * ratio,
+        bbox.top + 14 * ratio,
+        leftHalf ? 'left' : 'right',
+        DENSITY_COLOURS.knee,
+      );
+    }
+    ctx.restore();
+  };
+  return { draw: [mark] };
+}
+
+/**
+ * The x scale and axis of a density chart: N instances at log-2 positions (the steps
+ * double), a tick at each step labelled with its N, wide enough to hold the knee.
+ */
+function stepsAxis(
+  steps: readonly DensityStep[],
+  knee: number | undefined,
+): { scale: uPlot.Scale; axis: uPlot.Axis } {
+  const positions = steps.map((step) => Math.log2(step.instances));
+  const ends = [...positions, ...(knee === undefined || knee < 1 ? [] : [Math.log2(knee)])];
+  return {
+    scale: { time: false, range: [Math.min(...ends) - 0.35, Math.max(...ends) + 0.35] },
+    axis: {
+      label: 'instances at once',
+      size: 40,
+      splits: () => positions,
+      values: (_chart, splits) => splits.map((split) => formatNumber(2 ** split)),
+    },
+  };
+}
+
+/** What one density chart draws: a measure of each step, its unit, colour and y range. */
+interface StepMeasure {
+  readonly field: 'throughput' | 'sloShare' | 'memory';
+  readonly name: string;
+  readonly unit: string;
+  readonly colour: string;
+  /** The y axis' tick labels; the numbers as they are when absent. */
+  readonly tick?: (value: number) => string;
+  /** The highest value the y axis must show besides the steps' (the SLO's share: 1). */
+  readonly atLeast?: number;
+}
+
+/**
+ * One measure of each step against N instances at once (log-2 positions), each step a point
+ * joined by a line, with the knee as a dashed vertical line and its label and, where given,
+ * the SLO as a dashed horizontal line. The chart is an image to screen readers, labelled with
+ * the same figures; a measure no step recorded is a line saying so.
+ */
+function stepChart(
+  curve: DensityCurve,
+  measure: StepMeasure,
+  slo: number | undefined,
+  title: string,
+  testId: string,
+): HTMLElement {
+  const measured = curve.steps.flatMap((step) => {
+    const value = step[measure.field];
+    return value === undefined ? [] : [{ instances: step.instances, value }];
+  });
+  if (measured.length === 0) {
+    return el('p', { class: 'note', 'data-testid': testId, text: `No ${measure.name} recorded.` });
+  }
+  const marks = [
+    curve.knee === undefined ? 'no knee recorded' : kneeLabel(curve.knee),
+    ...(slo === undefined ? [] : [`SLO ${formatRatio(slo)} of one alone`]),
+  ];
+  const holder = el('div', {
+    class: 'chart density-step',
+    role: 'img',
+    'data-testid': testId,
+    'aria-label': `${title}, ${measure.name} (${measure.unit}) at N instances: ${measured
+      .map((step) => `${step.instances}: ${formatNumber(step.value)}`)
+      .join('; ')}; ${marks.join('; ')}`,
+  });
+  const { scale, axis } = stepsAxis(curve.steps, curve.knee);
+  const highest = Math.max(measure.atLeast ?? 0, slo ?? 0, ...measured.map((step) => step.value));
+  const tick = measure.tick ?? formatNumber;
+  plot(
+    holder,
+    200,
+    {
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: scale, y: { range: [0, highest > 0 ? highest * LABEL_HEADROOM : 1] } },
+      axes: [
+        axis,
+        {
+          label: measure.unit,
+          size: 56,
+          values: (_chart, splits) => splits.map((split) => tick(split)),
+        },
+      ],
+      series: [
+        {},
+        {
+          label: measure.name,
+          stroke: measure.colour,
+          width: 2,
+          points: { show: true, size: 7, fill: measure.colour },
+        },
+      ],
+      hooks: densityMarks(curve.knee, slo),
+    },
+    [measured.map((step) => Math.log2(step.instances)), measured.map((step) => step.value)],
+  );
+  return el(
+    'figure',
+    { class: 'density' },
+    holder,
+    el(
+      'figcaption',
+      { class: 'legend' },
+      el('span', {
+        class: 'swatch',
+        style: `background: ${measure.colour}`,
+        'aria-hidden': 'true',
+      }),
+      ` ${measure.name}`,
+      slo !== undefined &&
+        el('span', {
+          class: 'swatch',
+          style: `background: ${DENSITY_COLOURS.slo}`,
+          'aria-hidden': 'true',
+        }),
+      slo !== undefined && ' SLO',
+      el('span', {
+        class: 'swatch',
+        style: `background: ${DENSITY_COLOURS.knee}`,
+        'aria-hidden': 'true',
+      }),
+      ' knee',
+    ),
+  );
+}
+
+/**
+ * An option's density at load as three small charts against N instances at once, side by
+ * side: throughput per instance (the median instance's), memory per instance, and the worst
+ * instance's share of one alone with the SLO line; the knee marked on each.
+ */
+export function densityCharts(curve: DensityCurve, label: string): HTMLElement {
+  return el(
+    'div',
+    { class: 'density-charts' },
+    stepChart(
+      curve,
+      {
+        field: 'throughput',
+        name: 'throughput per instance',
+        unit: curve.throughputUnit ?? '',
+        colour: DENSITY_COLOURS.throughput,
+      },
+      undefined,
+      label,
+      'chart-density-throughput',
+    ),
+    stepChart(
+      curve,
+      {
+        field: 'memory',
+        name: 'memory per instance',
+        unit: curve.memoryUnit ?? 'MiB',
+        colour: DENSITY_COLOURS.memory,
+      },
+      undefined,
+      label,
+      'chart-density-memory',
+    ),
+    stepChart(
+      curve,
+      {
+        field: 'sloShare',
+        name: "worst instance's share of one alone",
+        unit: 'share',
+        colour: DENSITY_COLOURS.sloShare,
+        tick: formatRatio,
+        atLeast: 1,
+      },
+      curve.slo,
+      label,
+      'chart-slo-share',
+    ),
+  );
 }

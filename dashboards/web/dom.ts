@@ -58,21 +58,22 @@ export function setOptions(
 }
 
 /**
- * A table with its caption and a header row naming the columns over `body`: every table of
- * the page has this shape, so screen readers get the same caption and column headers on each.
+ * A table with its caption and a header row naming the columns over `body` (or over several
+ * bodies, one per group of rows): every table of the page has this shape, so screen readers
+ * get the same caption and column headers on each.
  */
 export function dataTable(
   attributes: Attributes,
   caption: string | readonly Child[],
   columns: readonly string[],
-  body: HTMLTableSectionElement,
+  body: HTMLTableSectionElement | readonly HTMLTableSectionElement[],
 ): HTMLTableElement {
   return el(
     'table',
     attributes,
     el('caption', {}, ...(typeof caption === 'string' ? [caption] : caption)),
     el('thead', {}, el('tr', {}, ...columns.map((text) => el('th', { scope: 'col', text })))),
-    body,
+    ...(body instanceof HTMLTableSectionElement ? [body] : body),
   );
 }
 

@@ -6,19 +6,31 @@ import type {
   ValueSeries,
 } from '../../contracts/advisor-api.ts';
 import {
+  DENSITY_LOAD_WORKLOAD,
   INSTANCE_WORKLOAD,
+  INTERFERENCE_WORKLOAD,
   isWorkloadName,
   SENSITIVITY_WORKLOADS,
 } from '../../contracts/workloads.ts';
 import { getJson, withQuery } from './api.ts';
 import {
   comparisonChart,
+  densityCharts,
   distributionChart,
   type Distribution,
   type LabelledComparison,
 } from './charts.ts';
+import { densityCurves, kneeLabel, type DensityCurve } from './density-curves.ts';
 import { dataTable, el, labelledSelect, scrolling, setOptions } from './dom.ts';
-import { formatComparison, formatNumber, optionName, type ComparisonFigures } from './format.ts';
+import {
+  formatComparison,
+  formatNumber,
+  formatPercent,
+  formatRatio,
+  optionName,
+  type ComparisonFigures,
+} from './format.ts';
+import { interferenceRows, interferenceText, type InterferenceRows } from './interference.ts';
 
 type PublishedMetric = PublishedFigures['figures'][number]['metric'];
 
@@ -86,6 +98,191 @@ function quantile(sorted: readonly number[], q: number): number {
 
 const ALL = '';
 
+/** The pseudo-workloads with views of their own, not choices of the workload filter. */
+const OWN_VIEWS: readonly string[] = [
+  INSTANCE_WORKLOAD,
+  DENSITY_LOAD_WORKLOAD,
+  INTERFERENCE_WORKLOAD,
+];
+
+/** What names an option on a host: the key the filters and the labels read. */
+type OptionOnHost = Pick<ValueSeries, 'hostId' | 'platform' | 'runtime' | 'accel'>;
+
+/** An option's name, and its host's when the view shows more than one host. */
+const labelOf = (option: OptionOnHost, hosts: ReadonlySet<string>): string =>
+  optionName(option.platform, option.runtime, option.accel) +
+  (hosts.size > 1 ? ` @ ${option.hostId}` : '');
+
+/** The data attributes that name an option on a host, for rows and sections. */
+const optionAttributes = (option: OptionOnHost): Record<string, string> => ({
+  'data-host-id': option.hostId,
+  'data-platform': option.platform,
+  'data-runtime': option.runtime,
+  'data-accel': option.accel,
+});
+
+/**
+ * One option's density at load: the knee's label; throughput per instance, memory per
+ * instance and the worst instance's share of one alone (with the SLO line) against N, the
+ * knee marked on each; and a table of the steps.
+ */
+function densityCurveView(curve: DensityCurve, label: string): HTMLElement {
+  const throughputUnit = curve.throughputUnit ?? '';
+  const memoryUnit = curve.memoryUnit ?? 'MiB';
+  return el(
+    'section',
+    {
+      class: 'density-curve',
+      'data-testid': 'density-curve',
+      ...optionAttributes(curve),
+    },
+    el('h4', { text: label }),
+    curve.knee === undefined
+      ? el('p', {
+          class: 'knee-label',
+          'data-testid': 'density-knee',
+          text: 'No knee recorded: the run gave no density at the SLO.',
+        })
+      : el(
+          'p',
+          { class: 'knee-label', 'data-testid': 'density-knee', 'data-instances': curve.knee },
+          el('strong', { text: kneeLabel(curve.knee) }),
+          el('span', {
+            class: 'note',
+            text: ` — the most at once whose worst instance kept ${
+              curve.slo === undefined ? 'the SLO share' : formatPercent(curve.slo)
+            } of one instance's throughput alone`,
+          }),
+        ),
+    densityCharts(curve, label),
+    scrolling(
+      dataTable(
+        { class: 'density-steps', 'data-testid': 'density-steps' },
+        'Each step, the median of its results',
+        [
+          'instances at once',
+          `throughput per instance (${throughputUnit})`,
+          "worst instance's share of one alone",
+          `memory per instance (${memoryUnit})`,
+        ],
+        el(
+          'tbody',
+          {},
+          ...curve.steps.map((step) =>
+            el(
+              'tr',
+              { 'data-instances': step.instances },
+              el(
+                'th',
+                { scope: 'row' },
+                String(step.instances),
+                step.instances === curve.knee && ' ',
+                step.instances === curve.knee &&
+                  el('span', { class: 'badge knee', 'data-testid': 'knee-step', text: 'knee' }),
+              ),
+              el('td', {
+                text: step.throughput === undefined ? '–' : formatNumber(step.throughput),
+              }),
+              el('td', { text: step.sloShare === undefined ? '–' : formatRatio(step.sloShare) }),
+              el('td', { text: step.memory === undefined ? '–' : formatNumber(step.memory) }),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Density at load: each option's curves on each host, or why there are none. */
+function densitySection(curves: readonly DensityCurve[]): HTMLElement {
+  const hosts = new Set(curves.map((curve) => curve.hostId));
+  return el(
+    'section',
+    {
+      class: 'metric-panel',
+      'data-testid': 'panel-density-load',
+      'aria-labelledby': 'panel-density-load-title',
+    },
+    el('h3', {
+      id: 'panel-density-load-title',
+      text: 'Density at load: N instances running one workload at once',
+    }),
+    ...(curves.length === 0
+      ? [
+          el('p', {
+            'data-testid': 'no-values-density-load',
+            text: 'No density at load matches the filters.',
+          }),
+        ]
+      : curves.map((curve) => densityCurveView(curve, labelOf(curve, hosts)))),
+  );
+}
+
+/** Noisy neighbours: per option and host, a row per antagonist, beside it over alone. */
+function interferenceSection(rows: readonly InterferenceRows[]): HTMLElement {
+  const hosts = new Set(rows.map((row) => row.hostId));
+  return el(
+    'section',
+    {
+      class: 'metric-panel',
+      'data-testid': 'panel-interference',
+      'aria-labelledby': 'panel-interference-title',
+    },
+    el('h3', {
+      id: 'panel-interference-title',
+      text: 'Noisy neighbours: throughput beside an antagonist over alone',
+    }),
+    rows.length === 0
+      ? el('p', {
+          'data-testid': 'no-values-interference',
+          text: 'No interference measurement matches the filters.',
+        })
+      : scrolling(
+          dataTable(
+            { class: 'interference', 'data-testid': 'interference' },
+            "The victim's throughput beside each antagonist over the same option alone: the newest paired ratio, its 95% interval and verdict",
+            ['option', 'antagonist', 'beside / alone [95%]', 'results'],
+            rows.map((row) =>
+              el(
+                'tbody',
+                { ...optionAttributes(row) },
+                ...row.antagonists.map((cell, index) =>
+                  el(
+                    'tr',
+                    {
+                      'data-testid': 'interference-row',
+                      ...optionAttributes(row),
+                      'data-antagonist': cell.antagonist,
+                      'data-measured': String(cell.series !== undefined),
+                    },
+                    index === 0 &&
+                      el('th', {
+                        scope: 'rowgroup',
+                        rowspan: row.antagonists.length,
+                        text: labelOf(row, hosts),
+                      }),
+                    el('th', { scope: 'row', text: cell.antagonist }),
+                    el('td', {
+                      'data-testid': 'interference-comparison',
+                      class: cell.series === undefined ? 'note' : undefined,
+                      title:
+                        cell.series === undefined
+                          ? undefined
+                          : `median ${formatNumber(cell.series.p50)} ${cell.series.unit} beside it`,
+                      text: interferenceText(cell),
+                    }),
+                    el('td', {
+                      text: cell.series === undefined ? '–' : String(cell.series.results),
+                    }),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
 /** Whether a summary is of this series: the same host, option, workload and metric. */
 const isSummaryOf = (summary: ResultView, series: ValueSeries): boolean =>
   summary.hostId === series.hostId &&
@@ -145,7 +342,9 @@ const sensitivityOf = (workload: string): string | undefined =>
  * value, with a table of quantiles and the published figures beside this fleet's, filtered by
  * host, runtime and accel. Series measured in rounds (version 2 results) add their newest
  * paired ratio to the bare process, its 95% interval and verdict, in the table and as a chart
- * of whiskers, and say when some of their results came from uncalibrated runs.
+ * of whiskers, and say when some of their results came from uncalibrated runs. Then each
+ * option's density at load as curves against N with its knee and SLO, and its throughput
+ * beside each noisy neighbour over alone.
  */
 export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise<void> } {
   const controls = el('form', {
@@ -191,7 +390,7 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
     const distinct = (pick: (row: ResultView) => string): string[] =>
       [...new Set(aggregates.map(pick))].sort();
     const workloads = distinct((row) => row.workload).filter(
-      (workload) => workload !== INSTANCE_WORKLOAD,
+      (workload) => !OWN_VIEWS.includes(workload),
     );
     if (!workloads.includes(selected.workload)) {
       selected = { ...selected, workload: workloads[0] ?? ALL };
@@ -232,7 +431,7 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
     selected = readSelected();
   };
 
-  const keep = (chosen: typeof selected, series: ValueSeries): boolean =>
+  const keep = (chosen: typeof selected, series: OptionOnHost): boolean =>
     (chosen.host === ALL || series.hostId === chosen.host) &&
     (chosen.runtime === ALL || series.runtime === chosen.runtime) &&
     (chosen.accel === ALL || series.accel === chosen.accel);
@@ -251,12 +450,9 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
     })[] = series.flatMap((each) => {
       const base = spec.id === 'throughput' ? baseline(each) : 1;
       if (base === undefined || base === 0) return [];
-      const label =
-        optionName(each.platform, each.runtime, each.accel) +
-        (hosts.size > 1 ? ` @ ${each.hostId}` : '');
       return [
         {
-          label,
+          label: labelOf(each, hosts),
           values: each.values.map((value) => value.value / base),
           series: each,
           summary: summaryOf(each),
@@ -430,6 +626,7 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
           row.metric === series.metric,
       )?.mean;
     if (generation !== latest) return;
+    const kept = results.filter((row) => keep(chosen, row));
     content.replaceChildren(
       ...PANELS.map((spec) =>
         panelView(
@@ -442,6 +639,8 @@ export function createMeasurementsView(panel: HTMLElement): { refresh(): Promise
           (series) => results.find((summary) => isSummaryOf(summary, series)),
         ),
       ),
+      densitySection(densityCurves(kept)),
+      interferenceSection(interferenceRows(kept)),
     );
     status.textContent =
       throughput.truncated || instance.truncated

@@ -10,6 +10,7 @@ import {
 } from '../../support/advisor.ts';
 import { launchBrowser, screenshot } from '../../support/browser.ts';
 import { spawnBerth, type BerthProcess } from '../../support/cli.ts';
+import { densityLoadResults, interferenceResults } from '../../support/results.ts';
 import { removeDir, tempDir } from '../../support/servers.ts';
 
 /**
@@ -27,6 +28,11 @@ const TIED_HOST = 'host-browser-tied';
  * container within ±3%, from runs whose calibration canary missed.
  */
 const ROUNDS_HOST = 'host-browser-rounds';
+/**
+ * A host whose runc container was measured at load (1, 2, 4 and 8 instances; the worst kept
+ * 90% of one alone up to 4) and beside three of the four antagonists.
+ */
+const LOAD_HOST = 'host-browser-load';
 
 let stack: AdvisorStack;
 let browser: Browser;
@@ -140,6 +146,16 @@ describe('the dashboard in a browser', () => {
     await expect(verdict.textContent()).resolves.toMatch(
       /^Run it as \S+ \(score [\d.]+.*instances need/,
     );
+    // Then the options side by side, in the answer's order, before the details.
+    const glance = page.locator(
+      '[data-testid=answer] > :nth-child(2) [data-testid=options-summary]',
+    );
+    const rows = glance.getByTestId('options-summary-row');
+    await expect(rows.count()).resolves.toBe(await options.count());
+    await expect(rows.first().getAttribute('data-placement')).resolves.toBe(
+      await options.first().getAttribute('data-placement'),
+    );
+    await expect(rows.first().locator('td').first().textContent()).resolves.toMatch(/^[\d.]+/);
     await expect(page.getByTestId('score-parts-chart').first().isVisible()).resolves.toBe(true);
     await expect(page.getByTestId('confidence-value').textContent()).resolves.toMatch(/\d/);
     await screenshot(page, 'dashboard-ask');
@@ -287,6 +303,86 @@ describe('the dashboard in a browser', () => {
     await expect(chart.count()).resolves.toBe(0);
     await expect(table.getByTestId('comparison').count()).resolves.toBe(0);
     await expect(table.locator('thead').textContent()).resolves.not.toContain('paired');
+    await page.close();
+  });
+
+  it('draws density at load against N with its knee and SLO, and the interference table', async () => {
+    const container = {
+      hostId: LOAD_HOST,
+      platform: 'container',
+      runtime: 'runc',
+      accel: 'none',
+    } as const;
+    await seedResults(stack, [
+      ...densityLoadResults(
+        container,
+        [
+          { instances: 1, throughput: 6200, sloShare: 1, memoryMiB: 12 },
+          { instances: 2, throughput: 6100, sloShare: 0.97, memoryMiB: 12.2 },
+          { instances: 4, throughput: 5800, sloShare: 0.93, memoryMiB: 12.5 },
+          { instances: 8, throughput: 3100, sloShare: 0.48, memoryMiB: 13 },
+        ],
+        4,
+        0.9,
+      ),
+      ...interferenceResults(container, {
+        'cpu-hog': { ratio: 0.71, low: 0.66, high: 0.77, verdict: 'slower' },
+        'fsync-storm': { ratio: 0.99, low: 0.97, high: 1.01, verdict: 'same' },
+        'fork-storm': { ratio: 0.9, low: 0.84, high: 0.98, verdict: 'slower' },
+      }),
+    ]);
+    const page = await openDashboard('measurements');
+    await page.locator('#m-host').selectOption(LOAD_HOST);
+    const curve = page.locator(
+      `[data-testid=density-curve][data-host-id="${LOAD_HOST}"][data-platform=container][data-runtime=runc]`,
+    );
+    await curve.waitFor({ timeout: 20_000 });
+    const knee = curve.getByTestId('density-knee');
+    await expect(knee.getAttribute('data-instances')).resolves.toBe('4');
+    await expect(knee.textContent()).resolves.toMatch(/^knee: 4 instances — .* 90% of one/);
+    await expect(
+      curve
+        .locator('[data-testid=density-steps] tr[data-instances="4"]')
+        .getByTestId('knee-step')
+        .count(),
+    ).resolves.toBe(1);
+
+    // Each chart names its figures and the knee; the SLO chart the SLO too.
+    const throughput = curve.getByTestId('chart-density-throughput');
+    const memory = curve.getByTestId('chart-density-memory');
+    const share = curve.getByTestId('chart-slo-share');
+    await expect(throughput.getAttribute('aria-label')).resolves.toMatch(
+      /throughput per instance \(hash\/s\) at N instances: 1: 6,200; 2: 6,100; 4: 5,800; 8: 3,100; knee: 4 instances$/,
+    );
+    await expect(memory.getAttribute('aria-label')).resolves.toContain('8: 13; knee: 4 instances');
+    await expect(share.getAttribute('aria-label')).resolves.toContain(
+      '8: 0.48; knee: 4 instances; SLO 0.90 of one alone',
+    );
+    // The knee is drawn on every chart (violet), the SLO on the share chart (red).
+    for (const chart of [throughput, memory, share]) {
+      await chart.locator('canvas').waitFor();
+      await expect
+        .poll(async () => (await pixelsOfColours(chart, ['#7c3aed']))[0])
+        .toBeGreaterThan(0);
+    }
+    const [slo] = await pixelsOfColours(share, ['#b91c1c']);
+    expect(slo).toBeGreaterThan(0);
+
+    // A row per antagonist: the ratio beside it over alone, or "not measured".
+    const interference = page.getByTestId('interference');
+    const row = (antagonist: string): Locator =>
+      interference.locator(
+        `[data-testid=interference-row][data-host-id="${LOAD_HOST}"][data-platform=container][data-antagonist=${antagonist}]`,
+      );
+    await expect(row('cpu-hog').getByTestId('interference-comparison').textContent()).resolves.toBe(
+      '0.71× [0.66–0.77] slower',
+    );
+    await expect(
+      row('memory-bandwidth').getByTestId('interference-comparison').textContent(),
+    ).resolves.toBe('not measured');
+    await expect(row('memory-bandwidth').getAttribute('data-measured')).resolves.toBe('false');
+    await expect(interference.getByTestId('interference-row').count()).resolves.toBe(4);
+    await screenshot(page, 'dashboard-density-interference');
     await page.close();
   });
 });
