@@ -57,6 +57,8 @@ export function uniqueDatabase(prefix = 'test'): string {
 
 export interface TestStore {
   readonly store: Store;
+  /** On ClickHouse, where a `berth` process finds the same rows (CLICKHOUSE_URL, _DATABASE). */
+  readonly clickhouse?: { readonly url: string; readonly database: string };
   /** Closes the store and removes what the test made. */
   dispose(): Promise<void>;
 }
@@ -73,9 +75,10 @@ export async function openTestStore(
 ): Promise<TestStore> {
   if (backend === 'clickhouse') {
     if (clickhouseUrl === undefined) throw new Error('the clickhouse backend needs a server URL');
-    const store = await openClickHouseStore({ url: clickhouseUrl, database: uniqueDatabase() });
+    const database = uniqueDatabase();
+    const store = await openClickHouseStore({ url: clickhouseUrl, database });
     await migrate(store, migrations);
-    return { store, dispose: () => store.close() };
+    return { store, clickhouse: { url: clickhouseUrl, database }, dispose: () => store.close() };
   }
   const dataDir = await tempDir('chdb');
   const store = await openChdbStore({ dataDir, database: 'berth' });
@@ -101,7 +104,7 @@ export async function openOwnTestStore(backend: Backend): Promise<TestStore> {
   try {
     const opened = await openTestStore(backend, clickhouse.url);
     return {
-      store: opened.store,
+      ...opened,
       dispose: () =>
         cleanUp(
           () => opened.dispose(),

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { SUITES } from '../../agents/host-agent/suite-catalogue.ts';
 import { runSuite } from '../../agents/host-agent/suite.ts';
 import { dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
-import { spawnBerth } from '../../support/cli.ts';
+import { runBerth, spawnBerth } from '../../support/cli.ts';
 import { consumerIsIdle, startIngestStack, type IngestStack } from '../../support/ingest.ts';
 import { alive, cgroupsOfRun, entriesOf, processesMatching } from '../../support/leftovers.ts';
 import { cleanUp, removeDir, tempDir } from '../../support/servers.ts';
@@ -197,7 +197,8 @@ describe('density at load through berth agent run', () => {
 
   beforeAll(async () => {
     dataDir = await tempDir('load-run');
-    stack = await startIngestStack();
+    // On a ClickHouse server, so that berth advise, a process of its own, reads the same rows.
+    stack = await startIngestStack('clickhouse');
   });
 
   afterAll(async () => {
@@ -213,16 +214,26 @@ describe('density at load through berth agent run', () => {
     BERTH_ANTAGONISTS: 'fork-storm',
   };
 
-  it('stores density-at-slo, each step and the interference result, and reads them back', async () => {
+  it('stores density-at-slo, each step and the interference result, reads them back, and counts 5,000 instances in hosts', async () => {
     const run = spawnBerth(
-      ['agent', 'run', '--platforms', 'process', '--rounds', '2', '--json', '--data-dir', dataDir],
+      [
+        'agent',
+        'run',
+        '--platforms',
+        'container:runc',
+        '--rounds',
+        '2',
+        '--json',
+        '--data-dir',
+        dataDir,
+      ],
       { NATS_URL: stack.nats.url, ...loadEnv },
     );
     expect(await run.exited(), run.stderr()).toBe(0);
     const { runId } = JSON.parse(run.stdout()) as { runId: string };
     await waitFor('the results to be ingested', () => consumerIsIdle(stack.nc));
     const rows = await stack.testStore.store.query<{ workload: string; metric: string }>(
-      sql`SELECT workload, metric FROM (${dedupedResults({ runId })}) WHERE workload IN ('density-load', 'interference') OR metric = 'density-at-slo' ORDER BY workload, metric`,
+      sql`SELECT workload, metric FROM (${dedupedResults({ runId, platform: 'container' })}) WHERE workload IN ('density-load', 'interference') OR metric = 'density-at-slo' ORDER BY workload, metric`,
     );
     expect(rows.map((row) => `${row.workload}/${row.metric}`)).toEqual([
       'density-load/memory-per-instance-at-1',
@@ -238,6 +249,44 @@ describe('density at load through berth agent run', () => {
       'interference/beside-fork-storm',
     ]);
     expect(cgroupsOfRun(runId)).toEqual([]);
+
+    // 5,000 instances on this host, as measured here: every option says how many hosts.
+    const question = join(dataDir, 'question.json');
+    await writeFile(
+      question,
+      JSON.stringify({
+        workload: 'web',
+        os: { family: 'linux' },
+        lifetimeSeconds: 86_400,
+        instances: 5000,
+        trust: 'trusted',
+      }),
+    );
+    const { clickhouse } = stack.testStore;
+    const advise = await runBerth(['advise', question, '--json'], {
+      NATS_URL: stack.nats.url,
+      CLICKHOUSE_URL: clickhouse?.url ?? '',
+      CLICKHOUSE_DATABASE: clickhouse?.database ?? '',
+      BERTH_ADVISOR_PORT: '1',
+      BERTH_DATA_DIR: dataDir,
+    });
+    expect(advise.code, advise.stderr).toBe(0);
+    const advice = JSON.parse(advise.stdout) as {
+      options: { placement: string; runtime?: string; hostsNeeded?: number }[];
+    };
+    // Runc was measured here: its option counts the hosts the instances need.
+    const runc = advice.options.find((option) => option.runtime === 'runc');
+    expect(runc?.hostsNeeded).toBeGreaterThanOrEqual(1);
+    for (const option of advice.options) {
+      if (option.hostsNeeded === undefined) {
+        // Only a container runtime measured nowhere lacks the overhead to count hosts with.
+        expect(option.placement).toBe('container');
+        expect(option.runtime).not.toBe('runc');
+      } else {
+        expect(Number.isInteger(option.hostsNeeded)).toBe(true);
+        expect(option.hostsNeeded).toBeGreaterThanOrEqual(1);
+      }
+    }
   }, 240_000);
 
   it('stops cleanly on SIGINT during a step and keeps the steps completed', async () => {
