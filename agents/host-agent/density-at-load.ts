@@ -42,6 +42,8 @@ export interface LoadStep {
   readonly overlap: number;
   /** How long the step took, start-up to stop, ms. */
   readonly ms: number;
+  /** Whether the runners began their work together, on one "go" once all were ready. */
+  readonly startedTogether: boolean;
 }
 
 /** Why the curve ended. */
@@ -110,6 +112,7 @@ export function stepOf(
     sloShare: Math.min(...perCore) / (solo ?? median(perCore)),
     overlap: overlapOf(trial),
     ms,
+    startedTogether: trial.startedTogether,
   };
 }
 

@@ -104,6 +104,7 @@ export function curveBatches(
         loadRunners: step.runners,
         coreShare: step.coreShare,
         overlap: Math.round(step.overlap * 1000) / 1000,
+        startedTogether: step.startedTogether,
         stepMs: Math.round(step.ms),
       },
       DENSITY_LOAD_WORKLOAD,

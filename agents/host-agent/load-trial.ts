@@ -5,7 +5,7 @@ import { MIB } from './stats.ts';
 
 /** One runner's work in a trial: when it began and ended (host clock) and its throughput. */
 export interface RunnerWork {
-  /** performance.now() when its "ready" line arrived. */
+  /** performance.now() when it began: when "go" was written, else when its "ready" arrived. */
   readonly readyAt: number;
   /** performance.now() when its result arrived. */
   readonly resultAt: number;
@@ -22,6 +22,11 @@ export interface LoadTrial {
   readonly memoryMiB: readonly number[];
   /** The settings of the first instance: what the platform recorded of itself. */
   readonly settings: Instance['settings'];
+  /**
+   * Whether the runners waited, once all were ready, for one "go" to begin together (else
+   * each began as soon as it was ready: the platform passes no input on).
+   */
+  readonly startedTogether: boolean;
 }
 
 /** How a trial is run. */
@@ -47,8 +52,11 @@ export class LoadTrialError extends Error {
   }
 }
 
-/** The runner arguments of a trial: one workload sampled for its whole time cap, held open. */
-function trialArgs(workload: string, timeCapMs: number): string[] {
+/**
+ * The runner arguments of a trial: one workload sampled for its whole time cap, held open;
+ * with `together`, begun only on "go".
+ */
+function trialArgs(workload: string, timeCapMs: number, together: boolean): string[] {
   return [
     '--workloads',
     workload,
@@ -57,22 +65,34 @@ function trialArgs(workload: string, timeCapMs: number): string[] {
     '--rme-target',
     '0',
     '--hold',
+    ...(together ? ['--go'] : []),
   ];
 }
 
-/** Reads one instance's lines to their end: each runner's ready time, result and throughput. */
-async function workOf(instance: Instance, workload: string): Promise<RunnerWork[]> {
+/**
+ * Reads one instance's lines to their end: each runner's start, result and throughput.
+ * `onReady` is called once every runner of the instance is ready; `began` says when the
+ * runners were told to go (undefined: each began when it was ready).
+ */
+async function workOf(
+  instance: Instance,
+  workload: string,
+  onReady: () => void,
+  began: () => number | undefined,
+): Promise<RunnerWork[]> {
   const readyAt = new Map<string, number>();
   const work: RunnerWork[] = [];
   for await (const { line, at } of instance.lines) {
     const runner = line.instance ?? '';
-    if (line.type === 'ready') readyAt.set(runner, at);
-    else if (line.type === 'error') throw new Error(`the runner failed: ${line.message}`);
+    if (line.type === 'ready') {
+      readyAt.set(runner, at);
+      if (readyAt.size === instance.runners) onReady();
+    } else if (line.type === 'error') throw new Error(`the runner failed: ${line.message}`);
     else if (line.type === 'result' && line.workload === workload) {
       const throughput = line.metrics.find((metric) => metric.name === METRICS.throughput.metric);
       if (throughput === undefined) throw new Error(`${workload} gave no throughput`);
       work.push({
-        readyAt: readyAt.get(runner) ?? instance.launchedAt,
+        readyAt: began() ?? readyAt.get(runner) ?? instance.launchedAt,
         resultAt: at,
         throughput: throughput.value,
         unit: throughput.unit,
@@ -88,7 +108,9 @@ async function workOf(instance: Instance, workload: string): Promise<RunnerWork[
 /**
  * Starts `ids.length` instances at once, each running `workload` for its time cap, and reads
  * every runner's throughput and each instance's memory while all are still held; then stops
- * them all, whatever happened. Fails (LoadTrialError) when an instance cannot start, a runner
+ * them all, whatever happened. Where the platform passes input on, the runners wait until
+ * every one is ready and are then told to go together, so that start-ups (a VM's boot) do
+ * not stagger the work. Fails (LoadTrialError) when an instance cannot start, a runner
  * fails, the trial passes its timeout or the signal stops it: nothing is left running.
  */
 export async function runLoadTrial(
@@ -96,10 +118,10 @@ export async function runLoadTrial(
   options: LoadTrialOptions,
 ): Promise<LoadTrial> {
   const { signal } = options;
+  const together = driver.passesInput === true;
+  const runnerArgs = trialArgs(options.workload, options.timeCapMs, together);
   const started = await Promise.allSettled(
-    options.ids.map((id) =>
-      driver.start({ id, runnerArgs: trialArgs(options.workload, options.timeCapMs) }),
-    ),
+    options.ids.map((id) => driver.start({ id, runnerArgs })),
   );
   const instances = started.flatMap((each) => (each.status === 'fulfilled' ? [each.value] : []));
   let timer: NodeJS.Timeout | undefined;
@@ -122,7 +144,17 @@ export async function runLoadTrial(
       if (signal?.aborted === true) onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const reading = Promise.all(instances.map((instance) => workOf(instance, options.workload)));
+    let ready = 0;
+    let goAt: number | undefined;
+    const onReady = (): void => {
+      ready += 1;
+      if (!together || ready < instances.length) return;
+      goAt = performance.now();
+      for (const instance of instances) instance.go?.();
+    };
+    const reading = Promise.all(
+      instances.map((instance) => workOf(instance, options.workload, onReady, () => goAt)),
+    );
     // A reader left behind by a timeout ends when its instance is stopped below.
     reading.catch(() => undefined);
     const work = await Promise.race([reading, ended]).catch((error: unknown) => {
@@ -138,6 +170,7 @@ export async function runLoadTrial(
         return peak === undefined ? [] : [peak / MIB / instance.runners];
       }),
       settings: instances[0]?.settings ?? {},
+      startedTogether: together,
     };
   } finally {
     clearTimeout(timer);

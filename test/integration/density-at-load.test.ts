@@ -7,7 +7,11 @@ import { ANTAGONIST_NAMES, type AntagonistName } from '../../contracts/workloads
 import type { ResultBatch, ResultBatchV2 } from '../../contracts/index.ts';
 import { startAntagonist } from '../../agents/host-agent/antagonists.ts';
 import { berthCgroupParents } from '../../agents/host-agent/cgroups.ts';
-import { measureDensityAtLoad } from '../../agents/host-agent/density-at-load.ts';
+import { closeDrivers } from '../../agents/host-agent/agent-drivers.ts';
+import { measureDensityAtLoad, overlapOf } from '../../agents/host-agent/density-at-load.ts';
+import { createDrivers } from '../../agents/host-agent/drivers/registry.ts';
+import { driverName } from '../../agents/host-agent/drivers/select.ts';
+import { runLoadTrial } from '../../agents/host-agent/load-trial.ts';
 import { createOciDriver } from '../../agents/host-agent/drivers/container-oci.ts';
 import type { PlatformDriver } from '../../agents/host-agent/drivers/driver.ts';
 import { createProcessDriver } from '../../agents/host-agent/drivers/process.ts';
@@ -122,6 +126,8 @@ describe('density at load and noisy neighbours, on real runtimes', () => {
       expect(steps.map((batch) => settingOf(batch, 'loadRunners'))).toEqual([1, 2, 4]);
       for (const step of steps) {
         expect(settingOf(step, 'loadEndedBy')).toBe('cap');
+        // Every runner waited for one "go", so their work overlapped.
+        expect(settingOf(step, 'startedTogether')).toBe(true);
         const runners = Number(settingOf(step, 'loadRunners'));
         const names = step.metrics.map((metric) => metric.name);
         expect(names).toEqual([
@@ -159,6 +165,46 @@ describe('density at load and noisy neighbours, on real runtimes', () => {
     expect(entriesOf(join(dataDir, 'scratch'))).toEqual([]);
   }, 240_000);
 
+  it('starts two instances together on every runtime that passes input on', async () => {
+    const drivers = createDrivers(runner, join(dataDir, 'agent'), {
+      libvirtUri: 'test:///default',
+      containersPerVm: 2,
+      dockerEngine: 'auto',
+      libvirtDaemon: 'system',
+    }).filter((driver) => driver.passesInput === true);
+    const tested: string[] = [];
+    try {
+      for (const driver of drivers) {
+        if (!(await driver.availability()).available) continue;
+        const name = driverName(driver);
+        const trial = await runLoadTrial(driver, {
+          ids: [1, 2].map((index) => `${newRunId()}-go${index}`),
+          workload: 'syscall-fstat',
+          timeCapMs: 400,
+          timeoutMs: 120_000,
+        });
+        expect(trial.startedTogether, name).toBe(true);
+        // Both began at the one "go": their work overlapped for most of it.
+        expect(overlapOf(trial), name).toBeGreaterThan(0.5);
+        expect(trial.runners.length, name).toBe(driver.platform === 'container-in-vm' ? 4 : 2);
+        tested.push(name);
+      }
+      // crun cannot run here (hybrid cgroups); every other runtime can.
+      expect(tested).toEqual([
+        'process:node',
+        'container:runc',
+        'container:docker',
+        'container:podman',
+        'container:lxc',
+        'vm:qemu-microvm',
+        'container-in-vm:qemu-microvm',
+        'vm-in-container:runc-qemu-microvm',
+      ]);
+    } finally {
+      await closeDrivers(drivers);
+    }
+  }, 600_000);
+
   it('ends a TCG VM curve at a tiny memory budget and says so', async () => {
     const vm = createQemuDriver({
       runnerPath: runner,
@@ -187,6 +233,7 @@ describe('density at load and noisy neighbours, on real runtimes', () => {
     expect(curve.why).toMatch(/^2 instances would take about \d+ MiB, past the budget of 16 MiB$/);
     expect(curve.steps[0]?.memoryMiB[0]).toBeGreaterThan(16);
     expect(curve.densityAtSlo).toBe(1);
+    expect(curve.steps[0]?.startedTogether).toBe(true);
     expect(processesMatching(`${runId}-vm`)).toEqual([]);
   }, 240_000);
 });

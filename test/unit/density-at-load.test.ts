@@ -24,6 +24,7 @@ function trialOf(throughput: readonly number[], readyAt = [0], resultAt = [1000]
     })),
     memoryMiB: throughput.map(() => 10),
     settings: {},
+    startedTogether: true,
   };
 }
 
@@ -37,6 +38,7 @@ const step = (runners: number, sloShare: number): LoadStep => ({
   sloShare,
   overlap: 1,
   ms: 1000,
+  startedTogether: true,
 });
 
 describe('density at load', () => {

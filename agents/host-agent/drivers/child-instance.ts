@@ -13,6 +13,8 @@ export interface RunnerProcess {
   readonly exited: Promise<void>;
   /** Closes the runner's standard input: a runner started with --hold then exits. */
   release(): void;
+  /** Writes one line per runner to the input: runners started with --go begin their work. */
+  go(runners: number): void;
 }
 
 /**
@@ -70,6 +72,9 @@ export function spawnRunner(
     exited,
     release: () => {
       child.stdin.end();
+    },
+    go: (runners) => {
+      child.stdin.write('go\n'.repeat(runners));
     },
   };
 }

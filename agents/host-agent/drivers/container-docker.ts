@@ -112,6 +112,7 @@ export function createDockerDriver(
   let image: Promise<void> | undefined;
   return {
     platform: 'container',
+    passesInput: true,
     runtime: 'docker',
     availability: async (): Promise<Availability> => {
       try {
@@ -148,6 +149,9 @@ export function createDockerDriver(
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: runner.lines,
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           cgroup: cgroupVersion(),
           engine: engineSetting(endpoint),

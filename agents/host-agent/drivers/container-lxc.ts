@@ -221,6 +221,7 @@ export function createLxcDriver(runnerPath: string, bundlesDir: string): Platfor
   };
   return {
     platform: 'container',
+    passesInput: true,
     runtime: 'lxc',
     availability: async (): Promise<Availability> => {
       let installed: string;
@@ -271,6 +272,9 @@ export function createLxcDriver(runnerPath: string, bundlesDir: string): Platfor
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: runner.lines,
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           cgroup: cgroupVersion(),
           rootfs: 'mount points, read-only; host /usr and /etc, read-only bind mounts',

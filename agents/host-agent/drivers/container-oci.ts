@@ -208,6 +208,7 @@ export function createOciDriver(
   let version: string | undefined;
   return {
     platform: 'container',
+    passesInput: true,
     runtime,
     availability: async (): Promise<Availability> => {
       try {
@@ -243,6 +244,9 @@ export function createOciDriver(
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: runner.lines,
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           cgroup: cgroupVersion(),
           rootfs: 'host /usr and /etc, read-only bind mounts',

@@ -425,6 +425,7 @@ export function createPodmanDriver(
 
   return {
     platform: 'container',
+    passesInput: true,
     runtime: 'podman',
     // Podman has no daemon to stop: its run-time folder goes once no container is left in it.
     close: async () => {
@@ -490,6 +491,9 @@ export function createPodmanDriver(
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: runner.lines,
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           cgroup: cgroupVersion(),
           cgroupManager: "cgroupfs (podman's own, no systemd)",

@@ -34,12 +34,19 @@ export interface Instance {
   peakMemoryBytes(): Promise<number | undefined>;
   /** Tears the instance down and leaves nothing behind: processes, cgroups, folders. */
   stop(): Promise<void>;
+  /**
+   * Writes a line to each runner's input, where the platform passes input on: runners started
+   * with --go then begin their work (a trial of several instances starts them together).
+   */
+  go?(): void;
 }
 
 /** A platform: one file per platform, registered in registry.ts. */
 export interface PlatformDriver {
   readonly platform: string;
   readonly runtime: string;
+  /** Whether its instances pass a line on to their runners' input (Instance.go). */
+  readonly passesInput?: boolean;
   availability(): Promise<Availability>;
   start(options: InstanceOptions): Promise<Instance>;
   /** Lets go of what the driver started for its instances (a Docker engine of Berth's own). */

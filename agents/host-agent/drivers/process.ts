@@ -13,6 +13,7 @@ import type { Availability, Instance, InstanceOptions, PlatformDriver } from './
 export function createProcessDriver(runnerPath: string, scratchRoot: string): PlatformDriver {
   return {
     platform: 'process',
+    passesInput: true,
     runtime: 'node',
     availability: (): Promise<Availability> => {
       const version = cgroupVersion();
@@ -52,6 +53,9 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: runner.lines,
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           cgroup: cgroup === undefined ? 'none' : cgroup.version,
           node: process.version,

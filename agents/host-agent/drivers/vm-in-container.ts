@@ -300,6 +300,7 @@ export function createVmInContainerDriver(options: VmInContainerDriverOptions): 
   const vm = createQemuDriver({ ...options, mode: 'vm' });
   return {
     platform: 'vm-in-container',
+    passesInput: true,
     runtime: 'runc-qemu-microvm',
     availability: async (): Promise<Availability> => {
       let runcVersion: string;
@@ -345,6 +346,9 @@ export function createVmInContainerDriver(options: VmInContainerDriverOptions): 
         launchedAt: runner.launchedAt,
         runners: 1,
         lines: watched(runner, instance.id, bootTimeoutMs),
+        go: () => {
+          runner.go(1);
+        },
         settings: {
           accel: host.accel,
           accelNote: host.accelNote,

@@ -273,6 +273,7 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
     prepareQemuHost(options.imagesDir, options.bundlesDir, options.onImageStep);
   return {
     platform: options.mode,
+    passesInput: true,
     runtime: 'qemu-microvm',
     availability: async (): Promise<Availability> => {
       try {
@@ -317,6 +318,9 @@ export function createQemuDriver(options: QemuDriverOptions): PlatformDriver {
         launchedAt: guest.runner.launchedAt,
         runners: containers,
         lines: watched(guest.runner, bootTimeoutMs),
+        go: () => {
+          guest.runner.go(containers);
+        },
         settings: {
           accel: host.accel,
           accelNote: host.accelNote,

@@ -91,6 +91,25 @@ async function measure(
   }
 }
 
+/** Resolves at the first line on standard input, or at its end. */
+function inputLine(): Promise<void> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = (): void => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', finish);
+      process.stdin.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString();
+      if (text.includes('\n')) finish();
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', finish);
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -101,6 +120,9 @@ async function main(): Promise<void> {
       // Stay alive after "done" until standard input closes, so the platform's memory can
       // be read while the instance still exists.
       hold: { type: 'boolean', default: false },
+      // After "ready", wait for a line on standard input before the first workload, so
+      // instances started one after another begin their work together.
+      go: { type: 'boolean', default: false },
       // Names this runner in every line, where one instance holds several runners.
       instance: { type: 'string' },
     },
@@ -121,6 +143,7 @@ async function main(): Promise<void> {
     node: process.version,
     kernel: release(),
   });
+  if (values.go) await inputLine();
   try {
     for (const workload of WORKLOADS.filter((w) => wanted.includes(w.name))) {
       try {
@@ -144,7 +167,7 @@ async function main(): Promise<void> {
     rmSync(scratchDir, { recursive: true, force: true });
   }
   print({ schemaVersion: 1, type: 'done' });
-  if (values.hold) {
+  if (values.hold && !process.stdin.destroyed) {
     process.stdin.resume();
     await new Promise((resolve) => process.stdin.once('close', resolve));
   }
