@@ -5,6 +5,7 @@ import type { AdviceSummary, RequestedRun } from '../../contracts/advisor-api.ts
 import type { JobProgress } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AuditLog, AuditPage } from './audit-log.ts';
+import { createAnswerMemo } from './answer-memo.ts';
 import { answerFrom } from './engine/engine.ts';
 import { factsFor } from './engine/facts.ts';
 import { createFactsMemo } from './engine/facts-memo.ts';
@@ -127,8 +128,10 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
     }
   };
 
-  // Facts are gathered once per evidence, inventory and host list, not once per question.
+  // Facts are gathered once per evidence, inventory and host list, not once per question;
+  // and a question asked again over the same facts is answered from what was computed.
   const memo = createFactsMemo();
+  const answers = createAnswerMemo();
   const answer = (question: AdviceQuestion): EngineAnswer => {
     const source = {
       evidence: evidence.rows(),
@@ -136,7 +139,8 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
       now: Date.now(),
       staleAfterMs: options.staleAfterMs,
     };
-    return answerFrom(question, factsFor(memo.factsOf(source, question.hosts), question));
+    const facts = memo.factsOf(source, question.hosts);
+    return answers.answerOf(question, facts, () => answerFrom(question, factsFor(facts, question)));
   };
 
   /** The answer document, kept in the audit log, with fresh runs asked for where they help. */
