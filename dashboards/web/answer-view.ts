@@ -43,6 +43,16 @@ function evidenceTable(evidence: readonly Evidence[], now: number): HTMLElement 
   );
 }
 
+/** The mark of an option tied with the best score within measurement error. */
+function tiedBadge(): HTMLElement {
+  return el('span', {
+    class: 'badge tied',
+    'data-testid': 'tied',
+    title: 'tied within measurement error with the best score',
+    text: 'tied',
+  });
+}
+
 /** " [76.9–82.6]": the interval after a figure, or '' when it is the figure at both ends. */
 function intervalText(low: number, high: number): string {
   return low === high ? '' : ` [${formatNumber(low)}–${formatNumber(high)}]`;
@@ -97,13 +107,7 @@ function optionItem(option: AdviceOption, rank: number, now: number): HTMLElemen
         text: `${formatNumber(option.score)} points${intervalText(...option.scoreInterval)}`,
       }),
       option.tiedWithTop && ' ',
-      option.tiedWithTop &&
-        el('span', {
-          class: 'badge tied',
-          'data-testid': 'tied',
-          title: 'tied within measurement error with the best score',
-          text: 'tied',
-        }),
+      option.tiedWithTop && tiedBadge(),
     ),
     option.hostsNeeded !== undefined &&
       el('p', {
@@ -225,17 +229,7 @@ function optionsAtAGlance(options: readonly AdviceOption[]): HTMLElement {
             el('td', { text: hostsNeededText(option) }),
             el('td', { text: fitsText(option) }),
             el('td', { title: startup.title, text: startup.text }),
-            el(
-              'td',
-              {},
-              option.tiedWithTop &&
-                el('span', {
-                  class: 'badge tied',
-                  'data-testid': 'tied',
-                  title: 'tied within measurement error with the best score',
-                  text: 'tied',
-                }),
-            ),
+            el('td', {}, option.tiedWithTop && tiedBadge()),
           );
         }),
       ),
