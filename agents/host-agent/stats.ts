@@ -9,13 +9,11 @@ export const mean = (values: readonly number[]): number =>
   values.reduce((sum, value) => sum + value, 0) / values.length;
 
 /** The median of values (NaN for none). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
+export const median = (values: readonly number[]): number =>
+  interpolatedQuantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 /** A metric from samples measured outside the runner (start-up times, memory per instance). */
 export function metricFromSamples(

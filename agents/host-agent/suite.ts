@@ -135,26 +135,26 @@ function newArm(
   };
 }
 
+/** Progress steps an arm takes once, in its first round: its density steps, idle and at load. */
+function firstRoundSteps(arm: Arm, run: SuiteRun): number {
+  if (!arm.fromOutside) return 0;
+  const load = run.densityAtLoad;
+  const curveSteps =
+    load === undefined || arm.curve !== undefined ? 0 : stepCounts(load.cap).length;
+  return (arm.densityMeasured ? 0 : 1) + curveSteps;
+}
+
 /**
  * Progress steps an arm takes in a round: its launches, its density steps once (idle, and at
  * load one per count of instances), its workloads, and its noisy neighbours.
  */
 function armSteps(arm: Arm, run: SuiteRun): number {
   if (!arm.fromOutside) return arm.workloads.length;
-  const load = run.densityAtLoad;
-  const curveSteps =
-    load === undefined || arm.curve !== undefined ? 0 : stepCounts(load.cap).length;
   const neighbours =
     run.interference === undefined || arm.interferenceFailed
       ? 0
       : run.interference.antagonists.length + 1;
-  return (
-    run.suite.launchesPerRound +
-    (arm.densityMeasured ? 0 : 1) +
-    curveSteps +
-    arm.workloads.length +
-    neighbours
-  );
+  return run.suite.launchesPerRound + firstRoundSteps(arm, run) + arm.workloads.length + neighbours;
 }
 
 /**
@@ -529,10 +529,8 @@ export async function runSuite(run: SuiteRun): Promise<SuiteOutcome> {
     canaryProblem: undefined,
   };
   const steps = arms.reduce((sum, arm) => sum + armSteps(arm, run), 0);
-  emit({
-    kind: 'steps',
-    added: steps + (run.suite.rounds - 1) * (steps - arms.filter((arm) => arm.fromOutside).length),
-  });
+  const once = arms.reduce((sum, arm) => sum + firstRoundSteps(arm, run), 0);
+  emit({ kind: 'steps', added: steps + (run.suite.rounds - 1) * (steps - once) });
   while (state.kept < run.suite.rounds && !aborted()) {
     const round = state.kept + 1;
     const live = arms.filter((arm) => !arm.failed);

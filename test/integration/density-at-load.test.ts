@@ -19,6 +19,7 @@ import { createQemuDriver } from '../../agents/host-agent/drivers/vm-qemu.ts';
 import { newRunId } from '../../agents/host-agent/ids.ts';
 import { runnerBundle } from '../../agents/host-agent/runner-bundle.ts';
 import { SUITES } from '../../agents/host-agent/suite-catalogue.ts';
+import type { SuiteEvent } from '../../agents/host-agent/suite-run.ts';
 import { runSuite } from '../../agents/host-agent/suite.ts';
 import { dedupedResults } from '../../lib/storage/results.ts';
 import { sql } from '../../lib/storage/sql.ts';
@@ -85,6 +86,7 @@ describe('density at load and noisy neighbours, on real runtimes', () => {
   it('measures a curve of at least three steps on process and runc, and a victim beside a CPU hog', async () => {
     const runId = newRunId();
     const batches: ResultBatch[] = [];
+    const events: SuiteEvent[] = [];
     await runSuite({
       hostId: 'load-test',
       runId,
@@ -118,7 +120,14 @@ describe('density at load and noisy neighbours, on real runtimes', () => {
         batches.push(batch);
         return Promise.resolve();
       },
+      onEvent: (event) => events.push(event),
     });
+    // The progress planned is the progress made: the density steps count in the first round only.
+    const planned = events.reduce(
+      (sum, event) => sum + (event.kind === 'steps' ? event.added : 0),
+      0,
+    );
+    expect(events.filter((event) => event.kind === 'step')).toHaveLength(planned);
     for (const platform of ['process', 'container']) {
       const steps = batches.filter(
         (batch) => batch.platform.name === platform && batch.workload.name === 'density-load',
