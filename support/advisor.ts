@@ -49,7 +49,7 @@ import {
 } from './advice-fixtures.ts';
 import { question } from './advice-fixtures.ts';
 import { startIngestStack, type IngestStack } from './ingest.ts';
-import { publishResults } from './results.ts';
+import { fixtureComparison, publishResults } from './results.ts';
 import { cleanUp, type Backend } from './servers.ts';
 import { waitFor } from './wait.ts';
 
@@ -182,16 +182,7 @@ function throughputMetric(
     ...(measured === undefined
       ? {}
       : {
-          comparison: {
-            baseline: 'process:node',
-            ratio: measured.ratio,
-            ci95: [measured.low, measured.high],
-            rounds: FIXTURE_ROUNDS,
-            perRound: Array.from({ length: FIXTURE_ROUNDS }, () => measured.ratio),
-            verdict: measured.verdict,
-            margin: 0.03,
-            method: 't',
-          },
+          comparison: fixtureComparison('process:node', measured, FIXTURE_ROUNDS),
         }),
   };
 }

@@ -226,6 +226,27 @@ export function densityLoadResults(
 }
 
 /** A victim's throughput beside an antagonist over alone: ratio, 95% interval and verdict. */
+/**
+ * A comparison as a fixture gives it: the ratio with its interval and verdict, the same ratio
+ * in each of `rounds` rounds, a t interval against the default 3% margin.
+ */
+export function fixtureComparison(
+  baseline: string,
+  figures: BesideFigures,
+  rounds: number,
+): Comparison {
+  return {
+    baseline,
+    ratio: figures.ratio,
+    ci95: [figures.low, figures.high],
+    rounds,
+    perRound: Array.from({ length: rounds }, () => figures.ratio),
+    verdict: figures.verdict,
+    margin: 0.03,
+    method: 't',
+  };
+}
+
 export interface BesideFigures {
   readonly ratio: number;
   readonly low: number;
@@ -247,16 +268,11 @@ export function interferenceResults(
   return ANTAGONIST_NAMES.flatMap((antagonist) => {
     const figures = beside[antagonist];
     if (figures === undefined) return [];
-    const comparison: Comparison = {
-      baseline: `${place.platform}:${place.runtime}`,
-      ratio: figures.ratio,
-      ci95: [figures.low, figures.high],
-      rounds: PLACE_ROUNDS,
-      perRound: Array.from({ length: PLACE_ROUNDS }, () => figures.ratio),
-      verdict: figures.verdict,
-      margin: 0.03,
-      method: 't',
-    };
+    const comparison = fixtureComparison(
+      `${place.platform}:${place.runtime}`,
+      figures,
+      PLACE_ROUNDS,
+    );
     return placeBatch(place, INTERFERENCE_WORKLOAD, [
       {
         ...roundsMetric(besideMetric(antagonist), throughputUnit, aloneThroughput * figures.ratio),
