@@ -36,8 +36,9 @@ export interface LoadStep {
   /** The worst runner's throughput per core given, as a share of one runner's alone. */
   readonly sloShare: number;
   /**
-   * How much of a runner's work all runners did at once: the span from the last "ready" to
-   * the first result over the median runner's span from its "ready" to its result.
+   * How much of a runner's work all runners did at once: the span from the last runner's
+   * start (the "go", else its "ready") to the first result, over the median runner's span
+   * from its start to its result.
    */
   readonly overlap: number;
   /** How long the step took, start-up to stop, ms. */
@@ -79,11 +80,11 @@ export function stepCounts(cap: number): number[] {
 
 /** How much of the runners' work overlapped: see LoadStep.overlap. */
 export function overlapOf(trial: LoadTrial): number {
-  const lastReady = Math.max(...trial.runners.map((runner) => runner.readyAt));
+  const lastBegan = Math.max(...trial.runners.map((runner) => runner.beganAt));
   const firstResult = Math.min(...trial.runners.map((runner) => runner.resultAt));
-  const span = median(trial.runners.map((runner) => runner.resultAt - runner.readyAt));
+  const span = median(trial.runners.map((runner) => runner.resultAt - runner.beganAt));
   if (!(span > 0)) return 0;
-  return Math.min(1, Math.max(0, (firstResult - lastReady) / span));
+  return Math.min(1, Math.max(0, (firstResult - lastBegan) / span));
 }
 
 /**

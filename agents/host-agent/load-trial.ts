@@ -6,7 +6,7 @@ import { MIB } from './stats.ts';
 /** One runner's work in a trial: when it began and ended (host clock) and its throughput. */
 export interface RunnerWork {
   /** performance.now() when it began: when "go" was written, else when its "ready" arrived. */
-  readonly readyAt: number;
+  readonly beganAt: number;
   /** performance.now() when its result arrived. */
   readonly resultAt: number;
   readonly throughput: number;
@@ -92,7 +92,7 @@ async function workOf(
       const throughput = line.metrics.find((metric) => metric.name === METRICS.throughput.metric);
       if (throughput === undefined) throw new Error(`${workload} gave no throughput`);
       work.push({
-        readyAt: began() ?? readyAt.get(runner) ?? instance.launchedAt,
+        beganAt: began() ?? readyAt.get(runner) ?? instance.launchedAt,
         resultAt: at,
         throughput: throughput.value,
         unit: throughput.unit,

@@ -13,11 +13,11 @@ import type { LoadTrial } from '../../agents/host-agent/load-trial.ts';
 import { SUITES } from '../../agents/host-agent/suite-catalogue.ts';
 import { loadConfig } from '../../lib/config.ts';
 
-/** A trial whose runners all ran from `readyAt` to `resultAt` with these throughputs. */
-function trialOf(throughput: readonly number[], readyAt = [0], resultAt = [1000]): LoadTrial {
+/** A trial whose runners all ran from `beganAt` to `resultAt` with these throughputs. */
+function trialOf(throughput: readonly number[], beganAt = [0], resultAt = [1000]): LoadTrial {
   return {
     runners: throughput.map((value, index) => ({
-      readyAt: readyAt[index] ?? readyAt[0] ?? 0,
+      beganAt: beganAt[index] ?? beganAt[0] ?? 0,
       resultAt: resultAt[index] ?? resultAt[0] ?? 1000,
       throughput: value,
       unit: 'hash/s',
