@@ -4,12 +4,13 @@
 # platforms' runtimes (runc, crun, a Docker engine Berth can start when the host runs none,
 # Podman, LXC, QEMU, libvirt's daemon and client) and what the guest image is built with; openssl makes the
 # fleet's certificates for `berth nats-config --tls`. With --test, also what only the tests
-# need (the browser the dashboard tests drive).
+# need (the browser the dashboard tests drive, and xmllint, which virt-xml-validate checks the
+# domain XML with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(nats-server clickhouse-server runc crun qemu-system-x86 busybox-static cpio xz-utils libvirt-clients libvirt-daemon-system openssl docker.io podman lxc)
-TEST_APT_PACKAGES=(chromium)
+TEST_APT_PACKAGES=(chromium libxml2-utils)
 if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
 fi
