@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -82,7 +81,9 @@ function cpuCaps(share: number | undefined): {
         cpuQuota: share,
       });
       cgroups.push(cgroup);
-      for (const file of cgroup.procsFiles) await writeFile(file, String(child.child.pid));
+      const { pid } = child.child;
+      if (pid === undefined) throw new Error(`${name} did not start, so it cannot be capped`);
+      cgroup.join(pid);
     },
     remove: async () => {
       for (const cgroup of cgroups.splice(0)) await cgroup.remove();

@@ -3,7 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { AntagonistName } from '../../contracts/workloads.ts';
-import { createCgroup } from './cgroups.ts';
+import { createCgroup, selfJoinCommands } from './cgroups.ts';
 
 /**
  * The antagonists a victim is measured beside: each a few processes on the host, in a cgroup
@@ -98,7 +98,7 @@ export async function startAntagonist(
   await mkdir(scratch, { recursive: true });
   const cgroup = await createCgroup(id);
   const { copies, command, args, described } = commandOf(name, scratch);
-  const joinCgroup = cgroup.procsFiles.map((file) => `echo $$ > ${file}`).join(' && ');
+  const joinCgroup = selfJoinCommands(cgroup);
   const children = Array.from({ length: copies }, () => {
     const child = spawn(
       '/bin/sh',

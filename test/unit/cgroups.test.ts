@@ -7,6 +7,7 @@ import {
   cgroupVersion,
   createCgroup,
   peakMemoryFileOf,
+  selfJoinCommands,
   staleCgroups,
 } from '../../agents/host-agent/cgroups.ts';
 
@@ -65,6 +66,28 @@ describe('cgroups', () => {
     expect(existsSync(join(root, 'cpu', 'berth', 'run-b-process-w', 'cpu.cfs_quota_us'))).toBe(
       false,
     );
+  });
+
+  it('on v1 a shell moves itself in through tasks in every hierarchy, and a pid is joined to each', async () => {
+    await mkdir(join(root, 'memory'));
+    await mkdir(join(root, 'cpu'));
+    const cgroup = await createCgroup('run-a-process-j', root);
+    const memoryDir = join(root, 'memory', 'berth', 'run-a-process-j');
+    const cpuDir = join(root, 'cpu', 'berth', 'run-a-process-j');
+    expect(selfJoinCommands(cgroup)).toBe(
+      `echo 0 > ${join(memoryDir, 'tasks')} && echo 0 > ${join(cpuDir, 'tasks')}`,
+    );
+    cgroup.join(4242);
+    for (const file of cgroup.procsFiles) expect(await readFile(file, 'utf8')).toBe('4242');
+  });
+
+  it('on v2 a shell moves itself in through cgroup.procs', async () => {
+    await writeFile(join(root, 'cgroup.controllers'), 'cpu memory\n');
+    const cgroup = await createCgroup('run-a-process-j', root);
+    const procs = join(root, 'berth', 'run-a-process-j', 'cgroup.procs');
+    expect(selfJoinCommands(cgroup)).toBe(`echo 0 > ${procs}`);
+    cgroup.join(4242);
+    expect(await readFile(procs, 'utf8')).toBe('4242');
   });
 
   it('refuses a CPU quota on v1 without the cpu controller, and makes nothing', async () => {

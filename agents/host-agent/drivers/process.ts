@@ -1,6 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CGROUP_MEMORY_MEASURE, cgroupVersion, createCgroup, type Cgroup } from '../cgroups.ts';
+import {
+  CGROUP_MEMORY_MEASURE,
+  cgroupVersion,
+  createCgroup,
+  selfJoinCommands,
+  type Cgroup,
+} from '../cgroups.ts';
 import { endRunner, RUNNER_ENV, spawnRunner } from './child-instance.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 
@@ -33,7 +39,8 @@ export function createProcessDriver(runnerPath: string, scratchRoot: string): Pl
           : await createCgroup(options.id, undefined, { cpuQuota });
       const scratchDir = join(scratchRoot, options.id);
       await mkdir(scratchDir, { recursive: true });
-      const joinCgroup = (cgroup?.procsFiles ?? []).map((file) => `echo $$ > ${file}`).join(' && ');
+      // The shell moves itself in, then execs the runner: all the runner does is counted.
+      const joinCgroup = cgroup === undefined ? '' : selfJoinCommands(cgroup);
       const runner = spawnRunner(
         '/bin/sh',
         [
