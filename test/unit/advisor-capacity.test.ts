@@ -28,7 +28,12 @@ const DAY_S = 86_400;
 /** A capacity whose hosts hold these many instances each. */
 const capacity = (fits: readonly number[]): OptionCapacity => ({
   option: { placement: 'vm', runtime: 'qemu-microvm' },
-  hosts: fits.map((each, index) => ({ hostId: `h${index}`, fits: each, known: true, why: '' })),
+  hosts: fits.map((each, index) => ({
+    hostId: `h${index}`,
+    fits: each,
+    known: true,
+    why: () => '',
+  })),
   largestFirst: [...fits].sort((a, b) => b - a),
   known: true,
 });
@@ -178,6 +183,30 @@ describe('density in hosts', () => {
   });
 });
 
+describe('capacities counted once per facts and what of the question they read', () => {
+  it('reuses a count across lifetimes, instance counts and trust, and counts again for another memory or OS need', () => {
+    const asked = question({ lifetimeSeconds: 30 * DAY_S, instances: 20 });
+    const facts = inputFacts(
+      engineInput({ question: asked, evidence: evidenceOf(), hosts: [hostInfo('host-a')] }),
+    );
+    const vmOf = (varied: AdviceQuestion) => {
+      const vm = facts.options.find((each) => each.option.placement === 'vm');
+      return vm === undefined ? undefined : fleetCapacity(varied, facts, [vm])?.of(vm.option);
+    };
+    const counted = vmOf(asked);
+    expect(counted?.hosts[0]?.fits).toBeGreaterThan(0);
+    const again = vmOf({ ...asked, lifetimeSeconds: 60, instances: 500, trust: 'untrusted' });
+    expect(again).toBe(counted);
+    // The sentence still says what each question wants.
+    expect(counted?.hosts[0]?.why(20)).toContain('; 20 wanted;');
+    expect(again?.hosts[0]?.why(500)).toContain('; 500 wanted;');
+    const sized = vmOf({ ...asked, memoryMiB: 1024 });
+    expect(sized).not.toBe(counted);
+    expect(sized?.hosts[0]?.fits).toBeLessThan(counted?.hosts[0]?.fits ?? 0);
+    expect(vmOf({ ...asked, os: { family: 'linux', kernel: '>=99' } })).not.toBe(counted);
+  });
+});
+
 describe('capacity from memory at load', () => {
   const small = hostInfo('host-a', { memoryBytes: 4_096 * MIB });
   const others = [
@@ -206,19 +235,21 @@ describe('capacity from memory at load', () => {
     const [hostA, hostB] = hostsOn(long, evidence, 'vm');
     // 4,096 ÷ 400 = 10 > 1 and ÷ 380 = 10 > 4, but ÷ 350 = 11 ≤ 16: the step of 16 counts.
     expect(hostA).toMatchObject({ hostId: 'host-a', fits: 11 });
-    expect(hostA?.why).toBe(
+    expect(hostA?.why(long.instances)).toBe(
       '4 GiB of memory ÷ 350 MiB per instance (memory per instance at load with 16 running, measured here; the smallest step measured at or above the 11 it holds) = 11; 20 wanted; VMs here run under TCG emulation.',
     );
     // host-b measured no density at load: 10 MiB own + 320 MiB overhead, as before.
     expect(hostB).toMatchObject({ hostId: 'host-b', fits: 12 });
-    expect(hostB?.why).toContain('(10 MiB own + 320 MiB overhead, measured on host-a');
+    expect(hostB?.why(long.instances)).toContain(
+      '(10 MiB own + 320 MiB overhead, measured on host-a',
+    );
   });
 
   it('takes the largest step measured when the host holds more than any step ran', () => {
     const evidence = [...evidenceOf(), ...loadMemoryRows('host-a', CONTAINER, { 1: 14, 8: 13 })];
     const [hostA] = hostsOn(long, evidence, 'container');
     expect(hostA).toMatchObject({ fits: 315 });
-    expect(hostA?.why).toContain(
+    expect(hostA?.why(long.instances)).toContain(
       'memory per instance at load with 8 running, measured here; the largest step measured, below the 315 it holds',
     );
   });
@@ -233,14 +264,14 @@ describe('capacity from memory at load', () => {
     const [hostA] = hostsOn(sized, evidence, 'vm');
     // Step 1: 100 + 388 = 488, 8 a host > 1; step 16: 100 + 300 = 400, 10 ≤ 16. Idle: 420, 9.
     expect(hostA).toMatchObject({ fits: 10 });
-    expect(hostA?.why).toContain(
+    expect(hostA?.why(long.instances)).toContain(
       "100 MiB own + 300 MiB overhead at load with 16 running: 350 MiB per instance less the bare process's 50 MiB, measured here",
     );
 
     const unpaired = [...evidenceOf(), ...loadMemoryRows('host-a', VM_TCG, { 16: 350 })];
     const [idle] = hostsOn(sized, unpaired, 'vm');
     expect(idle).toMatchObject({ fits: 9 });
-    expect(idle?.why).toContain(
+    expect(idle?.why(long.instances)).toContain(
       'Memory at load was measured here, but at no step the bare process measured too, so the idle overhead counts.',
     );
   });

@@ -28,7 +28,8 @@ export interface HostCapacity {
   readonly known: boolean;
   /** The memory at load it was counted with, where the host measured density at load. */
   readonly atLoad?: AtLoadCount;
-  readonly why: string;
+  /** The sentence, for a question that wants this many instances. */
+  readonly why: (instances: number) => string;
 }
 
 /** A host's count from memory at load: the step that counted and the readings behind it. */
@@ -71,7 +72,7 @@ function hostCapacity(
     hostId: host.hostId,
     fits: 0,
     known,
-    why,
+    why: () => why,
   });
   const offered = host.platforms.find(
     (each) => each.platform === option.placement && each.runtime === option.runtime,
@@ -93,7 +94,7 @@ function hostCapacity(
   }
   const memory = host.memoryBytes / MIB;
   const emulated = offered?.accel === TCG ? '; VMs here run under TCG emulation' : '';
-  const wanted = `${formatNumber(question.instances)} wanted${emulated}`;
+  const wanted = (instances: number): string => `${formatNumber(instances)} wanted${emulated}`;
   const atLoad = atLoadOn(question, facts, figures, host.hostId, memory);
   if (atLoad !== undefined) {
     const fits = Math.floor(memory / atLoad.perInstance);
@@ -102,7 +103,8 @@ function hostCapacity(
       fits,
       known: true,
       atLoad,
-      why: `${formatMiB(memory)} of memory ÷ ${formatMiB(atLoad.perInstance)} per instance (${atLoadWords(question, atLoad, fits)}) = ${formatNumber(fits)}; ${wanted}.`,
+      why: (instances) =>
+        `${formatMiB(memory)} of memory ÷ ${formatMiB(atLoad.perInstance)} per instance (${atLoadWords(question, atLoad, fits)}) = ${formatNumber(fits)}; ${wanted(instances)}.`,
     };
   }
   const ownHere =
@@ -126,7 +128,8 @@ function hostCapacity(
     hostId: host.hostId,
     fits,
     known: true,
-    why: `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${wanted}.${unpaired}`,
+    why: (instances) =>
+      `${formatMiB(memory)} of memory ÷ ${formatMiB(perInstance)} per instance (${formatMiB(ownHere)} own + ${formatMiB(Math.max(0, overheadHere))} overhead, ${where}) = ${formatNumber(fits)}; ${wanted(instances)}.${unpaired}`,
   };
 }
 
@@ -176,8 +179,45 @@ function atLoadWords(question: AdviceQuestion, atLoad: AtLoadCount, fits: number
   return `${formatMiB(question.memoryMiB)} own + ${formatMiB(overhead)} overhead at load ${running}: ${formatMiB(atLoad.option.value)} per instance less the bare process's ${formatMiB(atLoad.bare.value)}, measured here; ${step}`;
 }
 
-/** What each of the question's hosts holds on this option. */
+/**
+ * Capacities counted before, per gathered facts (their host list), per option gathered with
+ * them (its memory at load) and per what of the question a count reads: the workload's own
+ * memory and its OS needs. The facts and figures a ranking varies (start-up for a KVM host,
+ * throughput for the sensitivities) keep those two objects, and a count reads neither, so a
+ * question asked again with another lifetime, count or trust counts no host again.
+ */
+const counted = new WeakMap<
+  readonly HostInfo[],
+  WeakMap<OptionFigures['loadMemory'], Map<string, OptionCapacity>>
+>();
+
+/** What each of the question's hosts holds on this option: counted once per facts, option and needs. */
 function capacityOf(
+  question: AdviceQuestion,
+  facts: Facts,
+  figures: OptionFigures,
+): OptionCapacity {
+  let byOption = counted.get(facts.hosts);
+  if (byOption === undefined) {
+    byOption = new WeakMap();
+    counted.set(facts.hosts, byOption);
+  }
+  let byNeeds = byOption.get(figures.loadMemory);
+  if (byNeeds === undefined) {
+    byNeeds = new Map();
+    byOption.set(figures.loadMemory, byNeeds);
+  }
+  const { os, memoryMiB } = question;
+  const needs = JSON.stringify([memoryMiB, os.family, os.kernel, os.kernelModules === true]);
+  let capacity = byNeeds.get(needs);
+  if (capacity === undefined) {
+    capacity = countCapacity(question, facts, figures);
+    byNeeds.set(needs, capacity);
+  }
+  return capacity;
+}
+
+function countCapacity(
   question: AdviceQuestion,
   facts: Facts,
   figures: OptionFigures,

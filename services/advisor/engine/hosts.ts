@@ -15,7 +15,7 @@ export function hostFits(question: AdviceQuestion, ranking: Ranking): HostFit[] 
         runtime: ranked.figures.option.runtime,
         fits,
         enough: fits >= question.instances,
-        why,
+        why: why(question.instances),
       }))
       .sort((a, b) => b.fits - a.fits),
   );

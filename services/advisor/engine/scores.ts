@@ -205,7 +205,8 @@ function densityInHosts(context: ScoreContext, option: OptionFigures): string | 
   if (counted === undefined) return undefined;
   const { capacity, needed, fewest } = counted;
   const name = optionName(option.option);
-  const reasons = capacity.hosts.map((host) => host.why);
+  const { instances } = context.question;
+  const reasons = capacity.hosts.map((host) => host.why(instances));
   if (!capacity.known) return missing(reasons.join(' ').replace(/\.$/, ''));
   if (needed === undefined) {
     return `No host of the question's holds one instance as ${name}: ${reasons.join(' ')}`;
@@ -221,7 +222,7 @@ function densityInHosts(context: ScoreContext, option: OptionFigures): string | 
       ? ', as few as any option: density does not set the options apart here'
       : `; ${optionName(fewest.option)} needs ${formatNumber(fewest.needed.hosts)}`;
   const largestHost = [...capacity.hosts].sort((a, b) => b.fits - a.fits)[0];
-  return `${formatNumber(context.question.instances)} instances need ${plural(needed.hosts, 'host')} as ${name}${held}${against}. ${largestHost?.why ?? ''}`;
+  return `${formatNumber(instances)} instances need ${plural(needed.hosts, 'host')} as ${name}${held}${against}. ${largestHost?.why(instances) ?? ''}`;
 }
 
 const densityPart: Part = {
