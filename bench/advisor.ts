@@ -203,11 +203,15 @@ async function benchBackend(
       silentLogger,
     );
     try {
-      const random = seeded(42);
       const wsUrl = `${service.url.replace(/^http/, 'ws')}/v1/ws`;
-      const questions = Array.from({ length: options.clients }, () =>
-        Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
-      );
+      // Each round asks questions of its own (the same ones in every run), so no round is
+      // answered from what an earlier round left in the advisor's answer memo.
+      const questionsOf = (round: number): AdviceQuestion[][] => {
+        const random = seeded(42 + round);
+        return Array.from({ length: options.clients }, () =>
+          Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
+        );
+      };
       const alone: number[] = [];
       const asked: { p50: number; p99: number; perSecond: number; busy: number; count: number }[] =
         [];
@@ -227,7 +231,10 @@ async function benchBackend(
             say(
               `${backend} round ${round}/${options.rounds}: ${options.clients} WebSocket clients asking ${options.questionsPerClient} varied questions each …`,
             );
-            const { latencies, seconds, busyRefusals } = await askFromWorker(wsUrl, questions);
+            const { latencies, seconds, busyRefusals } = await askFromWorker(
+              wsUrl,
+              questionsOf(round),
+            );
             latencies.sort((a, b) => a - b);
             asked.push({
               p50: quantile(latencies, 0.5),

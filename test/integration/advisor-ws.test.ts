@@ -142,6 +142,76 @@ describe('the advisor over WebSocket', () => {
     }
   });
 
+  it('holds 200 clients asking at once: each question gets its answer or a busy refusal, and memory stays bounded', async () => {
+    const heapUsed = (): number => {
+      collectGarbage();
+      return process.memoryUsage().heapUsed;
+    };
+    /** 200 clients ask 5 questions each at once; what each got, answers and busy refusals. */
+    const crowd = async (round: number): Promise<{ answered: number; busy: number }> => {
+      const clients = await Promise.all(
+        Array.from({ length: 200 }, () => openTestSocket(`${running().wsUrl}/v1/ws`)),
+      );
+      try {
+        for (const [index, client] of clients.entries()) {
+          for (let asked = 0; asked < 5; asked += 1) {
+            // Every question its own (no answer memo shares them): lifetimes of whole minutes.
+            const lifetimeSeconds = 60 * (1 + round * 1000 + index * 5 + asked);
+            client.send({
+              type: 'ask',
+              id: `q${asked}`,
+              question: goodQuestion({ lifetimeSeconds }),
+            });
+          }
+        }
+        const replies = await Promise.all(
+          clients.flatMap((client) =>
+            Array.from({ length: 5 }, (_, asked) =>
+              client.next(
+                (frame) =>
+                  frame['id'] === `q${asked}` &&
+                  (frame.type === 'answer' || frame.type === 'error'),
+                120_000,
+              ),
+            ),
+          ),
+        );
+        const refused = replies.filter((frame) => frame.type === 'error');
+        expect(refused.map((frame) => frame['code'])).toEqual(refused.map(() => 'BERTH_ERR_BUSY'));
+        return { answered: replies.length - refused.length, busy: refused.length };
+      } finally {
+        await Promise.all(clients.map((client) => client.close()));
+      }
+    };
+    const first = await crowd(1);
+    expect(first.answered + first.busy).toBe(1000);
+    expect(first.answered).toBeGreaterThan(0);
+    const before = heapUsed();
+    const second = await crowd(2);
+    expect(second.answered + second.busy).toBe(1000);
+    // Another 1,000 questions hold no more than the memos' bounds (256 answers of a few tens of KB).
+    expect((heapUsed() - before) / 2 ** 20).toBeLessThan(16);
+
+    // Once the crowd is gone, a client asking again after the Retry-After is answered.
+    const after = await openTestSocket(`${running().wsUrl}/v1/ws`);
+    try {
+      let reply: Frame | undefined;
+      for (let tries = 0; tries < 10 && reply?.type !== 'answer'; tries += 1) {
+        if (reply !== undefined) await new Promise((resolve) => setTimeout(resolve, 1_000));
+        after.send({ type: 'ask', id: 'after', question: goodQuestion() });
+        reply = await after.next(
+          (frame) => frame['id'] === 'after' && (frame.type === 'answer' || frame.type === 'error'),
+          30_000,
+        );
+        expect(reply['code'] ?? 'BERTH_ERR_BUSY').toBe('BERTH_ERR_BUSY');
+      }
+      expect(reply?.type).toBe('answer');
+      expect((reply?.['advice'] as Advice).options.length).toBeGreaterThan(0);
+    } finally {
+      await after.close();
+    }
+  }, 600_000);
+
   it('rejects 1,000 malformed frames naming the field, stays open, and keeps memory flat', async () => {
     const good = goodQuestion();
     const kinds: readonly [unknown, string, string][] = [
