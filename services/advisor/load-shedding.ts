@@ -30,8 +30,14 @@ export interface PressureOptions {
   readonly windowMs: number;
 }
 
+/**
+ * A refused client waits the Retry-After (1 s) before asking again, so refusing helps it only
+ * where the queue would have held its question longer than that: the delay allowed is the
+ * Retry-After. Below it, a crowd of clients asking one question at a time each is answered in
+ * turn rather than sent away for a second.
+ */
 export const DEFAULT_PRESSURE: PressureOptions = {
-  maxEventLoopDelayMs: 250,
+  maxEventLoopDelayMs: 1_000,
   minAnsweringShare: 0.5,
   windowMs: 500,
 };
