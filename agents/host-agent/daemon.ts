@@ -260,22 +260,36 @@ export async function runAgentDaemon(
     },
   });
 
+  // A stop asked for while the platforms are checked waits for the checks (they start and
+  // stop runtimes: a Docker engine, a libvirtd, the guest image build) and says so at once;
+  // the agent then stops without announcing itself ready.
+  let inventoryTaken = false;
+  let stopBeforeReady: Awaited<typeof stopped> | undefined;
+  void stopped.then((signal) => {
+    if (inventoryTaken) return;
+    stopBeforeReady = signal;
+    logger.info({ signal }, 'stopping once the platform checks under way end');
+  });
   const inventory = await collectInventory(hostId, allDrivers);
+  inventoryTaken = true;
   // What finding the platforms' availability started (a Docker engine, a libvirtd of
   // Berth's own) is not kept running while the agent waits for jobs.
   await closeDrivers(allDrivers);
-  await publishInventory(nc, inventory, logger);
-  heartbeat();
-  let beats = 0;
-  const timer = setInterval(() => {
-    beats += 1;
-    if (beats % INVENTORY_EVERY_HEARTBEATS === 0) {
-      void publishInventory(nc, { ...inventory, sentAt: Date.now() }, logger);
-    } else {
-      heartbeat();
-    }
-  }, HEARTBEAT_MS);
-  process.stdout.write(`berth agent ready: host ${hostId}, jobs on ${jobsSubject(hostId)}\n`);
+  let timer: NodeJS.Timeout | undefined;
+  if (stopBeforeReady === undefined) {
+    await publishInventory(nc, inventory, logger);
+    heartbeat();
+    let beats = 0;
+    timer = setInterval(() => {
+      beats += 1;
+      if (beats % INVENTORY_EVERY_HEARTBEATS === 0) {
+        void publishInventory(nc, { ...inventory, sentAt: Date.now() }, logger);
+      } else {
+        heartbeat();
+      }
+    }, HEARTBEAT_MS);
+    process.stdout.write(`berth agent ready: host ${hostId}, jobs on ${jobsSubject(hostId)}\n`);
+  }
 
   const signal = await stopped;
   logger.info({ signal }, 'stopping: ending the current run and sending what is journaled');

@@ -185,4 +185,28 @@ describe('berth agent start with a Docker engine of its own', () => {
     agent.child.kill('SIGTERM');
     expect(await agent.exited(), agent.stderr()).toBe(0);
   }, 120_000);
+
+  it('stopped while it checks the platforms, says so at once, ends the checks, and stops without a ready line', async () => {
+    const dataDir = join(dir, 'stopped-early');
+    const agent = spawnBerth(['agent', 'start'], {
+      NATS_URL: nats.url,
+      BERTH_DATA_DIR: dataDir,
+      BERTH_JOB_PLATFORMS: 'container:docker',
+      BERTH_DOCKER_ENGINE: 'own',
+      BERTH_LOG_LEVEL: 'info',
+    });
+    await waitFor(
+      'the Docker engine the platform checks start',
+      () => processesMatching(join(dataDir, 'agent', 'docker')).length > 0,
+      90_000,
+      20,
+    );
+    agent.child.kill('SIGTERM');
+    await waitFor('the stop to be acknowledged', () =>
+      agent.stderr().includes('stopping once the platform checks under way end'),
+    );
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+    expect(agent.stdout()).not.toContain('berth agent ready');
+    expect(processesMatching(join(dataDir, 'agent', 'docker'))).toEqual([]);
+  }, 120_000);
 });
