@@ -139,15 +139,40 @@ function rowsFor(
   return index.get(`${platform}\0${workload}\0${metric}`) ?? [];
 }
 
+/**
+ * The readings of each series asked for, per list of rows, as of one moment: facts gathered
+ * once keep their moment, so every question ranked over them reads each series once. Only the
+ * newest moment of a list is kept.
+ */
+const seriesReadings = new WeakMap<
+  readonly EvidenceRow[],
+  {
+    readonly now: number;
+    readonly staleAfterMs: number;
+    readonly bySeries: Map<string, readonly Reading[]>;
+  }
+>();
+
 /** The readings of one series, each row as it is. */
-export function readingsOf(asOf: RowsAsOf, series: SeriesQuery): Reading[] {
-  return rowsFor(asOf.rows, series.platform, series.workload, series.metric)
+export function readingsOf(asOf: RowsAsOf, series: SeriesQuery): readonly Reading[] {
+  const { rows, now, staleAfterMs } = asOf;
+  let held = seriesReadings.get(rows);
+  if (held?.now !== now || held.staleAfterMs !== staleAfterMs) {
+    held = { now, staleAfterMs, bySeries: new Map() };
+    seriesReadings.set(rows, held);
+  }
+  const key = `${series.platform}\0${series.runtime ?? ''}\0${series.workload}\0${series.metric}\0${series.unit ?? ''}`;
+  const found = held.bySeries.get(key);
+  if (found !== undefined) return found;
+  const readings = rowsFor(rows, series.platform, series.workload, series.metric)
     .filter(
       (row) =>
         (series.runtime === undefined || row.runtime === series.runtime) &&
         (series.unit === undefined || row.unit === series.unit),
     )
-    .map((row) => readingOf(row, asOf.now, asOf.staleAfterMs));
+    .map((row) => readingOf(row, now, staleAfterMs));
+  held.bySeries.set(key, readings);
+  return readings;
 }
 
 /** Hardware before emulation, then fresh before stale: the readings of the best kind there is. */
