@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   domainKindFor,
+  isLocalUri,
   domainXml,
   hvmDomainTypes,
   libvirtDriverOf,
@@ -154,6 +155,29 @@ describe('domainKindFor', () => {
       accel: 'kvm',
       note: 'the capabilities of qemu:///system offer kvm',
     });
+  });
+
+  it('uses qemu (TCG), naming the failed test boot, where kvm is offered but its guests fail', () => {
+    const kind = domainKindFor('qemu:///system', capabilities(guest('hvm', 'qemu', 'kvm')), {
+      works: false,
+      note: '/dev/kvm present but a test guest failed: kvm_buf_set_msrs',
+    });
+    expect(kind).toEqual({
+      type: 'qemu',
+      accel: 'tcg',
+      note: 'the capabilities of qemu:///system offer kvm, but /dev/kvm present but a test guest failed: kvm_buf_set_msrs',
+    });
+    const booted = { works: true, note: 'a test guest booted under KVM' };
+    expect(
+      domainKindFor('qemu:///system', capabilities(guest('hvm', 'qemu', 'kvm')), booted).accel,
+    ).toBe('kvm');
+  });
+
+  it('takes a URI with no host part as this host', () => {
+    expect(isLocalUri('qemu:///system')).toBe(true);
+    expect(isLocalUri('qemu:///system?socket=/run/berth-libvirt-1/libvirt-sock')).toBe(true);
+    expect(isLocalUri('qemu+ssh://root@host/system')).toBe(false);
+    expect(isLocalUri('qemu+tcp://host/system')).toBe(false);
   });
 
   it('falls back to qemu (TCG) and says so when kvm is not offered', () => {

@@ -9,9 +9,12 @@ import { buildGuestImage, type GuestImage, type ImageStep } from '../vm/guest-im
 import {
   domainKindFor,
   domainXml,
+  hvmDomainTypes,
+  isLocalUri,
   libvirtDriverOf,
   type DomainKind,
   type DomainType,
+  type KvmProbe,
 } from '../vm/libvirt-domain.ts';
 import type { Availability, Instance, InstanceOptions, PlatformDriver } from './driver.ts';
 import { fileLines, runnerLines } from './runner-lines.ts';
@@ -22,7 +25,13 @@ import {
   type SharedVirshSession,
   type VirshSession,
 } from './virsh.ts';
-import { BOOT_TIMEOUT_MS, guestClockArgs, guestCommand, qemuArgs } from './vm-qemu.ts';
+import {
+  BOOT_TIMEOUT_MS,
+  guestClockArgs,
+  guestCommand,
+  prepareQemuHost,
+  qemuArgs,
+} from './vm-qemu.ts';
 
 export interface LibvirtDriverOptions {
   /** The libvirt connection: qemu:///system, xen:///system, test:///default, … */
@@ -249,6 +258,16 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
     }
     return shared;
   };
+  /**
+   * Whether KVM guests run, for a local qemu URI whose capabilities offer kvm: the same test
+   * boot the vm platform makes, since capabilities offer kvm wherever /dev/kvm exists.
+   */
+  const kvmProbe = async (at: string, capabilities: string): Promise<KvmProbe | undefined> => {
+    if (libvirtDriverOf(at) !== 'qemu' || !isLocalUri(at)) return undefined;
+    if (!hvmDomainTypes(capabilities).has('kvm')) return undefined;
+    const host = await prepareQemuHost(options.imagesDir, options.bundlesDir, options.onImageStep);
+    return { works: host.accel === 'kvm', note: host.accelNote };
+  };
   const connections = new Map<string, Promise<Connection>>();
   const connect = (at: string): Promise<Connection> => {
     let connection = connections.get(at);
@@ -256,12 +275,15 @@ export function createLibvirtDriver(options: LibvirtDriverOptions): PlatformDriv
       const shared = sharedFor(at);
       connection = (async (): Promise<Connection> => {
         const session = await shared.acquire();
+        let version: string;
+        let capabilities: string;
         try {
-          const version = libvirtVersion(await session.run(['version']));
-          return { version, kind: domainKindFor(at, await session.run(['capabilities'])) };
+          version = libvirtVersion(await session.run(['version']));
+          capabilities = await session.run(['capabilities']);
         } finally {
           await shared.release();
         }
+        return { version, kind: domainKindFor(at, capabilities, await kvmProbe(at, capabilities)) };
       })();
       connections.set(at, connection);
       connection.catch(() => connections.delete(at));

@@ -32,12 +32,23 @@ export interface DomainKind {
   readonly note: string;
 }
 
+/** Whether a guest booted under KVM on this host, and what the test boot found. */
+export interface KvmProbe {
+  readonly works: boolean;
+  readonly note: string;
+}
+
+/** A URI whose daemon runs on this host (no host part), where a local KVM test boot speaks for it. */
+export const isLocalUri = (uri: string): boolean => /^[a-z][a-z0-9+]*:\/\/\//i.test(uri);
+
 /**
  * The domain type for a URI, checked against what its capabilities offer: kvm where the qemu
- * driver offers it, else qemu (TCG emulation, labelled as such); xen for xen URIs; test for
- * libvirt's test driver, which runs no guest.
+ * driver offers it and KVM guests run (`kvm`: a test boot on this host, for a local URI;
+ * capabilities offer kvm wherever /dev/kvm exists, even where its guests fail), else qemu
+ * (TCG emulation, labelled as such); xen for xen URIs; test for libvirt's test driver, which
+ * runs no guest.
  */
-export function domainKindFor(uri: string, capabilities: string): DomainKind {
+export function domainKindFor(uri: string, capabilities: string, kvm?: KvmProbe): DomainKind {
   const driver = libvirtDriverOf(uri);
   const offered = hvmDomainTypes(capabilities);
   const require = (type: DomainType): void => {
@@ -49,14 +60,16 @@ export function domainKindFor(uri: string, capabilities: string): DomainKind {
   };
   switch (driver) {
     case 'qemu':
-      if (offered.has('kvm')) {
+      if (offered.has('kvm') && kvm?.works !== false) {
         return { type: 'kvm', accel: 'kvm', note: `the capabilities of ${uri} offer kvm` };
       }
       require('qemu');
       return {
         type: 'qemu',
         accel: 'tcg',
-        note: `the capabilities of ${uri} offer no kvm domain, only qemu (TCG)`,
+        note: offered.has('kvm')
+          ? `the capabilities of ${uri} offer kvm, but ${kvm?.note ?? 'KVM guests fail here'}`
+          : `the capabilities of ${uri} offer no kvm domain, only qemu (TCG)`,
       };
     case 'xen':
       require('xen');
