@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { access, mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -99,6 +99,8 @@ export interface OwnLibvirtdLayout {
   readonly runDir: string;
   readonly socket: string;
   readonly libvirtdConfig: string;
+  /** The qemu.conf its QEMU driver reads, bound over the host's in its mount namespace. */
+  readonly qemuConfig: string;
   readonly virtlogdConfig: string;
   readonly libvirtdPidFile: string;
   readonly virtlogdPidFile: string;
@@ -116,6 +118,7 @@ export function ownLibvirtdLayout(daemonDir: string): OwnLibvirtdLayout {
     runDir,
     socket: join(runDir, 'libvirt-sock'),
     libvirtdConfig: join(daemonDir, 'libvirtd.conf'),
+    qemuConfig: join(daemonDir, 'qemu.conf'),
     virtlogdConfig: join(daemonDir, 'virtlogd.conf'),
     libvirtdPidFile: join(daemonDir, 'libvirtd.pid'),
     virtlogdPidFile: join(daemonDir, 'virtlogd.pid'),
@@ -137,6 +140,59 @@ export function ownLibvirtdUri(layout: OwnLibvirtdLayout, uri: string): string {
  */
 function ownLibvirtdConfig(layout: OwnLibvirtdLayout): string {
   return [`unix_sock_dir = "${layout.runDir}"`, 'log_outputs = "3:stderr"', ''].join('\n');
+}
+
+/** Where a privileged libvirtd's QEMU driver reads its settings. */
+const HOST_QEMU_CONFIG = '/etc/libvirt/qemu.conf';
+
+/**
+ * qemu.conf of a daemon of Berth's own: QEMU's user is root. Its guests run as root already
+ * (each domain's static DAC label), and libvirt checks /dev/kvm as this user: as the host's
+ * default (libvirt-qemu) where /dev/kvm lets only root in, libvirt finds the capabilities it
+ * probed (with KVM) stale at every use and probes QEMU again, about 45 s per domain defined.
+ */
+function ownQemuConfig(): string {
+  return ['user = "root"', 'group = "root"', ''].join('\n');
+}
+
+/**
+ * The command that starts libvirtd in a mount namespace of its own (mounts of the host reach
+ * it, its own do not leave it), where its qemu.conf is bound over the host's when the host
+ * has one.
+ */
+function ownLibvirtdCommand(libvirtd: string, layout: OwnLibvirtdLayout): string[] {
+  const script = `[ ! -e ${HOST_QEMU_CONFIG} ] || mount --bind "$0" ${HOST_QEMU_CONFIG} || exit 1; exec "$@"`;
+  return [
+    '--mount',
+    '--propagation',
+    'slave',
+    '--',
+    '/bin/sh',
+    '-c',
+    script,
+    layout.qemuConfig,
+    libvirtd,
+    '-f',
+    layout.libvirtdConfig,
+    '-p',
+    layout.libvirtdPidFile,
+  ];
+}
+
+/** The path of an executable program found on PATH, if any. */
+async function onPath(program: string): Promise<string | undefined> {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    if (dir === '') continue;
+    const path = join(dir, program);
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
+  }
+  return undefined;
 }
 
 /** Resolves when a daemon at uri answers `virsh version`; rejects as virsh failed. */
@@ -431,6 +487,7 @@ async function startOwnDaemon(daemonDir: string, uri: string): Promise<OwnDaemon
     await mkdir(daemonDir, { recursive: true });
     await mkdir(layout.runDir, { recursive: true });
     await writeFile(layout.libvirtdConfig, ownLibvirtdConfig(layout));
+    await writeFile(layout.qemuConfig, ownQemuConfig());
     await writeFile(layout.virtlogdConfig, 'log_outputs = "3:stderr"\n');
     await prepareHost(layout.changesFile);
     // libvirtd's QEMU driver hands consoles and logs to virtlogd, at its fixed socket.
@@ -454,11 +511,15 @@ async function startOwnDaemon(daemonDir: string, uri: string): Promise<OwnDaemon
         await sleep(50);
       }
     }
+    const program = await onPath('libvirtd');
+    if (program === undefined) {
+      throw new Error('libvirtd is not installed (apt-get install libvirt-daemon-system)');
+    }
     const child = await spawnDaemon(
-      'libvirtd',
-      ['-f', layout.libvirtdConfig, '-p', layout.libvirtdPidFile],
+      'unshare',
+      ownLibvirtdCommand(program, layout),
       layout.libvirtdLog,
-      'libvirt-daemon-system',
+      'util-linux',
     );
     libvirtd = child.pid;
     const own = ownLibvirtdUri(layout, uri);
@@ -489,9 +550,9 @@ async function startOwnDaemon(daemonDir: string, uri: string): Promise<OwnDaemon
  * The daemon of the vm:libvirt platform at uri, by mode: the host's (checked on each call of
  * endpoint(), as daemons come and go), or, for qemu:///system and qemu:///session, one of
  * Berth's own with its files in daemonDir, started on the first endpoint() and stopped by
- * close(). Its QEMU driver shares the host's libvirt state (/etc/libvirt/qemu.conf and
- * domain definitions, /run/libvirt/qemu), so it cannot run beside a host's libvirtd: `auto`
- * uses that one whenever it answers.
+ * close(). Its QEMU driver shares the host's libvirt state (domain definitions,
+ * /run/libvirt/qemu; not qemu.conf, which is its own), so it cannot run beside a host's
+ * libvirtd: `auto` uses that one whenever it answers.
  */
 export function libvirtDaemon(
   uri: string,

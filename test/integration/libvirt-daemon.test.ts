@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,8 +206,16 @@ describe("vm:libvirt through a libvirtd of Berth's own, QEMU under TCG", () => {
         owned: true,
         domainLogDir: QEMU_DOMAIN_LOG_DIR,
       });
-      expect(processesWith(layout.libvirtdConfig)).toHaveLength(1);
+      const pids = processesWith(layout.libvirtdConfig);
+      expect(pids).toHaveLength(1);
       expect(existsSync(layout.socket)).toBe(true);
+      // QEMU's user is root in the daemon's own qemu.conf, bound over the host's in its mount
+      // namespace only (as libvirt-qemu, where /dev/kvm lets only root in, every define
+      // would probe QEMU again).
+      const own = await readFile(layout.qemuConfig, 'utf8');
+      expect(own).toMatch(/^user = "root"$/m);
+      expect(await readFile(`/proc/${pids[0]}/root/etc/libvirt/qemu.conf`, 'utf8')).toBe(own);
+      expect(await readFile('/etc/libvirt/qemu.conf', 'utf8')).not.toBe(own);
       // Its socket is its own: the host's URI still reaches nothing.
       expect(await answers(SYSTEM_URI)).toBe(false);
     },

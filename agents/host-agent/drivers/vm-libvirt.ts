@@ -199,7 +199,7 @@ export function instanceFiles(spec: InstanceSpec): InstanceFiles {
 /** What the platform's settings say of the daemon an instance ran under. */
 function daemonSetting(endpoint: LibvirtEndpoint): string {
   return endpoint.owned
-    ? "a libvirtd Berth started (socket under /run/berth-libvirt-*, the host's qemu.conf)"
+    ? "a libvirtd Berth started (socket under /run/berth-libvirt-*, QEMU's user root in a qemu.conf of its own)"
     : 'the libvirt daemon the URI reaches';
 }
 
