@@ -192,11 +192,13 @@ async function* watched(
   id: string,
   timeoutMs: number,
 ): AsyncGenerator<{ line: RunnerLine; at: number }> {
-  const watchdog = { fired: false };
+  const watchdog: { removal?: Promise<void> } = {};
   const timer = setTimeout(() => {
-    watchdog.fired = true;
-    void execProgram(RUNC, ['delete', '--force', id])
-      .catch(() => undefined)
+    watchdog.removal = execProgram(RUNC, ['delete', '--force', id])
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .then(() => killGroup(runner));
   }, timeoutMs);
   let first = true;
@@ -208,10 +210,12 @@ async function* watched(
     }
   } finally {
     clearTimeout(timer);
+    // The lines can end (QEMU killed) before `runc delete` has: it is waited for.
+    await watchdog.removal;
   }
   if (first) {
     throw new Error(
-      watchdog.fired
+      watchdog.removal !== undefined
         ? `the guest printed nothing in ${timeoutMs} ms: ${runner.stderr()}`
         : `the container ended before the guest printed a line: ${runner.stderr()}`,
     );
