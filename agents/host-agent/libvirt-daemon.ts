@@ -151,9 +151,7 @@ const HOST_QEMU_CONFIG = '/etc/libvirt/qemu.conf';
  * default (libvirt-qemu) where /dev/kvm lets only root in, libvirt finds the capabilities it
  * probed (with KVM) stale at every use and probes QEMU again, about 45 s per domain defined.
  */
-function ownQemuConfig(): string {
-  return ['user = "root"', 'group = "root"', ''].join('\n');
-}
+const OWN_QEMU_CONFIG = 'user = "root"\ngroup = "root"\n';
 
 /**
  * The command that starts libvirtd in a mount namespace of its own (mounts of the host reach
@@ -487,7 +485,7 @@ async function startOwnDaemon(daemonDir: string, uri: string): Promise<OwnDaemon
     await mkdir(daemonDir, { recursive: true });
     await mkdir(layout.runDir, { recursive: true });
     await writeFile(layout.libvirtdConfig, ownLibvirtdConfig(layout));
-    await writeFile(layout.qemuConfig, ownQemuConfig());
+    await writeFile(layout.qemuConfig, OWN_QEMU_CONFIG);
     await writeFile(layout.virtlogdConfig, 'log_outputs = "3:stderr"\n');
     await prepareHost(layout.changesFile);
     // libvirtd's QEMU driver hands consoles and logs to virtlogd, at its fixed socket.

@@ -195,10 +195,7 @@ async function* watched(
   const watchdog: { removal?: Promise<void> } = {};
   const timer = setTimeout(() => {
     watchdog.removal = execProgram(RUNC, ['delete', '--force', id])
-      .then(
-        () => undefined,
-        () => undefined,
-      )
+      .catch(() => undefined)
       .then(() => killGroup(runner));
   }, timeoutMs);
   let first = true;
