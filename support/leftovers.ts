@@ -10,11 +10,24 @@ export function processesMatching(pattern: string): string[] {
   }
 }
 
-/** Containers an OCI runtime (runc, crun) still knows whose id starts with prefix (a run id). */
+/**
+ * Containers an OCI runtime (runc, crun) still knows whose id starts with prefix (a run id).
+ * `list` fails when another test's container is deleted while it reads the state folder (its
+ * entry is gone between readdir and stat); that race is asked again, a few times.
+ */
 export function ociContainers(runtime: 'runc' | 'crun', prefix: string): string[] {
-  return execFileSync(runtime, ['list', '-q'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((id) => id !== '' && id.startsWith(prefix));
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return execFileSync(runtime, ['list', '-q'], { encoding: 'utf8', stdio: 'pipe' })
+        .split('\n')
+        .filter((id) => id !== '' && id.startsWith(prefix));
+    } catch (error) {
+      const raced = /no such file or directory/.test(
+        String((error as { stderr?: unknown }).stderr),
+      );
+      if (!raced || attempt === 5) throw error;
+    }
+  }
 }
 
 /** What a folder holds; [] when it does not exist. */

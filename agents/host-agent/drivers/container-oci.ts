@@ -265,20 +265,19 @@ export function createOciDriver(
 
 /**
  * Removes the containers an earlier agent left with any OCI runtime: those whose id is one
- * of `ids` (the names of its bundle folders). Returns them as `runtime:id`.
+ * of `ids` (the names of its bundle folders). Each id is asked of each runtime by itself
+ * (`state`), not through `list`, which fails whole when another container is deleted while it
+ * reads. Returns them as `runtime:id`.
  */
 export async function removeLeftoverContainers(ids: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
   for (const runtime of OCI_RUNTIMES) {
-    let listed: { id: string }[] | null;
-    try {
-      const { stdout } = await execProgram(runtime, ['list', '--format', 'json']);
-      listed = JSON.parse(stdout) as { id: string }[] | null;
-    } catch {
-      continue;
-    }
-    for (const { id } of listed ?? []) {
-      if (!ids.includes(id)) continue;
+    for (const id of ids) {
+      const known = await execProgram(runtime, ['state', id]).then(
+        () => true,
+        () => false,
+      );
+      if (!known) continue;
       await execProgram(runtime, ['delete', '--force', id]).then(
         () => removed.push(`${runtime}:${id}`),
         () => undefined,
