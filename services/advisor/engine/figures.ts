@@ -10,7 +10,7 @@ import { loadMemoryOf, type LoadMemory } from './at-load.ts';
 import { placementOf, throughputMeasures } from './catalogue.ts';
 import { formatList, formatMs, roundTo } from './format.ts';
 import { meanInterval, type Interval } from './intervals.ts';
-import { compareText, mean, sortedUnique, sum } from './lists.ts';
+import { mean, sortedUnique, sum } from './lists.ts';
 import { gatherNeighbours, type NeighbourFigures } from './neighbours.ts';
 import { BASELINE_PLATFORM, profileOf, type PlacementProfile } from './placements.ts';
 import {
@@ -146,7 +146,7 @@ function originOf(readings: readonly Reading[]): string {
 /** The most result ids a figure keeps for the audit log. */
 export const IDS_PER_FIGURE = 20;
 
-/** Up to `IDS_PER_FIGURE` result ids, taken from each reading in turn, sorted. */
+/** Up to `IDS_PER_FIGURE` result ids, taken from each reading in turn, in code-unit order. */
 function sampleIds(readings: readonly Reading[]): string[] {
   const taken = new Set<string>();
   for (let index = 0; taken.size < IDS_PER_FIGURE; index += 1) {
@@ -154,7 +154,7 @@ function sampleIds(readings: readonly Reading[]): string[] {
     if (round.length === 0) break;
     for (const id of round.slice(0, IDS_PER_FIGURE - taken.size)) taken.add(id);
   }
-  return [...taken].sort(compareText);
+  return [...taken].sort();
 }
 
 /** The mean over hosts of per-host readings (already of one tier), as a figure. */

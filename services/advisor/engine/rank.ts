@@ -73,6 +73,23 @@ export function orderWithTies<T extends Scored>(
 }
 
 /**
+ * The first of `orderWithTies(scored)` without ordering the rest: of the options whose
+ * interval overlaps the best score's, the first by the tie rule. The what-if search asks only
+ * for this, many times over.
+ */
+function firstWithTies<T extends Scored>(scored: readonly T[]): T | undefined {
+  let best: T | undefined;
+  for (const option of scored)
+    if (best === undefined || compareRanked(option, best) < 0) best = option;
+  if (best === undefined) return undefined;
+  let first = best;
+  for (const option of scored) {
+    if (overlaps(option.interval, best.interval) && compareTied(option, first) < 0) first = option;
+  }
+  return first;
+}
+
+/**
  * What every option's score reads besides its figures: the same for every option kept (the
  * capacities on the hosts counted here unless the caller has them already).
  */
@@ -126,7 +143,9 @@ export function firstAcross(
 ): (varied: Varied) => OptionKey | undefined {
   const context = contextOf(question, facts, kept, fleet);
   const scorers = kept.map((figures) => ({ figures, scoreAt: scoreAcross(context, figures) }));
-  return (varied) =>
-    orderWithTies(scorers.map(({ figures, scoreAt }) => ({ figures, ...scoreAt(varied) })))
-      .options[0]?.figures.option;
+  return (varied) => {
+    const at: ScoreContext = { ...context, question: { ...question, ...varied } };
+    return firstWithTies(scorers.map(({ figures, scoreAt }) => ({ figures, ...scoreAt(at) })))
+      ?.figures.option;
+  };
 }

@@ -83,7 +83,31 @@ export interface SeriesQuery {
 const isStale = (latestAt: number, now: number, staleAfterMs: number): boolean =>
   now - latestAt > staleAfterMs;
 
+/**
+ * Each row's readings, fresh and stale (a moment changes a reading only in that), for one stale
+ * age: the rows of a host subset are the whole fleet's rows, so the subsets' facts share these.
+ */
+const rowReadings = new WeakMap<
+  EvidenceRow,
+  { readonly staleAfterMs: number; fresh?: Reading; stale?: Reading }
+>();
+
 function readingOf(row: EvidenceRow, now: number, staleAfterMs: number): Reading {
+  let held = rowReadings.get(row);
+  if (held?.staleAfterMs !== staleAfterMs) {
+    held = { staleAfterMs };
+    rowReadings.set(row, held);
+  }
+  const stale = isStale(row.latestAt, now, staleAfterMs);
+  const kept = stale ? held.stale : held.fresh;
+  if (kept !== undefined) return kept;
+  const reading = newReading(row, stale);
+  if (stale) held.stale = reading;
+  else held.fresh = reading;
+  return reading;
+}
+
+function newReading(row: EvidenceRow, stale: boolean): Reading {
   return {
     hostId: row.hostId,
     accels: [row.accel],
@@ -93,7 +117,7 @@ function readingOf(row: EvidenceRow, now: number, staleAfterMs: number): Reading
     samples: row.samples,
     latestAt: row.latestAt,
     resultIds: row.resultIds,
-    stale: isStale(row.latestAt, now, staleAfterMs),
+    stale,
     tcg: row.accel === TCG,
     results: row.results,
     uncalibratedResults: row.uncalibratedResults ?? 0,
@@ -116,7 +140,20 @@ function startupP95Of(row: EvidenceRow): StartupP95 | undefined {
   return { value, interval: [low, high], exact: row.startupP95Exact !== false };
 }
 
-const rowIndexes = new WeakMap<readonly EvidenceRow[], Map<string, EvidenceRow[]>>();
+/** Rows by platform, then workload, then metric. */
+type RowIndex = Map<string, Map<string, Map<string, EvidenceRow[]>>>;
+
+const rowIndexes = new WeakMap<readonly EvidenceRow[], RowIndex>();
+
+/** The value of `key` in `map`, made by `make` and kept when there is none yet. */
+function entryOf<Key, Value>(map: Map<Key, Value>, key: Key, make: () => Value): Value {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
 
 /** The rows of one platform, workload and metric; the index is built once per list of rows. */
 function rowsFor(
@@ -129,14 +166,17 @@ function rowsFor(
   if (index === undefined) {
     index = new Map();
     for (const row of rows) {
-      const key = `${row.platform}\0${row.workload}\0${row.metric}`;
-      const bucket = index.get(key);
-      if (bucket === undefined) index.set(key, [row]);
-      else bucket.push(row);
+      const byWorkload = entryOf(
+        index,
+        row.platform,
+        () => new Map<string, Map<string, EvidenceRow[]>>(),
+      );
+      const byMetric = entryOf(byWorkload, row.workload, () => new Map<string, EvidenceRow[]>());
+      entryOf(byMetric, row.metric, (): EvidenceRow[] => []).push(row);
     }
     rowIndexes.set(rows, index);
   }
-  return index.get(`${platform}\0${workload}\0${metric}`) ?? [];
+  return index.get(platform)?.get(workload)?.get(metric) ?? [];
 }
 
 /**

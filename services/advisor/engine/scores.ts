@@ -402,27 +402,25 @@ export type Varied = Pick<AdviceQuestion, 'lifetimeSeconds' | 'instances'>;
 const STEADY_PARTS: ReadonlySet<PartName> = new Set(['throughput', 'isolation']);
 
 /**
- * The option's score as the lifetime and instance count vary, equal to `scoreOf` for the
- * question with them changed; the steady parts are computed once.
+ * The option's score as the lifetime and instance count vary: given `context` with only those
+ * changed (`at`), equal to `scoreOf(at, option)`; the steady parts are computed once.
  */
 export function scoreAcross(
   context: ScoreContext,
   option: OptionFigures,
-): (varied: Varied) => Scoring {
+): (at: ScoreContext) => Scoring {
   const steady = new Map(
     PARTS.filter((part) => STEADY_PARTS.has(part.name)).map((part) => [
       part.name,
       partPoints(part, context, part.value(context, option), option),
     ]),
   );
-  return (varied) => {
-    const at = { ...context, question: { ...context.question, ...varied } };
-    return scoringOf(
+  return (at) =>
+    scoringOf(
       PARTS.map(
         (part) => steady.get(part.name) ?? partPoints(part, at, part.value(at, option), option),
       ),
     );
-  };
 }
 
 /** The option's parts, in a fixed order, and its score (the sum of their points) with its interval. */

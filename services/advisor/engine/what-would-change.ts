@@ -99,13 +99,25 @@ export interface Thresholds {
   readonly below?: Threshold;
 }
 
+/** `topAt`, ranking each value once however often the searches ask for it. */
+function remembered(topAt: (value: number) => Top): (value: number) => Top {
+  const tops = new Map<number, Top>();
+  return (value) => {
+    if (tops.has(value)) return tops.get(value);
+    const top = topAt(value);
+    tops.set(value, top);
+    return top;
+  };
+}
+
 /** The nearest change of the first option above and below `start`, within the range. */
 function thresholdsAround(
   start: number,
   range: { readonly lowest: number; readonly highest: number },
   integer: boolean,
-  topAt: (value: number) => Top,
+  rankedAt: (value: number) => Top,
 ): Thresholds {
+  const topAt = remembered(rankedAt);
   const above = findThreshold(start, range.highest, integer, topAt);
   const below = findThreshold(start, range.lowest, integer, topAt);
   return { ...(above === undefined ? {} : { above }), ...(below === undefined ? {} : { below }) };
