@@ -44,6 +44,8 @@ export interface AdvisorBenchOptions {
   readonly backends: readonly ('chdb' | 'clickhouse')[];
   /** Rounds, each timing the evidence query alone and the clients' questions, in a shuffled order. */
   readonly rounds: number;
+  /** The advisor's engine threads (0: on its main thread). */
+  readonly engineThreads: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -199,6 +201,7 @@ async function benchBackend(
         natsUrl: nats.url,
         clickhouseUrl: clickhouse?.url,
         advisorPort: 0,
+        engineThreads: options.engineThreads,
       },
       silentLogger,
     );
@@ -277,7 +280,7 @@ async function benchBackend(
 /** `npm run bench -- advisor`: answer latency under load against the evidence query alone. */
 export async function benchAdvisor(options: AdvisorBenchOptions): Promise<void> {
   process.stdout.write(
-    `advisor benchmark: ${availableParallelism()} cores, node ${process.version}; ${options.clients} clients × ${options.questionsPerClient} questions, ${options.rows.toLocaleString('en')} rows\n`,
+    `advisor benchmark: ${availableParallelism()} cores, node ${process.version}; ${options.clients} clients × ${options.questionsPerClient} questions, ${options.rows.toLocaleString('en')} rows; ${options.engineThreads === 0 ? "the engine on the advisor's main thread" : `${options.engineThreads} engine threads`}\n`,
   );
   for (const backend of options.backends) await benchBackend(backend, options);
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchAdvisor } from './advisor.ts';
@@ -66,6 +67,11 @@ program
   .option('--questions <n>', 'questions each client asks, one after another', '40')
   .option('--backends <list>', 'comma-separated: chdb,clickhouse', 'chdb,clickhouse')
   .option('--rounds <n>', 'rounds, each timing the evidence query and the questions', '3')
+  .option(
+    '--engine-threads <n>',
+    "the advisor's engine threads (0: on its main thread)",
+    String(availableParallelism() - 1),
+  )
   .action(
     async (options: {
       rows: string;
@@ -74,6 +80,7 @@ program
       questions: string;
       backends: string;
       rounds: string;
+      engineThreads: string;
     }) => {
       await benchAdvisor({
         rounds: wholeNumber('--rounds', options.rounds, 3, 100),
@@ -82,6 +89,7 @@ program
         clients: wholeNumber('--clients', options.clients, 1, 1000),
         questionsPerClient: wholeNumber('--questions', options.questions, 1),
         backends: backendList(options.backends),
+        engineThreads: wholeNumber('--engine-threads', options.engineThreads, 0, 256),
       });
     },
   );

@@ -29,10 +29,14 @@ const STALE_LOCK_MS = 120_000;
 /** Builds kept besides the newest: a process started from one may still load its chunks. */
 const OLD_BUILDS_KEPT = 2;
 
-/** The entry points that share chunks: the command line and the ingest encoder's worker thread. */
+/**
+ * The entry points that share chunks: the command line, the ingest encoder's worker thread and
+ * the advisor's engine threads.
+ */
 const NODE_ENTRIES = {
   berth: 'cli/main.ts',
   'encoder-worker': 'services/ingest/encoder-worker.ts',
+  'engine-worker': 'services/advisor/engine-worker.ts',
 };
 /**
  * Packages left to node_modules: chDB's native addon, pino (its transports load files by
@@ -121,9 +125,10 @@ function pruneOldBuilds(keep) {
 
 /**
  * Builds dist/<key>/ from the sources: berth.js (the command line) and its chunks,
- * encoder-worker.js, runner.js (the workload runner, self-contained) and dashboard/app.js and
- * app.css (the browser app). Made in a folder of its own and renamed into place, so a process
- * never sees half a build and two processes building at once both end with a whole one.
+ * encoder-worker.js, engine-worker.js, runner.js (the workload runner, self-contained) and
+ * dashboard/app.js and app.css (the browser app). Made in a folder of its own and renamed into
+ * place, so a process never sees half a build and two processes building at once both end with
+ * a whole one.
  */
 async function build(key) {
   const { build: esbuild } = await import('esbuild');

@@ -25,7 +25,7 @@ export function checkoutPath(...parts: readonly string[]): string {
 export const COMPILED = import.meta.url.endsWith('.js');
 
 /**
- * A file the build put beside the compiled code (runner.js, encoder-worker.js,
+ * A file the build put beside the compiled code (runner.js, encoder-worker.js, engine-worker.js,
  * dashboard/app.js): every chunk of a build sits in the same folder.
  */
 export function builtFile(name: string): string {

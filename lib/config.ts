@@ -301,6 +301,15 @@ export const SETTINGS = {
     defaultValue: 7700,
     parse: integer(0, 65_535),
   },
+  engineThreads: {
+    env: 'BERTH_ADVISOR_ENGINE_THREADS',
+    flag: '--engine-threads <n>',
+    description:
+      'worker threads that compute answers side by side while the main thread serves the sockets (0: on the main thread)',
+    defaultValue: availableParallelism() - 1,
+    defaultLabel: 'one less than the number of cores (0 on one core)',
+    parse: integer(0, 256),
+  },
   advisorToken: {
     env: 'BERTH_ADVISOR_TOKEN',
     flag: '--token <token>',

@@ -18,6 +18,7 @@ import {
   type ResultMetricV2,
 } from '../contracts/index.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
+import { createEnginePool, createThreadEngine } from '../services/advisor/engine-pool.ts';
 import { createAdvisor, type Advisor, type AdvisorOptions } from '../services/advisor/advisor.ts';
 import { buildAdvisorApp, type AdvisorAppDeps } from '../services/advisor/app.ts';
 import {
@@ -73,6 +74,8 @@ export interface AdvisorStackOptions {
   readonly advisor?: Partial<AdvisorOptions>;
   readonly audit?: AuditLogOptions;
   readonly server?: Partial<Pick<AdvisorServerDeps, 'token' | 'socketLimits' | 'health'>>;
+  /** Engine threads, as `--engine-threads` sets them; 0 (the default): on the test's thread. */
+  readonly engineThreads?: number;
   readonly logger?: Logger;
 }
 
@@ -116,11 +119,15 @@ export async function startAdvisorStack(options: AdvisorStackOptions = {}): Prom
     stops.push(() => fleet.stop());
     const audit = openAuditLog(store, logger, options.audit);
     stops.push(() => audit.stop());
+    const threads = options.engineThreads ?? 0;
+    const engine = threads === 0 ? createThreadEngine() : createEnginePool(threads, logger);
+    stops.push(() => engine.close());
     const advisor = createAdvisor({
       nc: ingest.nc,
       evidence,
       fleet,
       audit,
+      engine,
       logger,
       ...(options.advisor === undefined ? {} : { options: options.advisor }),
     });
@@ -528,7 +535,7 @@ export async function buildFakeApp(overrides: Partial<AdvisorAppDeps> = {}): Pro
     advisor: {
       ask: (question) => {
         calls.asked.push(question);
-        return fakeAdvice(question);
+        return Promise.resolve(fakeAdvice(question));
       },
       get: (id) => Promise.resolve(id === known.id ? known : undefined),
       history: (page) => {

@@ -115,8 +115,17 @@ function exportCommand(): Command {
     .addCommand(runtimeClass);
 }
 
-/** The advisor's settings, and the client certificate `berth advise` presents to it. */
-const ADVISE_SETTINGS = [...ADVISOR_SETTINGS, 'advisorClientCert', 'advisorClientKey'] as const;
+type AdviseSetting = Exclude<(typeof ADVISOR_SETTINGS)[number], 'engineThreads'>;
+
+/**
+ * The advisor's settings but its engine threads (`berth advise` answers a question once, on
+ * its own thread, when it computes the answer itself), and the client certificate it presents.
+ */
+const ADVISE_SETTINGS = [
+  ...ADVISOR_SETTINGS.filter((name): name is AdviseSetting => name !== 'engineThreads'),
+  'advisorClientCert',
+  'advisorClientKey',
+] as const;
 
 /** How `berth advise` prints its answer. */
 const FORMATS = ['text', 'json', 'openstack'] as const;

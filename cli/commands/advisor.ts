@@ -7,6 +7,7 @@ export const ADVISOR_SETTINGS = [
   'natsUrl',
   'advisorHost',
   'advisorPort',
+  'engineThreads',
   'advisorToken',
   'advisorTlsCert',
   'advisorTlsKey',

@@ -5,11 +5,8 @@ import type { AdviceSummary, RequestedRun } from '../../contracts/advisor-api.ts
 import type { JobProgress } from '../../contracts/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AuditLog, AuditPage } from './audit-log.ts';
-import { createAnswerMemo } from './answer-memo.ts';
-import { answerFrom } from './engine/engine.ts';
-import { factsFor } from './engine/facts.ts';
-import { createFactsMemo } from './engine/facts-memo.ts';
 import type { EngineAnswer } from './engine/types.ts';
+import type { Engine } from './engine-pool.ts';
 import type { EvidenceCache, EvidenceChange } from './evidence-cache.ts';
 import type { Fleet } from './fleet.ts';
 import { createJobs } from './jobs.ts';
@@ -34,24 +31,28 @@ export interface AdvisorDeps {
   readonly evidence: EvidenceCache;
   readonly fleet: Fleet;
   readonly audit: AuditLog;
+  /** Where answers are computed: this thread or a pool of engine threads. */
+  readonly engine: Engine;
   readonly logger: Logger;
   readonly options?: Partial<AdvisorOptions>;
 }
 
 export interface Advisor {
   /** Answers a checked question, keeps the answer in the audit log, asks for fresh runs. */
-  ask(question: AdviceQuestion): Advice;
+  ask(question: AdviceQuestion): Promise<Advice>;
   /** A stored answer by id. */
   get(id: string): Promise<Advice | undefined>;
   /** Answers given before, newest first, from the audit log. */
   history(page: AuditPage): Promise<AdviceSummary[]>;
   /**
-   * Answers the question now and again whenever new evidence changes the answer; returns an
-   * unsubscribe.
+   * Answers the question now and again whenever new evidence changes the answer (the newest
+   * evidence's answer only, never an older one after it); returns an unsubscribe. An answer
+   * the engine fails on is passed to `failed`.
    */
   watch(
     question: AdviceQuestion,
     listener: (advice: Advice, why: 'asked' | 'evidence') => void,
+    failed: (error: Error) => void,
   ): () => void;
   /** Called when new results land (after the evidence is read again). */
   onResults(listener: (change: EvidenceChange) => void): () => void;
@@ -103,7 +104,7 @@ function answerFingerprint(answer: EngineAnswer): string {
  */
 export function createAdvisor(deps: AdvisorDeps): Advisor {
   const options = { ...DEFAULT_ADVISOR_OPTIONS, ...deps.options };
-  const { nc, evidence, fleet, audit, logger } = deps;
+  const { nc, evidence, fleet, audit, engine, logger } = deps;
   const lastAsked = new Map<string, number>();
   const jobs = createJobs(nc, logger);
 
@@ -128,20 +129,12 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
     }
   };
 
-  // Facts are gathered once per evidence, inventory and host list, not once per question;
-  // and a question asked again over the same facts is answered from what was computed.
-  const memo = createFactsMemo();
-  const answers = createAnswerMemo();
-  const answer = (question: AdviceQuestion): EngineAnswer => {
-    const source = {
-      evidence: evidence.rows(),
-      hosts: fleet.hostInfos(),
-      now: Date.now(),
-      staleAfterMs: options.staleAfterMs,
-    };
-    const facts = memo.factsOf(source, question.hosts);
-    return answers.answerOf(question, facts, () => answerFrom(question, factsFor(facts, question)));
-  };
+  const answer = (question: AdviceQuestion): Promise<EngineAnswer> =>
+    engine.answer(
+      question,
+      { evidence: evidence.rows(), hosts: fleet.hostInfos(), staleAfterMs: options.staleAfterMs },
+      Date.now(),
+    );
 
   /** The answer document, kept in the audit log, with fresh runs asked for where they help. */
   const recordAnswer = (question: AdviceQuestion, engine: EngineAnswer): Advice => {
@@ -152,20 +145,38 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
   };
 
   return {
-    ask: (question) => recordAnswer(question, answer(question)),
+    ask: async (question) => recordAnswer(question, await answer(question)),
     get: (id) => audit.get(id),
     history: (page) => audit.list(page),
-    watch: (question, listener) => {
-      const first = answer(question);
-      let sentFingerprint = answerFingerprint(first);
-      listener(recordAnswer(question, first), 'asked');
-      return evidence.onChange(() => {
-        const next = answer(question);
-        const nextFingerprint = answerFingerprint(next);
-        if (nextFingerprint === sentFingerprint) return;
-        sentFingerprint = nextFingerprint;
-        listener(recordAnswer(question, next), 'evidence');
+    watch: (question, listener, failed) => {
+      let sentFingerprint: string | undefined;
+      let asked = 0;
+      let stopped = false;
+      const send = (why: 'asked' | 'evidence'): void => {
+        asked += 1;
+        const turn = asked;
+        answer(question).then(
+          (next) => {
+            // An answer to older evidence that comes after a newer one is not sent.
+            if (stopped || turn !== asked) return;
+            const nextFingerprint = answerFingerprint(next);
+            if (nextFingerprint === sentFingerprint) return;
+            sentFingerprint = nextFingerprint;
+            listener(recordAnswer(question, next), why);
+          },
+          (error: unknown) => {
+            if (!stopped) failed(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      };
+      send('asked');
+      const unsubscribe = evidence.onChange(() => {
+        send('evidence');
       });
+      return () => {
+        stopped = true;
+        unsubscribe();
+      };
     },
     onResults: (listener) => evidence.onChange(listener),
     runNow: (hostId) =>

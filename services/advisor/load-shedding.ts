@@ -1,15 +1,17 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /**
- * Whether the advisor is too busy answering to take another question. Questions are
- * answered on the event loop, so when they come faster than it answers them they wait in
- * sockets and buffers without bound; then a question gets a quick refusal (HTTP 503 with
- * Retry-After, a `BERTH_ERR_BUSY` error frame) instead of a place in that queue.
+ * Whether the advisor is too busy answering to take another question. When questions come
+ * faster than they are answered they wait (in sockets and buffers for an engine on the event
+ * loop, in the engine threads' queues for a pool) without bound; then a question gets a quick
+ * refusal (HTTP 503 with Retry-After, a `BERTH_ERR_BUSY` error frame) instead of a place in
+ * that queue.
  *
- * Overloaded means both, over the last window: the event loop's delay passed the one allowed,
- * and answering took at least half of the window. The second keeps a loop delayed by other
- * work (reading the evidence again, the embedded store) from refusing questions that come
- * one at a time.
+ * Overloaded means, over the last window, both: the event loop's delay passed the one allowed,
+ * and answering on it took at least half of the window (so a loop delayed by other work, such
+ * as reading the evidence again or the embedded store, does not refuse questions that come
+ * one at a time). Or, with engine threads, that the questions already queued would keep them
+ * busy past the same delay.
  */
 export interface Pressure {
   /** True while the last window was overloaded. */
@@ -42,8 +44,14 @@ export const DEFAULT_PRESSURE: PressureOptions = {
   windowMs: 500,
 };
 
-/** The event loop's delay and the time spent answering, read every window. */
-export function createPressure(options: PressureOptions = DEFAULT_PRESSURE): Pressure {
+/**
+ * The event loop's delay and the time spent answering, read every window; and `backlogMs`, the
+ * time the engine threads' queued questions would take, read at every question.
+ */
+export function createPressure(
+  options: PressureOptions = DEFAULT_PRESSURE,
+  backlogMs: () => number = () => 0,
+): Pressure {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   let answeringMs = 0;
@@ -61,7 +69,7 @@ export function createPressure(options: PressureOptions = DEFAULT_PRESSURE): Pre
   }, options.windowMs);
   timer.unref();
   return {
-    overloaded: () => overloaded,
+    overloaded: () => overloaded || backlogMs() > options.maxEventLoopDelayMs,
     timed: (answer) => {
       const start = performance.now();
       try {

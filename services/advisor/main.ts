@@ -9,6 +9,8 @@ import { shutDown, untilSignal, type ShutdownStep } from '../../lib/shutdown.ts'
 import { openStore, type StoreConfig } from '../../lib/storage/open-store.ts';
 import type { Store } from '../../lib/storage/store.ts';
 import { createAdvisor } from './advisor.ts';
+import { createEnginePool, createThreadEngine } from './engine-pool.ts';
+import { createPressure } from './load-shedding.ts';
 import type { AdvisorAppDeps } from './app.ts';
 import { openAuditLog } from './audit-log.ts';
 import { openEvidenceCache } from './evidence-cache.ts';
@@ -19,7 +21,7 @@ import { loadAdvisorTls, type TlsConfig } from './tls.ts';
 
 export type AdvisorConfig = StoreConfig &
   TlsConfig &
-  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken'>;
+  Config<'natsUrl' | 'advisorHost' | 'advisorPort' | 'advisorToken' | 'engineThreads'>;
 
 export interface AdvisorService {
   /** http(s)://host:port of the API, the WebSocket and the dashboard. */
@@ -67,9 +69,23 @@ export async function startAdvisorService(
     steps.push({ name: 'fleet', run: () => fleet.stop() });
     const audit = openAuditLog(store, logger);
     steps.push({ name: 'audit log', run: () => audit.stop() });
-    const advisor = createAdvisor({ nc, evidence, fleet, audit, logger });
+    const engine =
+      config.engineThreads === 0
+        ? createThreadEngine()
+        : createEnginePool(config.engineThreads, logger);
+    steps.push({ name: 'engine threads', run: () => engine.close() });
+    const pressure = createPressure(undefined, () => engine.backlogMs());
+    steps.push({
+      name: 'load shedding',
+      run: () => {
+        pressure.close();
+        return Promise.resolve();
+      },
+    });
+    const advisor = createAdvisor({ nc, evidence, fleet, audit, engine, logger });
     const server = await createAdvisorServer({
       advisor,
+      pressure,
       evidence,
       fleet,
       ...advisorReads(store, nc),

@@ -134,6 +134,12 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
       send({ type: 'error', ...(id === undefined ? {} : { id }), code, field, message });
     };
 
+    /** A question the engine failed on: logged, and an internal error frame with its id. */
+    const failed = (error: unknown, id: string | undefined): void => {
+      logger.error({ err: error }, 'answering a WebSocket question failed');
+      refuse('BERTH_ERR_INTERNAL', '(the frame)', 'the advisor failed on it', id);
+    };
+
     const sendAnswer = (id: string | undefined, advice: Advice, why: AnswerReason): void => {
       metrics.answers.inc({ via: 'ws', why });
       send({ type: 'answer', ...(id === undefined ? {} : { id }), advice, why });
@@ -148,12 +154,20 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         return;
       }
       const timer = metrics.answerSeconds.startTimer();
+      let first = true;
       const stop = pressure.timed(() =>
-        advisor.watch(question, (advice, why) => {
-          sendAnswer(id, advice, why);
-        }),
+        advisor.watch(
+          question,
+          (advice, why) => {
+            if (first) timer();
+            first = false;
+            sendAnswer(id, advice, why);
+          },
+          (error) => {
+            failed(error, id);
+          },
+        ),
       );
-      timer();
       watches.set(id, stop);
     };
 
@@ -236,9 +250,17 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         return;
       }
       const timer = metrics.answerSeconds.startTimer();
-      const advice = pressure.timed(() => advisor.ask(frame.question));
-      timer();
-      sendAnswer(frame.id, advice, 'asked');
+      pressure
+        .timed(() => advisor.ask(frame.question))
+        .then(
+          (advice) => {
+            timer();
+            sendAnswer(frame.id, advice, 'asked');
+          },
+          (error: unknown) => {
+            failed(error, frame.id);
+          },
+        );
     };
 
     socket.on('message', (data) => {

@@ -54,78 +54,81 @@ function onAdvisorStack(options: AdvisorStackOptions = {}): void {
   });
 }
 
-describe.each(BACKENDS)('the advisor over WebSocket on %s', (backend) => {
-  // No cooldown, so every stale answer asks its host again.
-  onAdvisorStack({ backend, advisor: { jobCooldownMs: 0 } });
+describe.each(BACKENDS)(
+  'the advisor over WebSocket on %s, its engine on two threads',
+  (backend) => {
+    // No cooldown, so every stale answer asks its host again.
+    onAdvisorStack({ backend, advisor: { jobCooldownMs: 0 }, engineThreads: 2 });
 
-  it('an answer changes when new measurements arrive', async () => {
-    const watcher = await openTestSocket(`${running().wsUrl}/v1/ws`);
-    const subscriber = await openTestSocket(`${running().wsUrl}/v1/ws`);
-    try {
-      subscriber.send({ type: 'subscribe', topics: ['results', 'fleet'] });
-      watcher.send({ type: 'watch', id: 'ci', question: goodQuestion({ hosts: ['host-a'] }) });
-      const first = await watcher.next(isType('answer', 'ci'));
-      expect(first['why']).toBe('asked');
-      const before = first['advice'] as Advice;
-      expect(measuredPlatforms(before)).not.toContain('vm');
+    it('an answer changes when new measurements arrive', async () => {
+      const watcher = await openTestSocket(`${running().wsUrl}/v1/ws`);
+      const subscriber = await openTestSocket(`${running().wsUrl}/v1/ws`);
+      try {
+        subscriber.send({ type: 'subscribe', topics: ['results', 'fleet'] });
+        watcher.send({ type: 'watch', id: 'ci', question: goodQuestion({ hosts: ['host-a'] }) });
+        const first = await watcher.next(isType('answer', 'ci'));
+        expect(first['why']).toBe('asked');
+        const before = first['advice'] as Advice;
+        expect(measuredPlatforms(before)).not.toContain('vm');
 
-      await seedResults(
-        running(),
-        [VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) => platformResults('host-a', figures)),
-      );
+        await seedResults(
+          running(),
+          [VM_TCG, CONTAINER_IN_VM_TCG].flatMap((figures) => platformResults('host-a', figures)),
+        );
 
-      const second = await watcher.next(isType('answer', 'ci'));
-      expect(second['why']).toBe('evidence');
-      const after = second['advice'] as Advice;
-      expect(after.id).not.toBe(before.id);
-      expect(measuredPlatforms(after)).toContain('vm');
-      expect(platformsOf(after)).toEqual(expect.arrayContaining(['vm']));
+        const second = await watcher.next(isType('answer', 'ci'));
+        expect(second['why']).toBe('evidence');
+        const after = second['advice'] as Advice;
+        expect(after.id).not.toBe(before.id);
+        expect(measuredPlatforms(after)).toContain('vm');
+        expect(platformsOf(after)).toEqual(expect.arrayContaining(['vm']));
 
-      const results = await subscriber.next(isType('results'));
-      expect(results['hosts']).toContain('host-a');
-      expect(results['results']).toBeGreaterThan(0);
+        const results = await subscriber.next(isType('results'));
+        expect(results['hosts']).toContain('host-a');
+        expect(results['results']).toBeGreaterThan(0);
 
-      await seedInventory(running(), 'host-b');
-      const host = await subscriber.next(
-        (frame) =>
-          frame.type === 'host' && (frame['host'] as { hostId: string }).hostId === 'host-b',
-      );
-      expect(host['host']).toMatchObject({ hostId: 'host-b', busy: false });
+        await seedInventory(running(), 'host-b');
+        const host = await subscriber.next(
+          (frame) =>
+            frame.type === 'host' && (frame['host'] as { hostId: string }).hostId === 'host-b',
+        );
+        expect(host['host']).toMatchObject({ hostId: 'host-b', busy: false });
 
-      watcher.send({ type: 'unwatch', id: 'ci' });
-      watcher.send({ type: 'unwatch', id: 'ci' });
-      const notWatched = await watcher.next(isType('error', 'ci'));
-      expect(notWatched).toMatchObject({ code: 'BERTH_ERR_NOT_FOUND', field: 'id' });
-    } finally {
-      await watcher.close();
-      await subscriber.close();
-    }
-  });
+        watcher.send({ type: 'unwatch', id: 'ci' });
+        watcher.send({ type: 'unwatch', id: 'ci' });
+        const notWatched = await watcher.next(isType('error', 'ci'));
+        expect(notWatched).toMatchObject({ code: 'BERTH_ERR_NOT_FOUND', field: 'id' });
+      } finally {
+        await watcher.close();
+        await subscriber.close();
+      }
+    });
 
-  it('a stale answer triggers a job on the agent subject', async () => {
-    const hostId = 'host-old';
-    const agent = acceptJobs(running().ingest.nc, hostId);
-    const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
-    try {
-      await seedStaleHost(running(), hostId);
+    it('a stale answer triggers a job on the agent subject', async () => {
+      const hostId = 'host-old';
+      const agent = acceptJobs(running().ingest.nc, hostId);
+      const client = await openTestSocket(`${running().wsUrl}/v1/ws`);
+      try {
+        await seedStaleHost(running(), hostId);
 
-      client.send({ type: 'ask', id: 'old', question: goodQuestion({ hosts: [hostId] }) });
-      const answer = await client.next(isType('answer', 'old'));
-      const advice = answer['advice'] as Advice;
-      expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
+        client.send({ type: 'ask', id: 'old', question: goodQuestion({ hosts: [hostId] }) });
+        const answer = await client.next(isType('answer', 'old'));
+        const advice = answer['advice'] as Advice;
+        expect(advice.options.flatMap((option) => option.evidence).some((e) => e.stale)).toBe(true);
 
-      await agent.waitForRequest();
-      expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
-      await waitForAcceptedRun(running(), hostId);
-    } finally {
-      agent.stop();
-      await client.close();
-    }
-  });
-});
+        await agent.waitForRequest();
+        expect(agent.requests[0]).toMatchObject({ hostId, requestedBy: 'advisor', suite: 'quick' });
+        await waitForAcceptedRun(running(), hostId);
+      } finally {
+        agent.stop();
+        await client.close();
+      }
+    });
+  },
+);
 
-describe('the advisor over WebSocket', () => {
-  onAdvisorStack();
+describe('the advisor over WebSocket, its engine on one thread of its own', () => {
+  onAdvisorStack({ engineThreads: 1 });
 
   it('answers an ask once, with the id the client gave', async () => {
     const client = await openTestSocket(`${running().wsUrl}/v1/ws`);

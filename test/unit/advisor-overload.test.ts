@@ -115,4 +115,21 @@ describe('the advisor under overload', () => {
       pressure.close();
     }
   });
+
+  it('is overloaded while the engine threads hold more questions than they answer within the delay', () => {
+    let backlogMs = 0;
+    const pressure = createPressure(
+      { maxEventLoopDelayMs: 1_000, minAnsweringShare: 0.5, windowMs: 200 },
+      () => backlogMs,
+    );
+    try {
+      expect(pressure.overloaded()).toBe(false);
+      backlogMs = 1_001;
+      expect(pressure.overloaded()).toBe(true);
+      backlogMs = 999;
+      expect(pressure.overloaded()).toBe(false);
+    } finally {
+      pressure.close();
+    }
+  });
 });

@@ -57,7 +57,7 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
         },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       if (pressure.overloaded()) {
         metrics.busyRefusals.inc({ via: 'http' });
         void reply.header('retry-after', String(pressure.retryAfterSeconds));
@@ -70,7 +70,7 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
         throw new ApiError(400, 'BERTH_ERR_QUESTION', `${field} ${message}`, field);
       }
       const timer = metrics.answerSeconds.startTimer();
-      const advice = pressure.timed(() => advisor.ask(checked.question));
+      const advice = await pressure.timed(() => advisor.ask(checked.question));
       timer();
       metrics.answers.inc({ via: 'http', why: 'asked' });
       return advice;
