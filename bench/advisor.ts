@@ -280,7 +280,7 @@ async function benchBackend(
 /** `npm run bench -- advisor`: answer latency under load against the evidence query alone. */
 export async function benchAdvisor(options: AdvisorBenchOptions): Promise<void> {
   process.stdout.write(
-    `advisor benchmark: ${availableParallelism()} cores, node ${process.version}; ${options.clients} clients × ${options.questionsPerClient} questions, ${options.rows.toLocaleString('en')} rows; ${options.engineThreads === 0 ? "the engine on the advisor's main thread" : `${options.engineThreads} engine threads`}\n`,
+    `advisor benchmark: ${availableParallelism()} cores, node ${process.version}; ${options.clients} clients × ${options.questionsPerClient} questions, ${options.rows.toLocaleString('en')} rows; ${options.engineThreads === 0 ? "the engine on the advisor's main thread" : `${options.engineThreads} engine thread${options.engineThreads === 1 ? '' : 's'}`}\n`,
   );
   for (const backend of options.backends) await benchBackend(backend, options);
 }

@@ -1,6 +1,6 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { loadConfig } from '../lib/config.ts';
 import { benchAdvisor } from './advisor.ts';
 import { benchDrivers } from './drivers/bench-drivers.ts';
 import { benchFidelity } from './fidelity/bench-fidelity.ts';
@@ -69,8 +69,7 @@ program
   .option('--rounds <n>', 'rounds, each timing the evidence query and the questions', '3')
   .option(
     '--engine-threads <n>',
-    "the advisor's engine threads (0: on its main thread)",
-    String(availableParallelism() - 1),
+    "the advisor's engine threads (0: on its main thread); default: the advisor's own default",
   )
   .action(
     async (options: {
@@ -80,7 +79,7 @@ program
       questions: string;
       backends: string;
       rounds: string;
-      engineThreads: string;
+      engineThreads?: string;
     }) => {
       await benchAdvisor({
         rounds: wholeNumber('--rounds', options.rounds, 3, 100),
@@ -89,7 +88,10 @@ program
         clients: wholeNumber('--clients', options.clients, 1, 1000),
         questionsPerClient: wholeNumber('--questions', options.questions, 1),
         backends: backendList(options.backends),
-        engineThreads: wholeNumber('--engine-threads', options.engineThreads, 0, 256),
+        engineThreads:
+          options.engineThreads === undefined
+            ? loadConfig(['engineThreads'], {}, {}).engineThreads
+            : wholeNumber('--engine-threads', options.engineThreads, 0, 256),
       });
     },
   );

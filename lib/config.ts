@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BerthError } from '../contracts/errors.ts';
 import { assertSafeToken } from '../contracts/tokens.ts';
@@ -9,6 +8,7 @@ import {
   WORKLOAD_NAMES,
   type AntagonistName,
 } from '../contracts/workloads.ts';
+import { usableCpus } from './cpu-limit.ts';
 
 /**
  * Every setting Berth reads, in one table: its environment variable, its command-line flag,
@@ -68,6 +68,9 @@ function decimal(min: number, max: number): (raw: string) => number {
     return value;
   };
 }
+
+/** The CPUs this process may use, which the thread settings' defaults follow. */
+const USABLE_CPUS = usableCpus();
 
 const text = (raw: string): string => raw;
 const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
@@ -262,8 +265,8 @@ export const SETTINGS = {
     env: 'BERTH_INGEST_ENCODER_THREADS',
     flag: '--encoder-threads <n>',
     description: 'worker threads that validate and encode batches (0: on the main thread)',
-    defaultValue: availableParallelism() > 1 ? 1 : 0,
-    defaultLabel: '1 on a machine with more than one core, else 0',
+    defaultValue: USABLE_CPUS >= 2 ? 1 : 0,
+    defaultLabel: '1 where the process may use two CPUs or more, else 0',
     parse: integer(0, 1),
   },
   ackWaitMs: {
@@ -306,8 +309,9 @@ export const SETTINGS = {
     flag: '--engine-threads <n>',
     description:
       'worker threads that compute answers side by side while the main thread serves the sockets (0: on the main thread)',
-    defaultValue: availableParallelism() - 1,
-    defaultLabel: 'one less than the number of cores (0 on one core)',
+    defaultValue: Math.max(0, Math.floor(USABLE_CPUS) - 1),
+    defaultLabel:
+      'one less than the CPUs the process may use (its cores, or fewer under a cgroup CPU quota); 0 below two',
     parse: integer(0, 256),
   },
   advisorToken: {

@@ -152,7 +152,7 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
       let sentFingerprint: string | undefined;
       let asked = 0;
       let stopped = false;
-      const send = (why: 'asked' | 'evidence'): void => {
+      const send = (): void => {
         asked += 1;
         const turn = asked;
         answer(question).then(
@@ -161,6 +161,7 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
             if (stopped || turn !== asked) return;
             const nextFingerprint = answerFingerprint(next);
             if (nextFingerprint === sentFingerprint) return;
+            const why = sentFingerprint === undefined ? 'asked' : 'evidence';
             sentFingerprint = nextFingerprint;
             listener(recordAnswer(question, next), why);
           },
@@ -169,10 +170,8 @@ export function createAdvisor(deps: AdvisorDeps): Advisor {
           },
         );
       };
-      send('asked');
-      const unsubscribe = evidence.onChange(() => {
-        send('evidence');
-      });
+      send();
+      const unsubscribe = evidence.onChange(send);
       return () => {
         stopped = true;
         unsubscribe();
