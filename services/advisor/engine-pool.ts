@@ -9,10 +9,10 @@ import { createFactsMemo } from './engine/facts-memo.ts';
 import type { EngineAnswer, EvidenceSource } from './engine/types.ts';
 
 /**
- * Where the decision engine runs: on this thread, or on a pool of worker threads sized to the
- * cores, so answers are computed side by side while this thread reads and writes the sockets.
- * Either way the answer is the engine's answer to the question over the source as of `now`,
- * and identical questions in flight over the same source are computed once.
+ * Where the decision engine runs: on this thread, or on a pool of worker threads
+ * (`--engine-threads`), so answers are computed side by side while this thread reads and
+ * writes the sockets. Either way the answer is the engine's answer to the question over the
+ * source as of `now`, and a question asked again over the same source is computed once.
  */
 export interface Engine {
   /** The engine's answer to a checked question over `source` (its rows, inventory, stale age). */
@@ -77,10 +77,9 @@ const sameSource = (
   a.hosts === b.hosts &&
   a.staleAfterMs === b.staleAfterMs;
 
-/** Counts questions in flight and keeps the share of identical ones. */
+/** Identical questions in flight, by key: the first one's answer is every one's. */
 function inFlight(): {
   share(key: string, compute: () => Promise<EngineAnswer>): Promise<EngineAnswer>;
-  size(): number;
 } {
   const running = new Map<string, Promise<EngineAnswer>>();
   return {
@@ -91,7 +90,6 @@ function inFlight(): {
       running.set(key, started);
       return started;
     },
-    size: () => running.size,
   };
 }
 
