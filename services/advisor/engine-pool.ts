@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { AdviceQuestion } from '../../contracts/advice.ts';
-import { builtFile, COMPILED } from '../../lib/checkout.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { startWorker } from '../../lib/worker-thread.ts';
 import { createAnswerMemo, questionKey } from './answer-memo.ts';
 import { answerFrom } from './engine/engine.ts';
 import { factsFor } from './engine/facts.ts';
@@ -126,10 +126,6 @@ interface Thread {
   source: Omit<EvidenceSource, 'now'> | undefined;
 }
 
-/** The worker script: compiled, or from sources through the TypeScript loader. */
-const workerScript = (): string | URL =>
-  COMPILED ? builtFile('engine-worker.js') : new URL('./engine-thread.js', import.meta.url);
-
 /**
  * The engine on `threads` worker threads. Each question goes to the thread with the fewest in
  * flight; a thread is sent the source again only when it changed. A thread that fails or
@@ -149,7 +145,7 @@ export function createEnginePool(threads: number, logger: Logger): Engine {
   let closed = false;
 
   const start = (slot: number): Thread => {
-    const worker = new Worker(workerScript());
+    const worker = startWorker('engine-worker', new URL('./engine-worker.ts', import.meta.url));
     const thread: Thread = { worker, waiting: new Map(), source: undefined };
     const failAll = (error: Error): void => {
       for (const pending of thread.waiting.values()) pending.reject(error);

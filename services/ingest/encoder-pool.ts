@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import { builtFile, COMPILED } from '../../lib/checkout.ts';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../lib/worker-thread.ts';
 import { encodeBatch, packBatch, type EncodedBatch, type RawMessage } from './encode-batch.ts';
 
 export interface BatchEncoder {
@@ -29,9 +29,7 @@ export function createBatchEncoder(options: { threads: 0 | 1 }): BatchEncoder {
   /** The encoder thread, started again if the last one died. */
   const thread = (): Worker => {
     if (worker !== undefined) return worker;
-    const started = new Worker(
-      COMPILED ? builtFile('encoder-worker.js') : new URL('./encoder-thread.js', import.meta.url),
-    );
+    const started = startWorker('encoder-worker', new URL('./encoder-worker.ts', import.meta.url));
     started.unref();
     started.on('message', (batch: EncodedBatch) => waiting.shift()?.resolve(batch));
     started.on('error', failAll);

@@ -1,6 +1,0 @@
-// A worker thread starts without the TypeScript loader of its parent: register it, then
-// load the encoder worker itself.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('./encoder-worker.ts');
