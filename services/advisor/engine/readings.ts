@@ -140,20 +140,7 @@ function startupP95Of(row: EvidenceRow): StartupP95 | undefined {
   return { value, interval: [low, high], exact: row.startupP95Exact !== false };
 }
 
-/** Rows by platform, then workload, then metric. */
-type RowIndex = Map<string, Map<string, Map<string, EvidenceRow[]>>>;
-
-const rowIndexes = new WeakMap<readonly EvidenceRow[], RowIndex>();
-
-/** The value of `key` in `map`, made by `make` and kept when there is none yet. */
-function entryOf<Key, Value>(map: Map<Key, Value>, key: Key, make: () => Value): Value {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
-  }
-  return value;
-}
+const rowIndexes = new WeakMap<readonly EvidenceRow[], Map<string, EvidenceRow[]>>();
 
 /** The rows of one platform, workload and metric; the index is built once per list of rows. */
 function rowsFor(
@@ -166,17 +153,14 @@ function rowsFor(
   if (index === undefined) {
     index = new Map();
     for (const row of rows) {
-      const byWorkload = entryOf(
-        index,
-        row.platform,
-        () => new Map<string, Map<string, EvidenceRow[]>>(),
-      );
-      const byMetric = entryOf(byWorkload, row.workload, () => new Map<string, EvidenceRow[]>());
-      entryOf(byMetric, row.metric, (): EvidenceRow[] => []).push(row);
+      const key = `${row.platform}\0${row.workload}\0${row.metric}`;
+      const bucket = index.get(key);
+      if (bucket === undefined) index.set(key, [row]);
+      else bucket.push(row);
     }
     rowIndexes.set(rows, index);
   }
-  return index.get(platform)?.get(workload)?.get(metric) ?? [];
+  return index.get(`${platform}\0${workload}\0${metric}`) ?? [];
 }
 
 /**
