@@ -20,7 +20,16 @@ export interface AskedResult {
   readonly busyRefusals: number;
   /** Wall time of the counted round, seconds. */
   readonly seconds: number;
+  /** When the counted round started, epoch ms (comparable across threads). */
+  readonly startedAt: number;
+  /** When each answer of the counted round came, epoch ms. */
+  readonly answeredAt: number[];
+  /** When each client asked its last question's answer, epoch ms. */
+  readonly doneAt: number[];
 }
+
+/** Now in epoch ms with a fraction: comparable across threads, unlike performance.now(). */
+const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** How long a client waits before asking again a question refused as busy (Retry-After). */
 const BUSY_RETRY_MS = 1_000;
@@ -35,7 +44,7 @@ const MAX_BUSY_REFUSALS = 10;
 async function client(
   url: string,
   questions: readonly AdviceQuestion[],
-): Promise<{ latencies: number[]; busyRefusals: number }> {
+): Promise<{ latencies: number[]; answeredAt: number[]; busyRefusals: number }> {
   const socket = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => {
@@ -44,6 +53,7 @@ async function client(
     socket.once('error', reject);
   });
   const latencies: number[] = [];
+  const answeredAt: number[] = [];
   let busyRefusals = 0;
   const askOnce = (id: string, asked: AdviceQuestion): Promise<'answered' | 'busy'> => {
     const answered = new Promise<'answered' | 'busy'>((resolve, reject) => {
@@ -77,22 +87,27 @@ async function client(
         await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
       }
       latencies.push(performance.now() - started);
+      answeredAt.push(epochNow());
     }
   } finally {
     socket.close();
   }
-  return { latencies, busyRefusals };
+  return { latencies, answeredAt, busyRefusals };
 }
 
 async function askAll(request: AskRequest): Promise<AskedResult> {
   // One warm-up question per client, not counted.
   await Promise.all(request.questions.map((mine) => client(request.url, mine.slice(0, 1))));
   const started = performance.now();
+  const startedAt = epochNow();
   const clients = await Promise.all(request.questions.map((mine) => client(request.url, mine)));
   return {
     latencies: clients.flatMap((each) => each.latencies),
     busyRefusals: clients.reduce((sum, each) => sum + each.busyRefusals, 0),
     seconds: (performance.now() - started) / 1000,
+    startedAt,
+    answeredAt: clients.flatMap((each) => each.answeredAt),
+    doneAt: clients.map((each) => each.answeredAt.at(-1) ?? startedAt),
   };
 }
 

@@ -278,7 +278,7 @@ program
   .option('--rows <n>', 'result rows loaded for the advisors', '200000')
   .option('--hosts <n>', 'hosts the rows and inventories belong to', '20')
   .option('--clients <n>', 'WebSocket clients asking at once, spread over the advisors', '20')
-  .option('--questions <n>', 'questions each client asks, one after another', '25')
+  .option('--questions <n>', 'questions each client asks, one after another', '60')
   .option('--rounds <n>', 'rounds, each measuring 1 process and 2 in a shuffled order', '3')
   .option(
     '--cpu-per-process <share>',

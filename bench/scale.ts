@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { STORED_SUBJECT, storedNoticeCodec } from '../contracts/index.ts';
 import type { AdviceQuestion } from '../contracts/advice.ts';
 import { createCgroup, type Cgroup } from '../agents/host-agent/cgroups.ts';
+import { parseCpuTimes, parseProcessStat, type CpuTimes } from '../agents/host-agent/host-state.ts';
 import { sleep } from '../lib/backoff.ts';
 import { seededShuffle } from '../lib/statistics.ts';
 import { connectNats } from '../lib/nats/connect.ts';
@@ -15,11 +18,11 @@ import {
 import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { migrate } from '../lib/storage/migrations.ts';
 import { countStoredResults } from '../lib/storage/results.ts';
-import { sql } from '../lib/storage/sql.ts';
 import type { Store } from '../lib/storage/store.ts';
 import { spawnBerth, startIngestWorker, type BerthProcess } from '../support/cli.ts';
 import { makeResult, publishResults } from '../support/results.ts';
 import { removeDir, tempDir } from '../support/servers.ts';
+import type { AskedResult } from './advisor-clients.ts';
 import {
   askFromWorker,
   hostIds,
@@ -60,30 +63,29 @@ interface Fleet {
   readonly cluster: NatsCluster;
   readonly clickhouse: ClickHouseServer;
   readonly nc: NatsConnection;
-  /** Places a Berth process it starts under its CPU cap (or leaves it as it is). */
-  readonly cap: (child: BerthProcess, name: string) => Promise<void>;
+  /** The cgroup holding a Berth process it starts to its CPU cap (none: uncapped). */
+  readonly cgroupFor: (name: string) => Promise<Cgroup | undefined>;
 }
 
 /**
  * Caps the processes the bench starts: each gets a cgroup of its own holding it to `share` of
- * one CPU (v1 cpu.cfs_quota_us here, cpu.max on v2), entered right after the spawn, before the
- * process starts its work; remove() removes the cgroups once the processes have exited.
+ * one CPU (v1 cpu.cfs_quota_us here, cpu.max on v2), which it runs in from its start, so the
+ * threads it sizes to its CPUs are those of the cap; remove() removes the cgroups once the
+ * processes have exited.
  */
 function cpuCaps(share: number | undefined): {
-  cap: (child: BerthProcess, name: string) => Promise<void>;
+  cgroupFor: (name: string) => Promise<Cgroup | undefined>;
   remove: () => Promise<void>;
 } {
   const cgroups: Cgroup[] = [];
   return {
-    cap: async (child, name) => {
-      if (share === undefined) return;
+    cgroupFor: async (name) => {
+      if (share === undefined) return undefined;
       const cgroup = await createCgroup(`bench-scale-${name}-${process.pid}`, undefined, {
         cpuQuota: share,
       });
       cgroups.push(cgroup);
-      const { pid } = child.child;
-      if (pid === undefined) throw new Error(`${name} did not start, so it cannot be capped`);
-      cgroup.join(pid);
+      return cgroup;
     },
     remove: async () => {
       for (const cgroup of cgroups.splice(0)) await cgroup.remove();
@@ -103,14 +105,28 @@ interface IngestRate {
   /** Results JetStream took per second while they were published. */
   readonly publishedPerSecond: number;
   readonly drainMs: number;
+  /** Share of the machine's CPU time busy while the workers drained the stream. */
+  readonly busy: number;
 }
+
+/** The machine's CPU times now (/proc/stat's aggregate line). */
+const cpuTimesNow = (): CpuTimes => parseCpuTimes(readFileSync('/proc/stat', 'utf8'));
+
+/** Share of the CPU time from `since` to `until` spent running processes. */
+const busyShare = (since: CpuTimes, until: CpuTimes): number =>
+  (until.busy - since.busy) / Math.max(1, until.total - since.total);
+
+/** How often the drain is checked in the store too, in case a stored notice went missing. */
+const STORE_CHECK_MS = 1_000;
 
 /**
  * `count` results published straight to JetStream with no worker running, then `workers`
- * ingest processes started at once on a database of their own, timed from the first stored
- * row to the last, so the workers' start-up does not count. The workers share the durable
- * consumer, which by then has acknowledged everything an earlier measurement published, so
- * each measurement stores only its own results.
+ * ingest processes started at once on a database of their own, timed from the first batch
+ * stored to the last, so the workers' start-up does not count. The workers' own notices of
+ * what they stored time it (a count in the store every second covers a lost notice), so the
+ * measurement adds no queries of its own to the cores it measures. The workers share the
+ * durable consumer, which by then has acknowledged everything an earlier measurement
+ * published, so each measurement stores only its own results.
  */
 async function ingestRate(
   fleet: Fleet,
@@ -122,28 +138,43 @@ async function ingestRate(
   const store = await openClickHouseStore({ url: fleet.clickhouse.url, database });
   await migrate(store);
   const processes: BerthProcess[] = [];
+  let notices: Subscription | undefined;
   try {
     const results = Array.from({ length: count }, (_, index) =>
       makeResult(index, `bench-workers-${workers}-round-${round}`, METRICS_PER_RESULT),
     );
-    const rows = count * METRICS_PER_RESULT;
-    const storedRows = async (): Promise<number> => {
-      const [row] = await store.query<{ rows: string | number }>(
-        sql`SELECT count() AS rows FROM results`,
-      );
-      return Number(row?.rows ?? 0);
-    };
+    const storedResults = async (): Promise<number> => (await countStoredResults(store)).results;
+    let first: { at: number; results: number; cpu: CpuTimes } | undefined;
+    let last = 0;
+    let noticed = 0;
+    notices = fleet.nc.subscribe(STORED_SUBJECT, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const decoded = storedNoticeCodec.decode(message.data, 1 << 20);
+        if (!decoded.ok) return;
+        last = performance.now();
+        first ??= { at: last, results: decoded.value.results, cpu: cpuTimesNow() };
+        noticed += decoded.value.results;
+      },
+    });
+    await fleet.nc.flush();
     const publishStart = performance.now();
     await publishResults(fleet.nc, results);
     const publishMs = performance.now() - publishStart;
-    const started = Array.from({ length: workers }, (_, index) =>
+    const cgroups = await Promise.all(
+      Array.from({ length: workers }, (_, index) =>
+        fleet.cgroupFor(`ingest-${workers}-${round}-${index}`),
+      ),
+    );
+    let failure: Error | undefined;
+    const started = cgroups.map((cgroup, index) =>
       startIngestWorker({
         natsUrl: fleet.cluster.url,
         clickhouseUrl: fleet.clickhouse.url,
         database,
         dataDir: join(fleet.dir, `ingest-${workers}-${round}-${index}`),
         ackWaitMs: 30_000,
-        onSpawned: (worker) => fleet.cap(worker, `ingest-${workers}-${round}-${index}`),
+        ...(cgroup === undefined ? {} : { cgroup }),
       }).then(
         ({ worker }) => {
           processes.push(worker);
@@ -153,31 +184,42 @@ async function ingestRate(
         },
       ),
     );
-    let failure: Error | undefined;
-    /** Rows stored so far; throws when a worker failed to start. */
-    const stored = async (): Promise<number> => {
+    let checkedAt = performance.now();
+    let drained: CpuTimes;
+    for (;;) {
       if (failure !== undefined) throw failure;
-      return storedRows();
-    };
-    let firstRows = await stored();
-    while (firstRows === 0) {
-      await sleep(10);
-      firstRows = await stored();
+      if (noticed >= count) {
+        drained = cpuTimesNow();
+        break;
+      }
+      if (performance.now() - checkedAt >= STORE_CHECK_MS) {
+        checkedAt = performance.now();
+        if ((await storedResults()) >= count) {
+          // A notice went missing: the drain ended by now at the latest.
+          last = performance.now();
+          drained = cpuTimesNow();
+          break;
+        }
+      }
+      await sleep(5);
     }
-    const first = performance.now();
-    while ((await stored()) < rows) await sleep(10);
-    const drainMs = performance.now() - first;
     await Promise.all(started);
     const counts = await countStoredResults(store);
     if (counts.results !== count || counts.duplicateRows !== 0) {
       throw new Error(`${workers} worker(s) stored ${counts.results} of ${count} results`);
     }
+    if (first === undefined || last <= first.at) {
+      throw new Error(`${workers} worker(s) sent too few stored notices to time the drain`);
+    }
+    const drainMs = last - first.at;
     return {
-      perSecond: ((rows - firstRows) / METRICS_PER_RESULT / drainMs) * 1000,
+      perSecond: ((count - first.results) / drainMs) * 1000,
       publishedPerSecond: (count / publishMs) * 1000,
       drainMs,
+      busy: busyShare(first.cpu, drained),
     };
   } finally {
+    notices?.unsubscribe();
     await stopAll(processes);
     await store.close();
   }
@@ -189,14 +231,17 @@ async function startAdvisor(
   database: string,
   hosts: readonly string[],
   name: string,
-): Promise<{ process: BerthProcess; url: string }> {
-  const advisor = spawnBerth(['advisor'], {
-    NATS_URL: fleet.cluster.url,
-    CLICKHOUSE_URL: fleet.clickhouse.url,
-    CLICKHOUSE_DATABASE: database,
-    BERTH_ADVISOR_PORT: '0',
-  });
-  await fleet.cap(advisor, name);
+): Promise<RunningAdvisor> {
+  const advisor = spawnBerth(
+    ['advisor'],
+    {
+      NATS_URL: fleet.cluster.url,
+      CLICKHOUSE_URL: fleet.clickhouse.url,
+      CLICKHOUSE_DATABASE: database,
+      BERTH_ADVISOR_PORT: '0',
+    },
+    await fleet.cgroupFor(name),
+  );
   const line = await advisor.waitForLine(/advisor ready at/, 120_000);
   const url = /ready at (\S+)/.exec(line)?.[1] ?? '';
   // A question may name hosts: ask only once the advisor has read every inventory.
@@ -209,23 +254,80 @@ async function startAdvisor(
   return { process: advisor, url };
 }
 
-/** Every client's questions asked, the clients spread evenly over the advisors. */
+/** CPU ticks the processes have used so far (/proc/<pid>/stat). */
+function ticksOf(processes: readonly BerthProcess[]): number {
+  let ticks = 0;
+  for (const { child } of processes) {
+    const times = parseProcessStat(readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8'));
+    ticks += times?.cpu ?? 0;
+  }
+  return ticks;
+}
+
+/** How often the CPU use of the machine and the advisors is sampled while clients ask. */
+const CPU_SAMPLE_MS = 100;
+
+/** A running advisor: its process and the address it answers at. */
+interface RunningAdvisor {
+  readonly process: BerthProcess;
+  readonly url: string;
+}
+
+/**
+ * Every client's questions asked, the clients spread evenly over the advisors. Answers/s counts
+ * the steady part only: from when every client was asking to when the first client had its
+ * last answer, so neither the clients' start nor the tail, when fewer clients are left than
+ * keep an advisor busy, counts. With it: the share of the machine busy meanwhile, and the CPU
+ * each advisor used, of one CPU.
+ */
 async function latencies(
-  urls: readonly string[],
+  advisors: readonly RunningAdvisor[],
   questions: readonly (readonly AdviceQuestion[])[],
-): Promise<{ p50: number; p99: number; perSecond: number }> {
-  const started = performance.now();
-  const asked = await Promise.all(
-    urls.map((url, index) =>
-      askFromWorker(
-        `${url.replace(/^http/, 'ws')}/v1/ws`,
-        questions.filter((_, client) => client % urls.length === index),
+): Promise<{ p50: number; p99: number; perSecond: number; busy: number; cpusEach: number }> {
+  const samples: { at: number; machine: CpuTimes; advisors: number }[] = [];
+  const sample = (): void => {
+    samples.push({
+      at: Date.now(),
+      machine: cpuTimesNow(),
+      advisors: ticksOf(advisors.map((advisor) => advisor.process)),
+    });
+  };
+  const sampling = setInterval(sample, CPU_SAMPLE_MS);
+  let asked: AskedResult[];
+  try {
+    asked = await Promise.all(
+      advisors.map(({ url }, index) =>
+        askFromWorker(
+          `${url.replace(/^http/, 'ws')}/v1/ws`,
+          questions.filter((_, client) => client % advisors.length === index),
+        ),
       ),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
+    );
+  } finally {
+    clearInterval(sampling);
+  }
+  const from = Math.max(...asked.map((result) => result.startedAt));
+  const until = Math.min(...asked.flatMap((result) => result.doneAt));
+  // The CPU figures span the samples inside the steady part.
+  const inside = samples.filter((each) => each.at >= from && each.at <= until);
+  const [first, last] = [inside[0], inside.at(-1)];
+  if (first === undefined || last === undefined || first === last) {
+    throw new Error('the steady part of the measurement was too short to sample the CPU');
+  }
+  const steady = asked
+    .flatMap((result) => result.answeredAt)
+    .filter((at) => at > from && at <= until).length;
   const all = asked.flatMap((result) => result.latencies).sort((a, b) => a - b);
-  return { p50: quantile(all, 0.5), p99: quantile(all, 0.99), perSecond: all.length / seconds };
+  return {
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    perSecond: (steady / (until - from)) * 1000,
+    busy: busyShare(first.machine, last.machine),
+    cpusEach:
+      (last.advisors - first.advisors) /
+      Math.max(1, (last.machine.total - first.machine.total) / last.machine.cpus) /
+      advisors.length,
+  };
 }
 
 /**
@@ -256,7 +358,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     cluster = await startNatsCluster({ dataDir: join(dir, 'nats') });
     clickhouse = await startClickHouseServer({ dataDir: join(dir, 'clickhouse') });
     nc = await connectNats({ url: cluster.url, name: 'bench-scale' });
-    const fleet: Fleet = { dir, cluster, clickhouse, nc, cap: caps.cap };
+    const fleet: Fleet = { dir, cluster, clickhouse, nc, cgroupFor: caps.cgroupFor };
     await ensureClusterStreams(nc, { replicas: 3 });
 
     const ingest = new Map<number, IngestRate[]>([
@@ -279,14 +381,19 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     await loadRows(store, { rows: options.rows, hosts: options.hosts });
     const hosts = hostIds(options.hosts);
     await publishInventories(nc, hosts);
+    // Every measurement asks questions of its own, drawn the same way, so no advisor answers
+    // from what it kept of an earlier one: the measurements differ only in the advisors.
     const random = seeded(42);
-    const questions = Array.from({ length: options.clients }, () =>
-      Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
-    );
+    const questionSet = (): AdviceQuestion[][] =>
+      Array.from({ length: options.clients }, () =>
+        Array.from({ length: options.questionsPerClient }, () => question(random, hosts)),
+      );
     const first = await startAdvisor(fleet, database, hosts, 'advisor-1');
     advisors.push(first.process);
     const second = await startAdvisor(fleet, database, hosts, 'advisor-2');
     advisors.push(second.process);
+    say('advisor warm-up: both advisors answer a set of questions, untimed …');
+    await latencies([first, second], questionSet());
     const advice = new Map<number, Awaited<ReturnType<typeof latencies>>[]>([
       [1, []],
       [2, []],
@@ -296,8 +403,8 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
         say(
           `advisor round ${round}/${options.rounds}: ${options.clients} WebSocket clients on ${count} advisor(s) …`,
         );
-        const urls = count === 1 ? [first.url] : [first.url, second.url];
-        advice.get(count)?.push(await latencies(urls, questions));
+        const asked = count === 1 ? [first] : [first, second];
+        advice.get(count)?.push(await latencies(asked, questionSet()));
       }
     }
 
@@ -322,10 +429,11 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
       )} results/s stored (JetStream took them at ${medianRange(
         measured.map((each) => each.publishedPerSecond),
         0,
-      )}/s)`;
-    const answers = (
-      measured: readonly { p50: number; p99: number; perSecond: number }[],
-    ): string =>
+      )}/s), machine ${medianRange(
+        measured.map((each) => each.busy * 100),
+        0,
+      )}% busy`;
+    const answers = (measured: readonly Awaited<ReturnType<typeof latencies>>[]): string =>
       `${medianRange(
         measured.map((each) => each.perSecond),
         0,
@@ -335,7 +443,13 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
       )} ms, p99 ${medianRange(
         measured.map((each) => each.p99),
         1,
-      )} ms`;
+      )} ms, ${medianRange(
+        measured.map((each) => each.cpusEach),
+        2,
+      )} CPU each, machine ${medianRange(
+        measured.map((each) => each.busy * 100),
+        0,
+      )}% busy`;
     process.stdout.write(
       [
         `ingest, ${options.results} results of ${METRICS_PER_RESULT} metrics published straight to JetStream, then the workers started (median [range] over ${options.rounds} rounds):`,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { selfJoinCommands, type Cgroup } from '../agents/host-agent/cgroups.ts';
 
 export const BERTH_BIN = fileURLToPath(new URL('../bin/berth.js', import.meta.url));
 
@@ -28,13 +29,29 @@ export const SHARED_HOST_ENV: Readonly<Record<string, string>> = {
 
 /**
  * Runs `berth <args>` as a child process with the given environment added to this one's,
- * warnings-only logs and SHARED_HOST_ENV.
+ * warnings-only logs and SHARED_HOST_ENV; in `cgroup` from its first instruction when one is
+ * given (a shell joins it, then becomes the process), so what the process reads of its CPU
+ * limit at start is the cgroup's.
  */
 export function spawnBerth(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  cgroup?: Pick<Cgroup, 'selfJoinFiles'>,
 ): BerthProcess {
-  const child = spawn(process.execPath, [BERTH_BIN, ...args], {
+  const [command, commandArgs] =
+    cgroup === undefined
+      ? [process.execPath, [BERTH_BIN, ...args]]
+      : [
+          '/bin/sh',
+          [
+            '-c',
+            `${selfJoinCommands(cgroup)} && exec "$0" "$@"`,
+            process.execPath,
+            BERTH_BIN,
+            ...args,
+          ],
+        ];
+  const child = spawn(command, commandArgs, {
     env: { ...process.env, BERTH_LOG_LEVEL: 'warn', ...SHARED_HOST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -97,8 +114,8 @@ export interface IngestWorkerOptions {
   readonly database: string;
   readonly dataDir: string;
   readonly ackWaitMs: number;
-  /** Called once the process is spawned, before it is ready (to place it in a cgroup). */
-  readonly onSpawned?: (worker: BerthProcess) => Promise<void>;
+  /** The cgroup the worker runs in from its start (to hold it to a CPU quota). */
+  readonly cgroup?: Pick<Cgroup, 'selfJoinFiles'>;
 }
 
 /**
@@ -108,16 +125,19 @@ export interface IngestWorkerOptions {
 export async function startIngestWorker(
   options: IngestWorkerOptions,
 ): Promise<{ worker: BerthProcess; ready: string }> {
-  const worker = spawnBerth(['ingest'], {
-    NATS_URL: options.natsUrl,
-    CLICKHOUSE_URL: options.clickhouseUrl,
-    CLICKHOUSE_DATABASE: options.database,
-    BERTH_DATA_DIR: options.dataDir,
-    BERTH_METRICS_PORT: '0',
-    BERTH_INGEST_BATCH_SIZE: '500',
-    BERTH_INGEST_ACK_WAIT_MS: String(options.ackWaitMs),
-  });
-  await options.onSpawned?.(worker);
+  const worker = spawnBerth(
+    ['ingest'],
+    {
+      NATS_URL: options.natsUrl,
+      CLICKHOUSE_URL: options.clickhouseUrl,
+      CLICKHOUSE_DATABASE: options.database,
+      BERTH_DATA_DIR: options.dataDir,
+      BERTH_METRICS_PORT: '0',
+      BERTH_INGEST_BATCH_SIZE: '500',
+      BERTH_INGEST_ACK_WAIT_MS: String(options.ackWaitMs),
+    },
+    options.cgroup,
+  );
   const ready = await worker.waitForLine(/berth ingest ready/);
   return { worker, ready };
 }
