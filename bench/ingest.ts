@@ -13,7 +13,7 @@ import { openClickHouseStore } from '../lib/storage/clickhouse-store.ts';
 import { migrate } from '../lib/storage/migrations.ts';
 import { countStoredResults, resultRows } from '../lib/storage/results.ts';
 import type { Store } from '../lib/storage/store.ts';
-import { createBatchEncoder } from '../services/ingest/encoder-pool.ts';
+import { createBatchEncoder, type BatchEncoder } from '../services/ingest/encoder-pool.ts';
 import { createIngest } from '../services/ingest/ingest.ts';
 import { createIngestMetrics } from '../services/ingest/metrics.ts';
 import { makeResult, publishResults } from '../support/results.ts';
@@ -102,16 +102,19 @@ function rowBatches(
   return batches;
 }
 
-/** Berth's ingest from a stream already holding `count` results until all are stored. */
+/**
+ * Berth's ingest from a stream already holding `count` results until all are stored, with an
+ * encoder already started (as a running worker has it: a process starts its encoder thread
+ * once, not per batch), just as the raw insert is given a store already open.
+ */
 async function endToEnd(
   nc: NatsConnection,
   store: Store,
+  encoder: BatchEncoder,
   count: number,
   batchSize: number,
 ): Promise<void> {
   const metrics = createIngestMetrics();
-  const encoder = createBatchEncoder({ threads: availableParallelism() > 1 ? 1 : 0 });
-  await encoder.encode([], 1);
   const ingest = createIngest({
     nc,
     store,
@@ -132,7 +135,13 @@ async function endToEnd(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   await ingest.stop();
-  await encoder.close();
+}
+
+/** The encoder ingest runs with here (a thread of its own where there are cores), started. */
+async function startedEncoder(): Promise<BatchEncoder> {
+  const encoder = createBatchEncoder({ threads: availableParallelism() > 1 ? 1 : 0 });
+  await encoder.encode([], 1);
+  return encoder;
 }
 
 function cpuMsTotal(measured: Measured<unknown>): number {
@@ -214,8 +223,12 @@ async function benchBackend(
         },
         e2e: async (): Promise<void> => {
           const store = await storeNamed(`bench_e2e_${round}`);
+          const encoder = await startedEncoder();
           say(`[${backend}] round ${round}/${rounds}: Berth ingest, stream -> store, acked …`);
-          steps.e2e = await measure(processes, () => endToEnd(nc, store, count, batchSize));
+          steps.e2e = await measure(processes, () =>
+            endToEnd(nc, store, encoder, count, batchSize),
+          );
+          await encoder.close();
           const counts = await countStoredResults(store);
           await store.close();
           if (counts.results !== count || counts.duplicateRows !== 0) {
