@@ -3,6 +3,7 @@ import type { AdviceQuestion } from '../../contracts/advice.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { startWorker } from '../../lib/worker-thread.ts';
 import { createAnswerMemo, questionKey } from './answer-memo.ts';
+import { sensitivitiesOf } from './engine/catalogue.ts';
 import { answerFrom } from './engine/engine.ts';
 import { factsFor } from './engine/facts.ts';
 import { createFactsMemo } from './engine/facts-memo.ts';
@@ -57,7 +58,7 @@ export function engineOnThisThread(): (
   const facts = createFactsMemo();
   const answers = createAnswerMemo();
   return (question, source) => {
-    const gathered = facts.factsOf(source, question.hosts);
+    const gathered = facts.factsOf(source, question.hosts, sensitivitiesOf(question));
     return answers.answerOf(question, gathered, () =>
       answerFrom(question, factsFor(gathered, question)),
     );

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdviceQuestion } from '../../contracts/advice.ts';
+import { SENSITIVITY_NAMES } from '../../contracts/workloads.ts';
+import { sensitivitiesOf } from '../../services/advisor/engine/catalogue.ts';
 import { advise, answerFrom } from '../../services/advisor/engine/engine.ts';
 import { factsFor } from '../../services/advisor/engine/facts.ts';
 import { IDS_PER_FIGURE } from '../../services/advisor/engine/figures.ts';
@@ -41,10 +43,22 @@ describe('facts memo', () => {
     for (let now = NOW; now <= NOW + 3 * DAY_MS; now += 6 * HOUR_MS) {
       for (const asked of questions) {
         const at = { ...source, now };
-        const facts = factsFor(memo.factsOf(at, asked.hosts), asked);
+        const facts = factsFor(memo.factsOf(at, asked.hosts, sensitivitiesOf(asked)), asked);
         expect(answerFrom(asked, facts)).toEqual(advise({ ...at, question: asked }));
       }
     }
+  });
+
+  it("gathers a host list's throughput for the sensitivities asked, the fleet's for every one", () => {
+    const memo = createFactsMemo();
+    const listed = memo.factsOf(source, ['host-a'], ['io', 'cpu']);
+    expect(listed.sensitivities).toEqual(['cpu', 'io']);
+    for (const option of listed.options) {
+      expect(option.throughput.map((each) => each.sensitivity)).toEqual(['cpu', 'io']);
+    }
+    expect(memo.factsOf(source, ['host-a'], ['cpu', 'io'])).toBe(listed);
+    expect(memo.factsOf(source, ['host-a'], ['cpu'])).not.toBe(listed);
+    expect(memo.factsOf(source, [], ['cpu']).sensitivities).toEqual(SENSITIVITY_NAMES);
   });
 
   it('answers as advise does on the last moment the facts hold and on the next', () => {

@@ -1,3 +1,4 @@
+import { SENSITIVITY_NAMES, type SensitivityName } from '../../../contracts/workloads.ts';
 import { gatherFacts, type Facts } from './facts.ts';
 import type { EvidenceSource } from './types.ts';
 
@@ -9,11 +10,23 @@ import type { EvidenceSource } from './types.ts';
  * a caller hands over new arrays when its rows or inventory change.
  */
 export interface FactsMemo {
-  /** The facts of `source`, counting only the hosts of `only` when it names any. */
-  factsOf(source: EvidenceSource, only?: readonly string[]): Facts;
+  /**
+   * The facts of `source`, counting only the hosts of `only` when it names any, with the
+   * throughput of `sensitivities` at least (every one unless given). The whole fleet's facts
+   * cover every sensitivity, so they serve every question; a host list's cover those asked,
+   * since a list is seldom asked about again and most of the rest would go unread.
+   */
+  factsOf(
+    source: EvidenceSource,
+    only?: readonly string[],
+    sensitivities?: readonly SensitivityName[],
+  ): Facts;
 }
 
-/** Keeps the facts of up to `most` host lists (the whole fleet is one) for the newest source. */
+/**
+ * Keeps the facts of up to `most` host lists and sensitivities (the whole fleet is one) for
+ * the newest source.
+ */
 export function createFactsMemo(most = 32): FactsMemo {
   let evidence: EvidenceSource['evidence'] | undefined;
   let hosts: EvidenceSource['hosts'] | undefined;
@@ -21,7 +34,7 @@ export function createFactsMemo(most = 32): FactsMemo {
   const held = new Map<string, Facts>();
 
   return {
-    factsOf: (source, only = []) => {
+    factsOf: (source, only = [], sensitivities = SENSITIVITY_NAMES) => {
       if (
         source.evidence !== evidence ||
         source.hosts !== hosts ||
@@ -30,14 +43,19 @@ export function createFactsMemo(most = 32): FactsMemo {
         held.clear();
         ({ evidence, hosts, staleAfterMs } = source);
       }
-      const key = JSON.stringify([...new Set(only)].sort());
+      const hostIds = [...new Set(only)].sort();
+      const covered =
+        hostIds.length === 0
+          ? SENSITIVITY_NAMES
+          : SENSITIVITY_NAMES.filter((name) => sensitivities.includes(name));
+      const key = JSON.stringify([hostIds, covered]);
       const found = held.get(key);
       held.delete(key);
       if (found !== undefined && found.now <= source.now && source.now <= found.validUntil) {
         held.set(key, found);
         return found;
       }
-      const facts = gatherFacts(source, only);
+      const facts = gatherFacts(source, only, covered);
       held.set(key, facts);
       for (const oldest of held.keys()) {
         if (held.size <= most) break;

@@ -96,9 +96,13 @@ function measuredByOf(rows: readonly EvidenceRow[]): Map<string, MeasuredBy> {
 /**
  * The facts every ranking over this evidence and inventory shares: the hosts and rows counted
  * (only those of `only` when it names any), the bare process's memory, and each candidate
- * option's figures for every sensitivity.
+ * option's figures, its throughput for each of `sensitivities` (every one unless given).
  */
-export function gatherFacts(source: EvidenceSource, only: readonly string[] = []): Facts {
+export function gatherFacts(
+  source: EvidenceSource,
+  only: readonly string[] = [],
+  sensitivities: readonly SensitivityName[] = SENSITIVITY_NAMES,
+): Facts {
   const wanted = new Set(only);
   const counted = (hostId: string): boolean => wanted.size === 0 || wanted.has(hostId);
   const hosts = source.hosts
@@ -114,24 +118,20 @@ export function gatherFacts(source: EvidenceSource, only: readonly string[] = []
     measuredOn({ measuredBy }, option.placement, option.runtime).size > 0;
   return {
     ...asOf,
-    sensitivities: SENSITIVITY_NAMES,
+    sensitivities,
     measuredBy,
     validUntil: firstTurnsStale(asOf.rows, asOf.now, asOf.staleAfterMs),
     hosts,
     ownMemory: bareMemoryFigure(asOf),
     bareLoadMemory: loadMemoryOf(asOf, BASELINE_PLATFORM),
-    options: gatherOptionFigures(
-      asOf,
-      candidateOptions(asOf.rows, hosts),
-      SENSITIVITY_NAMES,
-      measured,
-    ),
+    options: gatherOptionFigures(asOf, candidateOptions(asOf.rows, hosts), sensitivities, measured),
   };
 }
 
 /**
  * The facts as one question reads them: each option's throughput for the question's
- * sensitivities only. `facts` are those `gatherFacts` gives, for every sensitivity.
+ * sensitivities only. `facts` are those `gatherFacts` gives, for the question's sensitivities
+ * or more.
  */
 export function factsFor(facts: Facts, question: AdviceQuestion): Facts {
   const sensitivities = sensitivitiesOf(question);
