@@ -24,7 +24,7 @@ export interface AskedResult {
   readonly startedAt: number;
   /** When each answer of the counted round came, epoch ms. */
   readonly answeredAt: number[];
-  /** When each client asked its last question's answer, epoch ms. */
+  /** When each client had the answer to its last question, epoch ms. */
   readonly doneAt: number[];
 }
 
