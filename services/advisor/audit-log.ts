@@ -5,6 +5,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from '../../lib/logger.ts';
 import { sql } from '../../lib/storage/sql.ts';
 import type { Store } from '../../lib/storage/store.ts';
+import { adviceJson, forgetAdviceJson } from './advice-json.ts';
 
 /** A page of the audit log: the newest `limit` answers given before `before` (epoch ms). */
 export interface AuditPage {
@@ -90,6 +91,7 @@ export function openAuditLog(
     }
   };
 
+  /** Writes a batch; the answers' texts are let go of once written. */
   const writeBatch = async (batch: readonly Pending[]): Promise<void> => {
     await store.insert(
       'advice',
@@ -101,10 +103,11 @@ export function openAuditLog(
         top_placement: advice.options[0]?.placement ?? '',
         confidence: advice.confidence.value,
         question: JSON.stringify(advice.question),
-        answer: JSON.stringify(advice),
+        answer: adviceJson(advice),
         evidence_ids: [...evidenceIds],
       })),
     );
+    for (const { advice } of batch) forgetAdviceJson(advice);
   };
 
   const flush = async (): Promise<void> => {

@@ -9,6 +9,7 @@ import {
 } from '../../contracts/advisor-frames.ts';
 import type { ErrorCode } from '../../contracts/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { answerFrameText } from './advice-json.ts';
 import { busyMessage, type Pressure } from './load-shedding.ts';
 import type { Advisor } from './advisor.ts';
 import type { Fleet } from './fleet.ts';
@@ -110,7 +111,8 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
       }, CLOSE_GRACE_MS).unref();
     };
 
-    const send = (frame: ServerFrame): void => {
+    /** Sends a frame's text, unless the client is too far behind (then the frame is dropped). */
+    const sendText = (text: string): void => {
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > limits.bufferLimitBytes) {
         metrics.framesDropped.inc();
@@ -120,8 +122,12 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
         return;
       }
       overSince = undefined;
-      socket.send(JSON.stringify(frame));
+      socket.send(text);
       metrics.framesOut.inc();
+    };
+
+    const send = (frame: ServerFrame): void => {
+      sendText(JSON.stringify(frame));
     };
 
     const refuse = (
@@ -142,7 +148,9 @@ export function createSocketHub(deps: SocketHubDeps): SocketHub {
 
     const sendAnswer = (id: string | undefined, advice: Advice, why: AnswerReason): void => {
       metrics.answers.inc({ via: 'ws', why });
-      send({ type: 'answer', ...(id === undefined ? {} : { id }), advice, why });
+      sendText(
+        answerFrameText({ type: 'answer', ...(id === undefined ? {} : { id }), advice, why }),
+      );
     };
 
     const watch = (question: AdviceQuestion, given: string | undefined): void => {
