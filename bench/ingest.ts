@@ -105,7 +105,7 @@ function rowBatches(
 /**
  * Berth's ingest from a stream already holding `count` results until all are stored, with an
  * encoder already started (as a running worker has it: a process starts its encoder thread
- * once, not per batch), just as the raw insert is given a store already open.
+ * once, not once per pass), just as the raw insert is given a store already open.
  */
 async function endToEnd(
   nc: NatsConnection,
