@@ -2,9 +2,10 @@ import type { Advice } from '../../contracts/advice.ts';
 import type { ServerFrame } from '../../contracts/advisor-frames.ts';
 
 /**
- * An answer's JSON text, made once per answer: the WebSocket frame that carries it and the
- * audit log that keeps it share one serialization of a document of tens of KB. The audit log
- * lets go of the text once it has written the answer, so texts are held only until then.
+ * An answer's JSON text, made once per answer: the HTTP response or WebSocket frame that
+ * carries it and the audit log that keeps it share one serialization of a document of tens of
+ * KB. The audit log lets go of the text once it has written the answer, so texts are held only
+ * until then.
  */
 const texts = new WeakMap<Advice, string>();
 

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginCallback } from 'fastify';
 import { AdviceQuestionV1, AdviceV1 } from '../../../contracts/advice.ts';
 import { AdviceListV1 } from '../../../contracts/advisor-api.ts';
+import { adviceJson } from '../advice-json.ts';
 import type { Advisor } from '../advisor.ts';
 import { busyMessage, type Pressure } from '../load-shedding.ts';
 import { fieldLabel, type AdvisorMetrics } from '../metrics.ts';
@@ -73,7 +74,9 @@ export const adviceRoutes: FastifyPluginCallback<AdviceRoutesOptions> = (
       const advice = await pressure.timed(() => advisor.ask(checked.question));
       timer();
       metrics.answers.inc({ via: 'http', why: 'asked' });
-      return advice;
+      // The answer's text, shared with the audit log, goes out as it is.
+      void reply.type('application/json');
+      return adviceJson(advice);
     },
   );
 
