@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { drainPending } from 'chdb';
+import { SETTINGS } from '../lib/config.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { ensureStreams, RESULTS_STREAM } from '../lib/nats/streams.ts';
 import { seededShuffle } from '../lib/statistics.ts';
@@ -137,9 +138,11 @@ async function endToEnd(
   await ingest.stop();
 }
 
-/** The encoder ingest runs with here (a thread of its own where there are cores), started. */
+/** The encoder `berth ingest` runs with by default on this machine, started. */
 async function startedEncoder(): Promise<BatchEncoder> {
-  const encoder = createBatchEncoder({ threads: availableParallelism() > 1 ? 1 : 0 });
+  const encoder = createBatchEncoder({
+    threads: SETTINGS.encoderThreads.defaultValue === 0 ? 0 : 1,
+  });
   await encoder.encode([], 1);
   return encoder;
 }

@@ -5,7 +5,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { STORED_SUBJECT, storedNoticeCodec } from '../contracts/index.ts';
 import type { AdviceQuestion } from '../contracts/advice.ts';
 import { createCgroup, type Cgroup } from '../agents/host-agent/cgroups.ts';
-import { parseCpuTimes, parseProcessStat, type CpuTimes } from '../agents/host-agent/host-state.ts';
+import { parseCpuTimes, type CpuTimes } from '../agents/host-agent/host-state.ts';
 import { sleep } from '../lib/backoff.ts';
 import { seededShuffle } from '../lib/statistics.ts';
 import { connectNats } from '../lib/nats/connect.ts';
@@ -32,6 +32,7 @@ import {
   question,
   seeded,
 } from './advisor.ts';
+import { cpuMsOf } from './cpu.ts';
 import { median, medianRange } from './rounds.ts';
 
 export interface ScaleBenchOptions {
@@ -254,16 +255,6 @@ async function startAdvisor(
   return { process: advisor, url };
 }
 
-/** CPU ticks the processes have used so far (/proc/<pid>/stat). */
-function ticksOf(processes: readonly BerthProcess[]): number {
-  let ticks = 0;
-  for (const { child } of processes) {
-    const times = parseProcessStat(readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8'));
-    ticks += times?.cpu ?? 0;
-  }
-  return ticks;
-}
-
 /** How often the CPU use of the machine and the advisors is sampled while clients ask. */
 const CPU_SAMPLE_MS = 100;
 
@@ -284,12 +275,15 @@ async function latencies(
   advisors: readonly RunningAdvisor[],
   questions: readonly (readonly AdviceQuestion[])[],
 ): Promise<{ p50: number; p99: number; perSecond: number; busy: number; cpusEach: number }> {
-  const samples: { at: number; machine: CpuTimes; advisors: number }[] = [];
+  const samples: { at: number; machine: CpuTimes; advisorsMs: number }[] = [];
   const sample = (): void => {
     samples.push({
       at: Date.now(),
       machine: cpuTimesNow(),
-      advisors: ticksOf(advisors.map((advisor) => advisor.process)),
+      advisorsMs: advisors.reduce(
+        (sum, advisor) => sum + cpuMsOf(advisor.process.child.pid ?? 0),
+        0,
+      ),
     });
   };
   const sampling = setInterval(sample, CPU_SAMPLE_MS);
@@ -323,10 +317,7 @@ async function latencies(
     p99: quantile(all, 0.99),
     perSecond: (steady / (until - from)) * 1000,
     busy: busyShare(first.machine, last.machine),
-    cpusEach:
-      (last.advisors - first.advisors) /
-      Math.max(1, (last.machine.total - first.machine.total) / last.machine.cpus) /
-      advisors.length,
+    cpusEach: (last.advisorsMs - first.advisorsMs) / (last.at - first.at) / advisors.length,
   };
 }
 
