@@ -450,7 +450,7 @@ export const SETTINGS = {
     env: 'BERTH_ROUNDS',
     flag: '--rounds <n>',
     description:
-      'rounds of interleaved trials, each platform or arm once per round in a shuffled order; berth agent run adds rounds while a comparison is unclear',
+      'rounds of interleaved trials, each platform or arm once per round in a shuffled order; berth agent run adds rounds while a comparison is unclear, or a difference may still be within the margin',
     defaultValue: undefined as number | undefined,
     defaultLabel: "the suite's (quick 3, full 8); 5 for berth agent calibrate",
     parse: integer(1, 100),

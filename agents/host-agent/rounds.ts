@@ -26,30 +26,52 @@ export function pairRounds(
   };
 }
 
-/** A comparison as extra rounds look at it: whose it is, of what, and its verdict. */
+/** A comparison as extra rounds look at it: whose it is, of what, its verdict and interval. */
 export interface VerdictOf {
   /** The platform (`vm:qemu-microvm`, or `canary`) the comparison is of. */
   readonly platform: string;
   readonly workload: string;
   readonly verdict: Verdict;
+  readonly ci95: readonly [number, number];
 }
 
-/** The platforms an extra round runs, each with the workloads whose comparison is unclear. */
-export function unclearPlatforms(comparisons: readonly VerdictOf[]): Map<string, string[]> {
+/**
+ * Why a comparison needs another round, or undefined when it is settled. `same` is settled, and
+ * so is a difference whose interval lies clear of the equivalence margin [1 − margin,
+ * 1 + margin]. An `unclear` one is not; nor is a difference whose interval still reaches into
+ * the margin: it may be smaller than the margin, and more rounds either settle it as `same` or
+ * carry it clear (a round the host slowed without showing it can make such a difference).
+ */
+function unsettled({ verdict, ci95: [low, high] }: VerdictOf, margin: number): string | undefined {
+  if (verdict === 'unclear') return 'unclear';
+  if (verdict === 'same' || low >= 1 + margin || high <= 1 - margin) return undefined;
+  return `${verdict}, maybe by less than ${Number((margin * 100).toFixed(1))}%`;
+}
+
+/**
+ * The platforms an extra round runs, each with its unsettled comparisons: the workload and
+ * why ("memory-copy unclear").
+ */
+export function unsettledPlatforms(
+  comparisons: readonly VerdictOf[],
+  margin: number,
+): Map<string, string[]> {
   const unclear = new Map<string, string[]>();
-  for (const { platform, workload, verdict } of comparisons) {
-    if (verdict !== 'unclear') continue;
-    const workloads = unclear.get(platform) ?? [];
-    if (!workloads.includes(workload)) workloads.push(workload);
-    unclear.set(platform, workloads);
+  for (const comparison of comparisons) {
+    const why = unsettled(comparison, margin);
+    if (why === undefined) continue;
+    const workloads = unclear.get(comparison.platform) ?? [];
+    const entry = `${comparison.workload} ${why}`;
+    if (!workloads.includes(entry)) workloads.push(entry);
+    unclear.set(comparison.platform, workloads);
   }
   return unclear;
 }
 
 /** How an extra round is announced: 'extra round 4 for vm: memory-copy unclear'. */
-export function extraRoundLabel(round: number, unclear: ReadonlyMap<string, string[]>): string {
-  const why = [...unclear]
-    .map(([platform, workloads]) => `${platform}: ${workloads.join(', ')} unclear`)
+export function extraRoundLabel(round: number, unsettled: ReadonlyMap<string, string[]>): string {
+  const why = [...unsettled]
+    .map(([platform, workloads]) => `${platform}: ${workloads.join(', ')}`)
     .join('; ');
   return `extra round ${round} for ${why}`;
 }

@@ -9,6 +9,13 @@ export interface Suite {
   readonly workloads: readonly string[];
   /** Longest a workload is sampled before its result is taken as it is. */
   readonly timeCapMs: number;
+  /**
+   * Shortest sample whose margin of error may end a workload's sampling, ms (where the time
+   * cap leaves room for it). A steady workload meets the margin in a quarter second, but such
+   * short samples differ from round to round by a few percent on a shared host, which widens
+   * every interval; longer samples decide comparisons in fewer rounds.
+   */
+  readonly minSampleMs: number;
   /** Rounds every platform runs, each platform and workload once per round. */
   readonly rounds: number;
   /** Most rounds in all: rounds past `rounds` run only while a comparison is unclear. */
@@ -36,6 +43,7 @@ export const SUITES: Readonly<Record<SuiteName, Suite>> = {
     name: 'quick',
     workloads: WORKLOAD_NAMES,
     timeCapMs: 1_500,
+    minSampleMs: 0,
     rounds: 3,
     maxRounds: 6,
     launchesPerRound: 2,
@@ -47,6 +55,7 @@ export const SUITES: Readonly<Record<SuiteName, Suite>> = {
     name: 'full',
     workloads: WORKLOAD_NAMES,
     timeCapMs: 10_000,
+    minSampleMs: 2_000,
     rounds: 8,
     maxRounds: 16,
     launchesPerRound: 3,

@@ -37,7 +37,7 @@ import {
   type WorkloadTrial,
   workloadBatches,
 } from './round-results.ts';
-import { extraRoundLabel, platformOrder, unclearPlatforms, workloadOrder } from './rounds.ts';
+import { extraRoundLabel, platformOrder, unsettledPlatforms, workloadOrder } from './rounds.ts';
 import type {
   PlatformContext,
   RoundRecord,
@@ -545,14 +545,15 @@ export async function runSuite(run: SuiteRun): Promise<SuiteOutcome> {
             platform: arm.name,
             workload: each.workload,
             verdict: each.verdict,
+            ci95: each.ci95,
           })),
     );
-    const unclear = unclearPlatforms(verdicts);
-    if (unclear.size === 0 || process === undefined || process.failed) break;
-    const extra = arms.filter((arm) => arm === process || unclear.has(arm.name));
+    const unsettled = unsettledPlatforms(verdicts, marginOf(run));
+    if (unsettled.size === 0 || process === undefined || process.failed) break;
+    const extra = arms.filter((arm) => arm === process || unsettled.has(arm.name));
     const round = state.kept + 1;
     emit({ kind: 'steps', added: extra.reduce((sum, arm) => sum + armSteps(arm, run), 0) });
-    if (!(await runKeptRound(state, round, extra, extraRoundLabel(round, unclear)))) break;
+    if (!(await runKeptRound(state, round, extra, extraRoundLabel(round, unsettled)))) break;
   }
   const final = await outcomeSoFar(state);
   for (const { context, batch } of final.batches) await deliverBatch(context, batch);

@@ -9,6 +9,8 @@ export async function measureWorkloads(context: PlatformContext): Promise<void> 
     run.suite.workloads.join(','),
     '--time-cap-ms',
     String(run.suite.timeCapMs),
+    '--min-time-ms',
+    String(run.suite.minSampleMs),
   ];
   const instance = await driver.start({
     id: `${run.runId}-${driver.platform}-w`,

@@ -79,7 +79,12 @@ function runCommand(): Command {
       'measure the workloads on every platform of this host and publish the results (journaled until acknowledged; kept in the outbox for the next run or start when NATS does not answer)',
     )
     .addOption(
-      new Option('--suite <name>', 'quick or full').choices(['quick', 'full']).default('quick'),
+      new Option(
+        '--suite <name>',
+        'quick (3-6 rounds, first sample within the margin) or full (8-16 rounds, samples of 2 s or more)',
+      )
+        .choices(['quick', 'full'])
+        .default('quick'),
     )
     .option(
       '--platforms <list>',

@@ -156,7 +156,7 @@ describe('berth agent', () => {
         WORKLOADS * containersPerVm + 1 + (platformName === 'process' ? 0 : WORKLOADS + 1);
       expect(report.batches).toHaveLength(expected);
       const kept = report.rounds.filter((round) => !round.repeated).length;
-      // Rounds past these run only while a comparison (here the canary's) is unclear.
+      // Rounds past these run only while a comparison (here the canary's) is unsettled.
       expect(kept).toBeGreaterThanOrEqual(rounds);
       if (rounds > 1) {
         expect(report.calibration).toMatchObject({

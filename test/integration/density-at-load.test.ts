@@ -270,7 +270,7 @@ describe('density at load through berth agent run', () => {
     BERTH_ANTAGONISTS: 'fork-storm',
   };
 
-  // Two rounds at least, and more while a comparison is unclear, beside another test file:
+  // Two rounds at least, and more while a comparison is unsettled, beside another test file:
   // up to six rounds of runc and the process with their load steps.
   it('stores density-at-slo, each step and the interference result, reads them back, and counts 5,000 instances in hosts', async () => {
     const run = spawnBerth(

@@ -29,6 +29,19 @@ const SMALL_SUITE: Suite = {
   densityCap: 1,
 };
 
+/**
+ * The hog's suite: the CPU workload in samples of a second (after shorter ones), rounds added
+ * while the comparison is unclear, up to the full suite's cap. Quarter-second samples differ by
+ * 2-4% from round to round here, so three of them seldom bound an interval inside the margin.
+ */
+const HOG_SUITE: Suite = {
+  ...SMALL_SUITE,
+  workloads: ['cpu-sha256'],
+  timeCapMs: 3_000,
+  minSampleMs: 1_000,
+  maxRounds: SUITES.full.maxRounds,
+};
+
 interface Outcome extends SuiteOutcome {
   readonly runId: string;
   readonly batches: ResultBatchV2[];
@@ -36,6 +49,7 @@ interface Outcome extends SuiteOutcome {
 
 async function run(
   drivers: readonly PlatformDriver[],
+  suite: Suite,
   onEvent?: (event: SuiteEvent) => void,
 ): Promise<Outcome> {
   const runId = newRunId();
@@ -43,7 +57,7 @@ async function run(
   const outcome = await runSuite({
     hostId: 'rounds-test',
     runId,
-    suite: SMALL_SUITE,
+    suite,
     drivers,
     margin: MARGIN,
     deliver: (batch) => {
@@ -105,7 +119,7 @@ describe('a suite in randomised interleaved rounds', () => {
       },
       ['process', 'container:runc', 'vm:qemu-microvm'],
     );
-    const outcome = await run(drivers);
+    const outcome = await run(drivers, SMALL_SUITE);
     const kept = outcome.rounds.filter((round) => !round.repeated);
     expect(kept.map((round) => round.round)).toEqual([1, 2, 3]);
     const names = ['canary', 'container:runc', 'process:node', 'vm:qemu-microvm'];
@@ -158,7 +172,7 @@ describe('a suite in randomised interleaved rounds', () => {
     let hog: Promise<() => void> | undefined;
     let hogged = false;
     let round = 0;
-    const outcome = await run(drivers, (event) => {
+    const outcome = await run(drivers, HOG_SUITE, (event) => {
       if (event.kind === 'round') {
         round = event.round;
         void hog?.then((stop) => {
@@ -176,20 +190,12 @@ describe('a suite in randomised interleaved rounds', () => {
     expect(first).toMatchObject({ round: 1, repeated: true });
     expect(first?.disturbed).toMatch(/foreign load/);
     expect(outcome.batches[0]?.rounds.disturbed).toBeGreaterThanOrEqual(1);
-    // The hog's round is measured again, so no kept round carries its slowdown: every kept
-    // round's ratio stays near level (0.86-1.05 in runs here), and so does their geometric
-    // mean. The verdict is not checked: three rounds of 600 ms on a noisy host rarely make
-    // an interval narrow enough for `same`, and `faster` or `slower` comes by chance in about
-    // one run in forty (the interval's own error), which no change of Berth's would show.
+    // The hog's round is measured again, so no kept round carries its slowdown, and runc
+    // measures level with the bare process.
     const cpu = outcome.comparisons.find(
       (each) => each.platform === 'container' && each.workload === 'cpu-sha256',
     );
-    expect(cpu?.perRound).toHaveLength(3);
-    for (const ratio of cpu?.perRound ?? []) {
-      expect(ratio).toBeGreaterThan(0.8);
-      expect(ratio).toBeLessThan(1.25);
-    }
-    expect(cpu?.ratio).toBeGreaterThan(0.9);
-    expect(cpu?.ratio).toBeLessThan(1.1);
+    expect(cpu?.verdict, JSON.stringify(cpu)).toBe('same');
+    expect(cpu?.perRound.length).toBeGreaterThanOrEqual(3);
   }, 300_000);
 });

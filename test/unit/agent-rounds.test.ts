@@ -5,7 +5,7 @@ import {
   extraRoundLabel,
   pairRounds,
   platformOrder,
-  unclearPlatforms,
+  unsettledPlatforms,
   workloadOrder,
 } from '../../agents/host-agent/rounds.ts';
 import { comparisonText, roundsText } from '../../agents/host-agent/summary.ts';
@@ -69,17 +69,63 @@ describe('pairing rounds', () => {
 });
 
 describe('extra rounds', () => {
-  it('runs them for the platforms with an unclear comparison only, and says why', () => {
-    const unclear = unclearPlatforms([
-      { platform: 'vm:qemu-microvm', workload: 'memory-copy', verdict: 'unclear' },
-      { platform: 'vm:qemu-microvm', workload: 'cpu-sha256', verdict: 'slower' },
-      { platform: 'container:runc', workload: 'memory-copy', verdict: 'same' },
-    ]);
-    expect([...unclear]).toEqual([['vm:qemu-microvm', ['memory-copy']]]);
-    expect(extraRoundLabel(4, unclear)).toBe(
+  it('runs them for the platforms with an unsettled comparison only, and says why', () => {
+    const unsettled = unsettledPlatforms(
+      [
+        {
+          platform: 'vm:qemu-microvm',
+          workload: 'memory-copy',
+          verdict: 'unclear',
+          ci95: [0.9, 1.1],
+        },
+        {
+          platform: 'vm:qemu-microvm',
+          workload: 'cpu-sha256',
+          verdict: 'slower',
+          ci95: [0.4, 0.6],
+        },
+        {
+          platform: 'container:runc',
+          workload: 'memory-copy',
+          verdict: 'same',
+          ci95: [0.98, 1.02],
+        },
+        { platform: 'container:runc', workload: 'cpu-gzip', verdict: 'faster', ci95: [1.03, 1.2] },
+      ],
+      0.03,
+    );
+    expect([...unsettled]).toEqual([['vm:qemu-microvm', ['memory-copy unclear']]]);
+    expect(extraRoundLabel(4, unsettled)).toBe(
       'extra round 4 for vm:qemu-microvm: memory-copy unclear',
     );
-    expect(unclearPlatforms([{ platform: 'vm', workload: 'x', verdict: 'same' }]).size).toBe(0);
+    expect(
+      unsettledPlatforms([{ platform: 'vm', workload: 'x', verdict: 'same', ci95: [1, 1] }], 0.03)
+        .size,
+    ).toBe(0);
+  });
+
+  it('runs them for a difference whose interval still reaches into the margin', () => {
+    const unsettled = unsettledPlatforms(
+      [
+        {
+          platform: 'container:runc',
+          workload: 'cpu-sha256',
+          verdict: 'faster',
+          ci95: [1.003, 1.047],
+        },
+        {
+          platform: 'vm:qemu-microvm',
+          workload: 'memory-copy',
+          verdict: 'slower',
+          ci95: [0.9, 0.975],
+        },
+      ],
+      0.03,
+    );
+    expect([...unsettled]).toEqual([
+      ['container:runc', ['cpu-sha256 faster, maybe by less than 3%']],
+      ['vm:qemu-microvm', ['memory-copy slower, maybe by less than 3%']],
+    ]);
   });
 });
 

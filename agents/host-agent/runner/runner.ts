@@ -10,8 +10,9 @@ import { METRICS } from '../../../contracts/workloads.ts';
 /**
  * The workload runner: the one program every platform runs. It prints a "ready" line as
  * soon as it can measure, then one "result" line per workload, then "done". Each workload is
- * timed in rounds of doubling length until the relative margin of error is under the target
- * or the time cap is reached; the result says which.
+ * timed in samples of doubling length, each a fresh measurement that the next replaces, until
+ * one lasting at least the minimum time has its relative margin of error under the target, or
+ * the time cap is reached; the result says which.
  */
 function printer(instance: string | undefined): (line: RunnerLine) => void {
   return (line) => {
@@ -65,6 +66,7 @@ async function measure(
   scratchDir: string,
   rmeTarget: number,
   timeCapMs: number,
+  minTimeMs: number,
 ): Promise<ResultMetric[]> {
   const prepared = await workload.prepare(scratchDir);
   const deadline = performance.now() + timeCapMs;
@@ -77,7 +79,7 @@ async function measure(
       if (result?.state !== 'completed') {
         throw new Error(`${workload.name} did not complete (${result?.state ?? 'no task'})`);
       }
-      const converged = result.latency.rme <= rmeTarget;
+      const converged = result.latency.rme <= rmeTarget && roundMs >= minTimeMs;
       if (converged || performance.now() + roundMs * 2 > deadline) {
         const stoppedBy = converged ? 'rme-target' : 'time-cap';
         return [
@@ -116,6 +118,9 @@ async function main(): Promise<void> {
       workloads: { type: 'string', default: WORKLOADS.map((w) => w.name).join(',') },
       'rme-target': { type: 'string', default: '2' },
       'time-cap-ms': { type: 'string', default: '3000' },
+      // The margin of error ends sampling only in a sample at least this long: a sample of a
+      // quarter second varies more from one instance to the next than a longer one.
+      'min-time-ms': { type: 'string', default: '0' },
       scratch: { type: 'string', default: tmpdir() },
       // Stay alive after "done" until standard input closes, so the platform's memory can
       // be read while the instance still exists.
@@ -152,6 +157,7 @@ async function main(): Promise<void> {
           scratchDir,
           Number(values['rme-target']),
           Number(values['time-cap-ms']),
+          Number(values['min-time-ms']),
         );
         print({ schemaVersion: 1, type: 'result', workload: workload.name, metrics });
       } catch (error) {
