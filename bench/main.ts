@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from '../lib/config.ts';
 import { benchAdvisor } from './advisor.ts';
 import { benchDrivers } from './drivers/bench-drivers.ts';
@@ -272,7 +272,7 @@ program
 program
   .command('scale')
   .description(
-    'on a 3-node NATS cluster with clickhouse-server: results/s stored by 1 berth ingest process against 2, and answers/s with 1 berth advisor against 2, in interleaved rounds',
+    'on a NATS cluster (3 nodes, or 1 with --nats-nodes 1) with clickhouse-server: results/s stored by 1 berth ingest process against 2, and answers/s with 1 berth advisor against 2, in interleaved rounds',
   )
   .option('--results <n>', 'results published for each ingest measurement', '20000')
   .option('--rows <n>', 'result rows loaded for the advisors', '200000')
@@ -284,6 +284,11 @@ program
     '--cpu-per-process <share>',
     'hold each ingest worker and advisor to this share of one CPU (a cgroup CFS quota), e.g. 0.5',
   )
+  .addOption(
+    new Option('--nats-nodes <n>', 'nats-server nodes, each stream with as many replicas')
+      .choices(['1', '3'])
+      .default('3'),
+  )
   .action(
     async (options: {
       results: string;
@@ -293,6 +298,7 @@ program
       questions: string;
       rounds: string;
       cpuPerProcess?: string;
+      natsNodes: '1' | '3';
     }) => {
       const share = options.cpuPerProcess === undefined ? undefined : Number(options.cpuPerProcess);
       if (share !== undefined && !(share >= 0.01 && share <= 1)) {
@@ -308,6 +314,7 @@ program
         questionsPerClient: wholeNumber('--questions', options.questions, 1),
         rounds: wholeNumber('--rounds', options.rounds, 3, 100),
         cpuPerProcess: share,
+        natsNodes: options.natsNodes === '1' ? 1 : 3,
       });
     },
   );

@@ -48,6 +48,8 @@ export interface ScaleBenchOptions {
   readonly rounds: number;
   /** Share of one CPU each ingest worker and advisor gets (a cgroup CFS quota); none if undefined. */
   readonly cpuPerProcess: number | undefined;
+  /** nats-server nodes, each stream with as many replicas: 3 (a cluster) or 1. */
+  readonly natsNodes: 1 | 3;
 }
 
 /** The scale-out target: 2 processes, each capped, do at least this much more than 1. */
@@ -335,8 +337,12 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
     options.cpuPerProcess === undefined
       ? 'no CPU cap'
       : `each ingest worker and advisor capped to ${options.cpuPerProcess} of a CPU (a cgroup CFS quota)`;
+  const natsText =
+    options.natsNodes === 1
+      ? '1 nats-server, streams with 1 replica'
+      : `${options.natsNodes} nats-server nodes, streams with ${options.natsNodes} replicas`;
   process.stdout.write(
-    `scale benchmark: ${availableParallelism()} cores (${model}), load average ${loadavg()[0]?.toFixed(1) ?? '?'} at start, node ${process.version}; 3 nats-server nodes, streams with 3 replicas, clickhouse-server; ${capText}; ${options.rounds} rounds\n`,
+    `scale benchmark: ${availableParallelism()} cores (${model}), load average ${loadavg()[0]?.toFixed(1) ?? '?'} at start, node ${process.version}; ${natsText}, clickhouse-server; ${capText}; ${options.rounds} rounds\n`,
   );
   const dir = await tempDir('bench-scale');
   const caps = cpuCaps(options.cpuPerProcess);
@@ -346,11 +352,11 @@ export async function benchScale(options: ScaleBenchOptions): Promise<void> {
   let store: Store | undefined;
   const advisors: BerthProcess[] = [];
   try {
-    cluster = await startNatsCluster({ dataDir: join(dir, 'nats') });
+    cluster = await startNatsCluster({ dataDir: join(dir, 'nats'), nodes: options.natsNodes });
     clickhouse = await startClickHouseServer({ dataDir: join(dir, 'clickhouse') });
     nc = await connectNats({ url: cluster.url, name: 'bench-scale' });
     const fleet: Fleet = { dir, cluster, clickhouse, nc, cgroupFor: caps.cgroupFor };
-    await ensureClusterStreams(nc, { replicas: 3 });
+    await ensureClusterStreams(nc, { replicas: options.natsNodes });
 
     const ingest = new Map<number, IngestRate[]>([
       [1, []],

@@ -9,7 +9,10 @@ import { startNatsServer, type NatsServer } from '../lib/servers/nats-server.ts'
 export interface NatsClusterOptions {
   /** Each node keeps its JetStream store in a folder of its own below this one. */
   readonly dataDir: string;
-  /** How many nodes; 3 by default (JetStream needs a majority, so 3 outlive the loss of 1). */
+  /**
+   * How many nodes; 3 by default (JetStream needs a majority, so 3 outlive the loss of 1). One
+   * node is a plain JetStream server, with no cluster to route to.
+   */
   readonly nodes?: number;
   readonly clusterName?: string;
 }
@@ -30,6 +33,10 @@ export interface NatsCluster {
  */
 export async function startNatsCluster(options: NatsClusterOptions): Promise<NatsCluster> {
   const count = options.nodes ?? 3;
+  if (count === 1) {
+    const node = await startNatsServer({ dataDir: join(options.dataDir, 'nats-1') });
+    return { nodes: [node], url: node.url, stop: () => node.stop() };
+  }
   const clusterName = options.clusterName ?? 'berth';
   const routePorts: number[] = [];
   for (let index = 0; index < count; index += 1) routePorts.push(await freePort());
