@@ -32,6 +32,7 @@ export interface VerdictOf {
   readonly platform: string;
   readonly workload: string;
   readonly verdict: Verdict;
+  /** The comparison's 95% interval of the ratio. */
   readonly ci95: readonly [number, number];
 }
 
@@ -56,16 +57,16 @@ export function unsettledPlatforms(
   comparisons: readonly VerdictOf[],
   margin: number,
 ): Map<string, string[]> {
-  const unclear = new Map<string, string[]>();
+  const byPlatform = new Map<string, string[]>();
   for (const comparison of comparisons) {
     const why = unsettled(comparison, margin);
     if (why === undefined) continue;
-    const workloads = unclear.get(comparison.platform) ?? [];
+    const entries = byPlatform.get(comparison.platform) ?? [];
     const entry = `${comparison.workload} ${why}`;
-    if (!workloads.includes(entry)) workloads.push(entry);
-    unclear.set(comparison.platform, workloads);
+    if (!entries.includes(entry)) entries.push(entry);
+    byPlatform.set(comparison.platform, entries);
   }
-  return unclear;
+  return byPlatform;
 }
 
 /** How an extra round is announced: 'extra round 4 for vm: memory-copy unclear'. */

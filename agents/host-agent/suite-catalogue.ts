@@ -18,7 +18,10 @@ export interface Suite {
   readonly minSampleMs: number;
   /** Rounds every platform runs, each platform and workload once per round. */
   readonly rounds: number;
-  /** Most rounds in all: rounds past `rounds` run only while a comparison is unclear. */
+  /**
+   * Most rounds in all: rounds past `rounds` run only while a comparison is unsettled (see
+   * `unsettledPlatforms`).
+   */
   readonly maxRounds: number;
   /** Idle instances each platform starts per round, to measure start-up and memory. */
   readonly launchesPerRound: number;
